@@ -1,0 +1,374 @@
+"""Generate exercise templates and paired notebooks from the solution sources.
+
+Every notebook of the course has exactly one source that a person edits: the solution,
+a Jupytext text notebook in the *py:percent* format, ``solutions/NAME.py``. From it,
+
+    python -m course_utils.notebooks release
+
+writes
+
+* ``solutions/NAME.ipynb``: the same notebook as ``.ipynb``, without outputs;
+* ``exercises/NAME.py`` and ``exercises/NAME.ipynb``: the student's template.
+
+The template is the solution with its marked regions taken out:
+
+* in a code cell, the lines between ``# BEGIN SOLUTION <task>`` and ``# END SOLUTION`` are
+  replaced, at the indentation of the ``BEGIN`` line, by ``# your code here`` and a
+  ``raise NotImplementedError(...)`` that names the task;
+* in a markdown cell, the lines between ``<!-- BEGIN SOLUTION -->`` and
+  ``<!-- END SOLUTION -->`` are removed (a cell left empty is dropped).
+
+``release --check`` writes nothing; it exits with status 1 and names every generated file
+that is missing, out of date, or left over from a solution that no longer exists.
+Malformed markers (unbalanced, nested, a task name missing, a code marker in markdown or a
+markdown marker in code) raise :class:`MarkerError` naming the file and line, and then
+nothing at all is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "MarkerError",
+    "Cell",
+    "parse_percent",
+    "make_exercise",
+    "solution_tasks",
+    "to_ipynb",
+    "expected_outputs",
+    "nbval_ipynb",
+    "release",
+    "main",
+]
+
+CODE_BEGIN = re.compile(r"^(?P<indent>[ \t]*)#\s*BEGIN SOLUTION\b(?P<task>.*)$")
+CODE_END = re.compile(r"^[ \t]*#\s*END SOLUTION\b(?P<rest>.*)$")
+MD_BEGIN = re.compile(r"^#?\s*<!--\s*BEGIN SOLUTION\s*-->\s*$")
+MD_END = re.compile(r"^#?\s*<!--\s*END SOLUTION\s*-->\s*$")
+CELL_START = re.compile(r"^# %%(?P<rest>.*)$")
+
+PLACEHOLDER = "# your code here"
+CHECK_TAG = "nbval-check-output"
+EXPECTED = re.compile(r"^#\s*Expected output:\s*$")
+
+
+class MarkerError(ValueError):
+    """A solution marker is malformed; the message names the file and the line."""
+
+    def __init__(self, path: str | Path, line: int, message: str):
+        self.path = str(path)
+        self.line = line
+        super().__init__(f"{path}:{line}: {message}")
+
+
+@dataclass
+class Cell:
+    """One cell of a py:percent file: its header line, its kind and its body lines."""
+
+    header: str  # the "# %% ..." line as written
+    kind: str  # "code", "markdown" or "raw"
+    first_line: int  # 1-based line number of the header in the file
+    lines: list[str] = field(default_factory=list)
+
+
+def parse_percent(text: str) -> tuple[list[str], list[Cell]]:
+    """Split a py:percent text into its preamble (the Jupytext header) and its cells."""
+    preamble: list[str] = []
+    cells: list[Cell] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = CELL_START.match(line)
+        if match:
+            rest = match.group("rest")
+            kind = "markdown" if "[markdown]" in rest or "[md]" in rest else (
+                "raw" if "[raw]" in rest else "code")
+            cells.append(Cell(header=line, kind=kind, first_line=number))
+        elif cells:
+            cells[-1].lines.append(line)
+        else:
+            preamble.append(line)
+    return preamble, cells
+
+
+def _task_error_call(task: str) -> str:
+    return f"raise NotImplementedError({f'{task}: your code here'!r})"
+
+
+def _strip_code_cell(cell: Cell, path: str | Path, regions: list[str],
+                     solved: int) -> list[str]:
+    """The template's lines of a code cell; appends the task of each region to ``regions``.
+
+    Regions whose running index (over the whole file) is below ``solved`` keep their
+    solution lines, without the markers.
+    """
+    out: list[str] = []
+    open_at: int | None = None
+    keep = False
+    for offset, line in enumerate(cell.lines, start=1):
+        number = cell.first_line + offset
+        if MD_BEGIN.match(line) or MD_END.match(line):
+            raise MarkerError(path, number, "markdown solution marker in a code cell; "
+                              "use '# BEGIN SOLUTION <task>' / '# END SOLUTION' in code")
+        begin, end = CODE_BEGIN.match(line), CODE_END.match(line)
+        if begin:
+            if open_at is not None:
+                raise MarkerError(path, number, f"nested BEGIN SOLUTION (the region opened "
+                                  f"on line {open_at} is not closed)")
+            task = begin.group("task").strip().lstrip(":").strip()
+            if not task:
+                raise MarkerError(path, number, "BEGIN SOLUTION needs a task name, e.g. "
+                                  "'# BEGIN SOLUTION Task 1: the cell's call'")
+            keep = len(regions) < solved
+            regions.append(task)
+            if not keep:
+                indent = begin.group("indent")
+                out += [indent + PLACEHOLDER, indent + _task_error_call(task)]
+            open_at = number
+        elif end:
+            if open_at is None:
+                raise MarkerError(path, number, "END SOLUTION without a BEGIN SOLUTION")
+            if end.group("rest").strip():
+                raise MarkerError(path, number, "unexpected text after END SOLUTION")
+            open_at = None
+        elif open_at is None or keep:
+            out.append(line)
+    if open_at is not None:
+        raise MarkerError(path, open_at, "BEGIN SOLUTION is not closed within its cell")
+    return out
+
+
+def _strip_markdown_cell(cell: Cell, path: str | Path) -> list[str]:
+    out: list[str] = []
+    open_at: int | None = None
+    for offset, line in enumerate(cell.lines, start=1):
+        number = cell.first_line + offset
+        if CODE_BEGIN.match(line) or CODE_END.match(line):
+            raise MarkerError(path, number, "code solution marker in a markdown cell; "
+                              "use '<!-- BEGIN SOLUTION -->' / '<!-- END SOLUTION -->' there")
+        if MD_BEGIN.match(line):
+            if open_at is not None:
+                raise MarkerError(path, number, f"nested <!-- BEGIN SOLUTION --> (the region "
+                                  f"opened on line {open_at} is not closed)")
+            open_at = number
+        elif MD_END.match(line):
+            if open_at is None:
+                raise MarkerError(path, number, "<!-- END SOLUTION --> without a BEGIN")
+            open_at = None
+        elif open_at is None:
+            out.append(line)
+    if open_at is not None:
+        raise MarkerError(path, open_at, "<!-- BEGIN SOLUTION --> is not closed within its cell")
+    return out
+
+
+def make_exercise(text: str, path: str | Path = "<solution>", *, solved: int = 0) -> str:
+    """Return the exercise template (py:percent text) generated from a solution's text.
+
+    ``solved = k`` keeps the first ``k`` solution regions filled in (tests use it to check
+    that each task's stub is the first thing that fails once the tasks before it are done).
+    Raises :class:`MarkerError` (with ``path`` and the line) on a malformed marker.
+    """
+    preamble, cells = parse_percent(text)
+    out = list(preamble)
+    regions: list[str] = []
+    for cell in cells:
+        if cell.kind == "code":
+            body = _strip_code_cell(cell, path, regions, solved)
+        else:
+            body = _strip_markdown_cell(cell, path)
+            if cell.kind == "markdown" and not any(line.strip("# \t") for line in body):
+                # Nothing but solution text in it: drop the cell and its trailing blank line.
+                continue
+        out += [cell.header, *body]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def solution_tasks(text: str, path: str | Path = "<solution>") -> list[str]:
+    """The task names of a solution's regions, in order (validating all markers)."""
+    preamble, cells = parse_percent(text)
+    regions: list[str] = []
+    for cell in cells:
+        if cell.kind == "code":
+            _strip_code_cell(cell, path, regions, solved=0)
+        else:
+            _strip_markdown_cell(cell, path)
+    return regions
+
+
+def to_ipynb(text: str, name: str) -> str:
+    """Convert py:percent text to ``.ipynb`` JSON without outputs, deterministically.
+
+    Cell ids are derived from ``name`` and the cell's position, so that the same source
+    always gives the same file (the ``--check`` mode relies on it).
+    """
+    import jupytext
+    import nbformat
+
+    notebook = jupytext.reads(text, fmt="py:percent")
+    for index, cell in enumerate(notebook.cells):
+        digest = hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:8]
+        cell["id"] = f"cell-{index:03d}-{digest}"
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    notebook.nbformat, notebook.nbformat_minor = 4, 5
+    return nbformat.writes(notebook) + "\n"
+
+
+def expected_outputs(text: str, path: str | Path = "<solution>") -> list[str | None]:
+    """For every code cell, the output it must print, or None if it is not checked.
+
+    A code cell tagged ``nbval-check-output`` (``# %% tags=["nbval-check-output"]``) ends
+    with a comment block that starts with ``# Expected output:``; each following line
+    ``# text`` is one line of the expected standard output (``#`` alone: an empty line).
+    A tagged cell without that block raises :class:`MarkerError`.
+    """
+    _, cells = parse_percent(text)
+    found: list[str | None] = []
+    for cell in cells:
+        if cell.kind != "code":
+            continue
+        heads = [i for i, line in enumerate(cell.lines) if EXPECTED.match(line)]
+        if CHECK_TAG not in cell.header:
+            if heads:
+                raise MarkerError(path, cell.first_line + heads[0] + 1,
+                                  f"'# Expected output:' in a cell not tagged {CHECK_TAG!r}")
+            found.append(None)
+            continue
+        if not heads:
+            raise MarkerError(path, cell.first_line, f"cell tagged {CHECK_TAG!r} has no "
+                              "'# Expected output:' comment block at its end")
+        block = cell.lines[heads[-1] + 1:]
+        while block and not block[-1].strip():
+            block.pop()
+        for offset, line in enumerate(block, start=heads[-1] + 2):
+            if not line.startswith("#"):
+                raise MarkerError(path, cell.first_line + offset, "the expected-output block "
+                                  "must be the last thing in its cell, every line a comment")
+        found.append("\n".join(line[2:] if line.startswith("# ") else line[1:]
+                                for line in block) + "\n")
+    return found
+
+
+def nbval_ipynb(text: str, name: str, path: str | Path = "<solution>") -> str:
+    """The solution as ``.ipynb`` for nbval: the cells tagged ``nbval-check-output`` carry
+    their expected output (see :func:`expected_outputs`) as a stdout stream."""
+    import nbformat
+
+    notebook = nbformat.reads(to_ipynb(text, name), as_version=4)
+    code_cells = [c for c in notebook.cells if c.cell_type == "code"]
+    wanted = expected_outputs(text, path)
+    if len(code_cells) != len(wanted):  # pragma: no cover - jupytext and our parser agree
+        raise RuntimeError(f"{path}: found {len(wanted)} code cells, Jupytext {len(code_cells)}")
+    for count, (cell, output) in enumerate(zip(code_cells, wanted), start=1):
+        if output is not None:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=output)]
+            cell.execution_count = count  # nbval skips the outputs of "unrun" cells
+    return nbformat.writes(notebook) + "\n"
+
+
+def _outputs_for(solution: Path, root: Path) -> dict[Path, str]:
+    text = solution.read_text(encoding="utf-8")
+    exercise = make_exercise(text, solution.relative_to(root))
+    expected_outputs(text, solution.relative_to(root))  # validates the expected outputs
+    name = solution.stem
+    return {
+        root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}"),
+        root / "exercises" / f"{name}.py": exercise,
+        root / "exercises" / f"{name}.ipynb": to_ipynb(exercise, f"exercises/{name}"),
+    }
+
+
+def solution_sources(root: Path) -> list[Path]:
+    """The solution sources under ``root/solutions``: every ``*.py`` not starting with ``_``."""
+    return sorted(p for p in (root / "solutions").glob("*.py") if not p.name.startswith("_"))
+
+
+def release(root: str | Path = ".", check: bool = False) -> list[Path]:
+    """Generate (or, with ``check=True``, verify) every template and paired notebook.
+
+    Returns the paths that were written (or, in check mode, that are out of date: missing,
+    different from what the sources give, or generated files whose solution is gone).
+    All sources are processed before anything is written, so a malformed marker in any
+    of them leaves the tree untouched.
+    """
+    root = Path(root).resolve()
+    sources = solution_sources(root)
+    if not sources:
+        raise FileNotFoundError(f"no solution sources found in {root / 'solutions'}")
+    wanted: dict[Path, str] = {}
+    for source in sources:
+        wanted.update(_outputs_for(source, root))
+
+    stale = [p for p, content in wanted.items()
+             if not p.exists() or p.read_text(encoding="utf-8") != content]
+    stems = {s.stem for s in sources}
+    orphans = sorted(p for p in [*(root / "exercises").glob("*.py"),
+                                 *(root / "exercises").glob("*.ipynb"),
+                                 *(root / "solutions").glob("*.ipynb")]
+                     if p.stem not in stems)
+    if check:
+        return sorted(stale) + orphans
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(wanted[path], encoding="utf-8")
+    for path in orphans:
+        path.unlink()
+    return sorted(stale) + orphans
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_utils.notebooks",
+        description="Generate exercise templates and paired .ipynb files from solutions/*.py.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rel = sub.add_parser("release", help="write (or check) the generated notebooks")
+    rel.add_argument("--check", action="store_true",
+                     help="write nothing; exit 1 and list the files that are out of date")
+    rel.add_argument("--root", default=".", help="repository root (default: current folder)")
+    val = sub.add_parser("nbval", help="write the solutions, with the expected outputs "
+                         "of their checked cells, as notebooks for pytest --nbval-lax")
+    val.add_argument("--out", required=True, help="folder to write NAME.ipynb into")
+    val.add_argument("--root", default=".", help="repository root (default: current folder)")
+    args = parser.parse_args(argv)
+
+    if args.command == "nbval":
+        root, out = Path(args.root).resolve(), Path(args.out)
+        try:
+            written = {s: nbval_ipynb(s.read_text(encoding="utf-8"), f"solutions/{s.stem}",
+                                      s.relative_to(root)) for s in solution_sources(root)}
+        except MarkerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        out.mkdir(parents=True, exist_ok=True)
+        for old_file in out.glob("*.ipynb"):
+            old_file.unlink()
+        for source, content in written.items():
+            (out / f"{source.stem}.ipynb").write_text(content, encoding="utf-8")
+        print(f"wrote {len(written)} notebook(s) to {out}")
+        return 0
+    try:
+        changed = release(args.root, check=args.check)
+    except MarkerError as error:
+        print(f"error: {error}\nnothing was written.", file=sys.stderr)
+        return 2
+    root = Path(args.root).resolve()
+    names = [str(p.relative_to(root)) for p in changed]
+    if args.check:
+        if names:
+            print("out of date (run `python -m course_utils.notebooks release`):",
+                  *names, sep="\n  ", file=sys.stderr)
+            return 1
+        print("all generated notebooks are up to date")
+        return 0
+    print("written or removed:", *names, sep="\n  ") if names else print("nothing to do")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The repository as a whole: generated files up to date, exercise templates failing only
+at their "your code here" cells, and the book building without warnings (quick mode)."""
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from course_utils.notebooks import make_exercise, solution_sources, solution_tasks, to_ipynb
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = solution_sources(ROOT)
+
+
+@pytest.fixture(autouse=True)
+def quick(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("CI", "true")  # no progress bars in the logs
+
+
+def test_release_check_passes():
+    result = subprocess.run([sys.executable, "-m", "course_utils.notebooks", "release",
+                             "--check", "--root", str(ROOT)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def _cases():
+    for source in SOURCES:
+        tasks = solution_tasks(source.read_text(), source)
+        for k, task in enumerate(tasks):
+            yield pytest.param(source, k, task, id=f"{source.stem}-task{k + 1}")
+
+
+@pytest.mark.parametrize("source, solved, task", list(_cases()))
+def test_exercise_fails_only_at_its_stub(source, solved, task, record_property):
+    """With the tasks before this one solved, the template runs until this task's stub and
+    fails there with its NotImplementedError, never with another error before that.
+    (solved=0 is exactly the committed template, as test_release_check_passes ensures.)"""
+    text = make_exercise(source.read_text(), source, solved=solved)
+    nb = nbformat.reads(to_ipynb(text, source.stem), as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    start = time.perf_counter()
+    with pytest.raises(CellExecutionError) as info:
+        client.execute()
+    record_property("notebook_seconds", time.perf_counter() - start)
+    record_property("notebook_label", f"exercise (to task {solved + 1})  {source.stem}.ipynb")
+    error = info.value
+    assert error.ename == "NotImplementedError", f"failed before the stub:\n{error}"
+    # Keras wraps an error raised in a layer's call with context, keeping its type.
+    message = re.sub(r"\x1b\[[0-9;]*m", "", error.evalue)
+    assert f"{task}: your code here" in message, message
+
+
+def test_book_builds_without_warnings(tmp_path, record_property):
+    env = {**os.environ, "COURSE_QUICK": "1"}
+    start = time.perf_counter()
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
+         "--config", str(ROOT / "book" / "_config.yml"), "--toc", str(ROOT / "book" / "_toc.yml"),
+         "--path-output", str(tmp_path), "-W", "-n", "--keep-going", "-q"],
+        capture_output=True, text=True, env=env, cwd=ROOT)
+    record_property("notebook_seconds", time.perf_counter() - start)
+    record_property("notebook_label", "book build, all chapters")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    assert (html / "book" / "intro.html").exists()
+    for source in SOURCES:
+        page = (html / "solutions" / f"{source.stem}.html").read_text()
+        assert "<img" in page, f"{source.stem}: no figure rendered"
+        assert "Traceback" not in page
+    henon = (html / "solutions" / "01_henon_keras_rnn.html").read_text()
+    assert "lambda_1 = 0.4" in henon and "ln b = ln 0.3 = -1.203973" in henon
