@@ -14,10 +14,10 @@ def pytest_runtest_logreport(report):
     path = report.nodeid.split("::")[0]
     if path.endswith(".ipynb"):
         _TIMES[f"solution (nbval)  {path.rsplit('/', 1)[-1]}"] += report.duration
-    for key, value in getattr(report, "user_properties", ()):
-        if key == "notebook_seconds" and report.when == "call":
-            label = dict(report.user_properties).get("notebook_label", report.nodeid)
-            _TIMES[label] += value
+    properties = dict(getattr(report, "user_properties", ()))
+    if report.when == "call" and "notebook_seconds" in properties:
+        label = properties.get("notebook_label", report.nodeid)
+        _TIMES[label] += properties["notebook_seconds"]
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -7,6 +7,7 @@ Prints JSON: for each length T, the seconds of the eager call and of the compile
 """
 
 import json
+import os
 import platform
 import time
 
@@ -39,7 +40,7 @@ def main(lengths=(1_000, 10_000), repeats=3):
                      "ratio": round(t_eager / t_graph, 1),
                      "identical": bool(tf.reduce_all(Z_eager == Z_graph))})
     print(json.dumps({"benchmark": "henon_tf_function", "machine": platform.machine(),
-                      "cpus": __import__("os").cpu_count(), "tensorflow": tf.__version__,
+                      "cpus": os.cpu_count(), "tensorflow": tf.__version__,
                       "results": rows}, indent=2))
 
 

@@ -1,11 +1,11 @@
-import os
 from pathlib import Path
 
 import pytest
 
-# Quiet TensorFlow before any test imports it; tests run the notebooks in quick mode.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+from course_utils.runtime import silence_tensorflow_environment
+
+# Quiet TensorFlow before any test imports it (the notebook kernels inherit this too).
+silence_tensorflow_environment()
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -366,7 +366,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print("all generated notebooks are up to date")
         return 0
-    print("written or removed:", *names, sep="\n  ") if names else print("nothing to do")
+    if names:
+        print("written or removed:", *names, sep="\n  ")
+    else:
+        print("nothing to do")
     return 0
 
 
