@@ -78,3 +78,11 @@ def test_book_builds_without_warnings(tmp_path, record_property):
         assert "Traceback" not in page
     henon = (html / "solutions" / "01_henon_keras_rnn.html").read_text()
     assert "lambda_1 = 0.4" in henon and "ln b = ln 0.3 = -1.203973" in henon
+    chapter2 = (html / "solutions" / "02_keras_rnn_lyapunov.html").read_text()
+    assert "equal to batch_jacobian: True" in chapter2 and "Kaplan-Yorke dimension" in chapter2
+    api = (html / "book" / "api.html").read_text()
+    for name in ("lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",
+                 "predicted_overflow_step", "kaplan_yorke_dimension", "rnn_lyapunov_spectrum",
+                 "ShallowPLRNN"):
+        assert f'id="course_utils.' in api and name in api, f"API page lacks {name}"
+    assert "Benettin" in api and "per time unit" in api

@@ -15,7 +15,7 @@ __all__ = ["HenonCell"]
 
 
 class HenonCell(keras.layers.Layer):
-    """HenonCell(a=1.4, b=0.3) -> a Keras RNN cell
+    """HenonCell(a=1.4, b=0.3) → a Keras RNN cell
 
     One step of the Henon map, z_next = (1 - a x^2 + y, b x), for a batch of states
     z = (x, y) of shape ``(batch, 2)``; the input is ignored and the output is the new

@@ -38,7 +38,11 @@ def progress(iterable: Iterable[T] | None = None, **kwargs) -> Iterable[T]:
 
     In a notebook this is ``tqdm.auto`` (a widget where available, text otherwise).
     """
-    from tqdm.auto import tqdm
+    import warnings
+
+    with warnings.catch_warnings():  # without ipywidgets tqdm.auto falls back to text bars
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
 
     kwargs.setdefault("disable", _env_flag("CI"))
     kwargs.setdefault("mininterval", 0.5)
