@@ -114,3 +114,71 @@ def test_qr_check_accepts_reference():
 def test_qr_check_rejects_typical_mistakes(wrong, message):
     with pytest.raises(AssertionError, match=message):
         checks.check_lyapunov_qr(wrong)
+
+
+# ------------------------------------------------------------- Keras RNN spectrum checks
+
+def _rnn_jacobian(tf, slip=None):
+    """A SimpleRNN Jacobian function, right or with one of the usual slips."""
+    def jacobian(cell, x, h):
+        W = cell.recurrent_kernel
+        a = tf.matmul(x, cell.kernel) + tf.matmul(h, W) + cell.bias
+        if slip == "no bias":
+            a = a - cell.bias
+        if slip == "after the step":
+            a = tf.matmul(x, cell.kernel) + tf.matmul(cell(x, [h])[0], W) + cell.bias
+        J = (1.0 - tf.tanh(a) ** 2)[:, :, None] * tf.transpose(W)[None]
+        return tf.transpose(J, [0, 2, 1]) if slip == "transposed" else J
+    return jacobian
+
+
+def test_simple_rnn_jacobian_check_accepts_the_right_one(tf, capsys):
+    from course_utils.keras_lyapunov import simple_rnn_jacobian
+
+    checks.check_simple_rnn_jacobian(_rnn_jacobian(tf))
+    checks.check_simple_rnn_jacobian(simple_rnn_jacobian)
+    assert capsys.readouterr().out.count("\u2713 simple_rnn_jacobian") == 2
+
+
+@pytest.mark.parametrize("slip, message", [
+    ("transposed", "transpose"),
+    ("no bias", "bias is missing"),
+    ("after the step", "state after the step"),
+])
+def test_simple_rnn_jacobian_check_names_the_slip(tf, slip, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_simple_rnn_jacobian(_rnn_jacobian(tf, slip))
+
+
+def _rnn_spectrum(tf, slip=None):
+    """An eager QR loop over a batch of sequences, right or with one of the usual slips."""
+    from course_utils.keras_lyapunov import simple_rnn_jacobian
+
+    def spectrum(cell, inputs, h0, k):
+        B, T, _ = inputs.shape
+        h, Q = h0, tf.eye(h0.shape[1], k, batch_shape=[B], dtype=tf.float64)
+        total = tf.zeros((B, k), dtype=tf.float64)
+        for t in range(T):
+            J = simple_rnn_jacobian(cell, inputs[:, t], h)
+            h = cell(inputs[:, t], [h])[0]
+            Q, R = tf.linalg.qr(Q @ J if slip == "Q @ J" else J @ Q)
+            log = tf.math.log(tf.abs(tf.linalg.diag_part(R)))
+            total += log / np.log(10) if slip == "log10" else log
+        lam = (total / T).numpy()
+        return lam if slip == "unsorted" else -np.sort(-lam, axis=1)
+    return spectrum
+
+
+def test_rnn_qr_check_accepts_the_right_loop(tf, capsys):
+    checks.check_rnn_qr(_rnn_spectrum(tf))
+    assert "\u2713 QR accumulation" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("slip, message", [
+    ("Q @ J", "from the left, J_t @ Q"),
+    ("log10", "natural log"),
+    ("unsorted", "descending"),
+])
+def test_rnn_qr_check_names_the_slip(tf, slip, message):
+    with pytest.raises(AssertionError, match=message):
+        checks.check_rnn_qr(_rnn_spectrum(tf, slip))

@@ -1,14 +1,29 @@
-"""Importing course_utils (and its framework-free modules) imports neither TF nor torch."""
+"""Importing course_utils (and its framework-free modules) imports neither TF nor torch,
+and each framework's modules keep the other framework out."""
 
 import subprocess
 import sys
 
+import pytest
+
+
+def _imported_frameworks(modules):
+    code = (f"import sys, {', '.join(modules)}; "
+            "print(sorted(m for m in ('tensorflow', 'torch', 'keras') if m in sys.modules))")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
 
 def test_core_modules_do_not_import_tensorflow_or_torch():
-    code = ("import sys, course_utils, course_utils.henon, course_utils.lyapunov, "
-            "course_utils.checks, course_utils.plotting, course_utils.runtime, "
-            "course_utils.notebooks; "
-            "print(sorted(m for m in ('tensorflow', 'torch', 'keras') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
-    assert out == "[]"
+    core = ["course_utils", "course_utils.henon", "course_utils.lorenz",
+            "course_utils.lyapunov", "course_utils.checks", "course_utils.plotting",
+            "course_utils.runtime", "course_utils.notebooks"]
+    assert _imported_frameworks(core) == "[]"
+
+
+@pytest.mark.parametrize("modules, expected", [
+    (["course_utils.models", "course_utils.lyapunov"], "['torch']"),
+    (["course_utils.keras_lyapunov", "course_utils.keras_cells"], "['keras', 'tensorflow']"),
+])
+def test_framework_modules_keep_the_other_framework_out(modules, expected):
+    assert _imported_frameworks(modules) == expected

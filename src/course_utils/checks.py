@@ -182,9 +182,12 @@ def check_simple_rnn_jacobian(jacobian_fn) -> None:
         return (1 - np.tanh(a) ** 2)[:, :, None] * W[None]
 
     slips = [
+        (np.swapaxes(expected, 1, 2),
+         "your J is transposed: row i must hold the derivatives of h_next[i], "
+         "J[b, i, j] = d h_next[b, i] / d h[b, j]"),
         (formula(xn @ kernel + hn @ recurrent + bias, recurrent),
-         "your J is the transpose: J[b, i, j] = d h_next[i] / d h[j] = phi'(a_i) W[j, i] with "
-         "W = cell.recurrent_kernel, because Keras computes h @ W (row vectors)"),
+         "Keras computes h @ recurrent_kernel (row vectors), so W_h is the transpose of "
+         "recurrent_kernel: J[b, i, j] = tanh'(a[b, i]) * recurrent_kernel[j, i]"),
         (formula(xn @ kernel + hn @ recurrent),
          "the bias is missing from the pre-activation a = x @ kernel + h @ recurrent_kernel + bias"),
         (formula(hn @ recurrent + bias),
@@ -237,7 +240,14 @@ def check_rnn_qr(spectrum_fn) -> None:
     rng = np.random.default_rng(3)
     inputs = rng.uniform(-1, 1, size=(3, 60, 3))
     h0 = rng.uniform(-1, 1, size=(3, 5))
-    for k in (5, 2):
+    # A cell that rests at h = 0 with J = diag(w), w not sorted: the raw order of the
+    # exponents is not descending, so an unsorted result shows.
+    resting = _small_simple_rnn(tf, seed=4)
+    resting.set_weights([np.zeros((3, 5)), np.diag([0.2, 0.5, 0.9, 0.3, 0.7]), np.zeros(5)])
+    cases = [(cell, 5), (cell, 2), (resting, 5)]
+    for case, (cell, k) in enumerate(cases):
+        if case == 2:
+            h0 = np.zeros((3, 5))
         expected = rnn_lyapunov_spectrum(cell, inputs, h0, k=k)
         got = np.asarray(spectrum_fn(cell, tf.constant(inputs), tf.constant(h0), k),
                          dtype=float)
@@ -253,12 +263,13 @@ def check_rnn_qr(spectrum_fn) -> None:
             raise AssertionError("use the natural log (tf.math.log), not log10")
         if np.allclose(got / inputs.shape[1], expected, atol=1e-10):
             raise AssertionError("divide the summed logs by the number of steps T")
-        if k == 5 and np.allclose(np.sort(got, axis=1)[:, ::-1],
+        if case == 0 and np.allclose(np.sort(got, axis=1)[:, ::-1],
                                   _q_times_j_slip(tf, cell, inputs, h0), atol=1e-8):
             raise AssertionError("multiply the new Jacobian from the left, J_t @ Q: the frame "
                                  "is carried forward by the dynamics, Q_t R_t = J_t Q_{t-1}")
         raise AssertionError(
-            f"for a tanh SimpleRNN(5), 3 sequences of 60 steps and k={k}, expected (first "
+            f"for a tanh SimpleRNN(5) (case {case + 1} of 3), 3 sequences of 60 steps and "
+            f"k={k}, expected (first "
             f"sequence) {_fmt(expected[0])}, got {_fmt(got[0])}. At every step: Q, R = "
             "tf.linalg.qr(J @ Q), then add log|diag R| to the running sum")
     _ok("QR accumulation: matches the compiled toolkit for k = H and k < H")
