@@ -150,6 +150,11 @@ def _step_and_jacobian(f, jacobian):
     return step
 
 
+def _steps(n: int, show_progress: bool, desc: str):
+    """range(n), with a progress bar when asked for (silent in CI all the same)."""
+    return progress(range(n), desc=desc) if show_progress else range(n)
+
+
 def _raise_non_finite(what: str, t: int, transient: int):
     phase = "transient step" if t < transient else "step"
     raise FloatingPointError(
@@ -218,8 +223,7 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
     log_sum = torch.zeros(B, k, dtype=z.dtype)
     history, n_total = [], transient + n_steps
     with torch.no_grad():
-        for t in progress(range(n_total), disable=not show_progress or None,
-                          desc="Lyapunov spectrum"):
+        for t in _steps(n_total, show_progress, "Lyapunov spectrum"):
             z_next, J = step(z)
             if t == 0 and J.shape != (B, d, d):
                 raise ValueError(f"jacobian must return shape (B, d, d) = {(B, d, d)}; "
@@ -341,8 +345,7 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     log_sum = torch.zeros(B, dtype=z.dtype)
     history = []
     with torch.no_grad():
-        for t in progress(range(transient + n_steps), disable=not show_progress or None,
-                          desc="max Lyapunov exponent"):
+        for t in _steps(transient + n_steps, show_progress, "max Lyapunov exponent"):
             z_next, w = tangent_step(z, v)
             if not torch.isfinite(z_next).all():
                 _raise_non_finite("state", t, transient)
