@@ -11,7 +11,7 @@ import weakref
 
 import numpy as np
 
-from .lyapunov import warn_if_reortho_too_sparse
+from .lyapunov import sort_by_final_estimate, warn_if_reortho_too_sparse
 from .runtime import import_tensorflow
 
 tf = import_tensorflow()
@@ -336,9 +336,7 @@ def rnn_lyapunov_spectrum(rnn, inputs, h0, *, k: int | None = None, transient: i
         running = running / (np.arange(1, counted + 1)[:, None] * dt)
     else:
         running = (total.numpy().astype(np.float64) / (counted * dt))[:, None, :]
-    order = np.argsort(-running[:, -1], axis=-1)  # descending by the final estimate
-    running = np.take_along_axis(running, order[:, None, :], axis=-1)
-    exponents = running[:, -1]
+    exponents, running = sort_by_final_estimate(running)
     if np.isnan(exponents).any() or np.isposinf(exponents).any():
         raise FloatingPointError(
             f"the exponents came out non-finite ({exponents[~(exponents < np.inf)][:3]}): "

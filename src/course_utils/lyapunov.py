@@ -25,7 +25,34 @@ from .runtime import progress
 
 __all__ = ["lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",
            "predicted_overflow_step", "kaplan_yorke_dimension", "lyapunov_from_jacobians",
-           "warn_if_reortho_too_sparse"]
+           "warn_if_reortho_too_sparse", "sort_by_final_estimate"]
+
+
+def _float_name(dtype) -> str:
+    """"float16", "float32" or "float64" for a NumPy or torch dtype or such a name."""
+    name = str(dtype).replace("torch.", "")
+    try:
+        name = np.dtype(name).name
+    except TypeError as err:
+        raise ValueError(f"dtype must be a floating type; got {dtype!r}") from err
+    if name not in ("float16", "float32", "float64"):
+        raise ValueError(f"dtype must be a floating type; got {dtype!r}")
+    return name
+
+
+def _as_numpy(values) -> np.ndarray:
+    """A float64 NumPy array from a NumPy array, a list or a (possibly tracked) tensor."""
+    if hasattr(values, "detach"):
+        values = values.detach().cpu()
+    return np.asarray(values, dtype=np.float64)
+
+
+def sort_by_final_estimate(running: np.ndarray):
+    """Sort running estimates ``(B, T', k)`` by their last row, descending, per batch
+    entry; return ``(exponents (B, k), running)`` with the columns in that order."""
+    order = np.argsort(-running[:, -1], axis=-1)
+    running = np.take_along_axis(running, order[:, None, :], axis=-1)
+    return running[:, -1], running
 
 
 def lyapunov_from_jacobians(jacobians, *, transient: int = 0, dt: float = 1.0,
@@ -75,9 +102,7 @@ def lyapunov_from_jacobians(jacobians, *, transient: int = 0, dt: float = 1.0,
         if t >= transient:
             log_r[:, t - transient] = np.log(np.abs(np.diagonal(R, axis1=-2, axis2=-1)))
     running = np.cumsum(log_r, axis=1) / (np.arange(1, T - transient + 1)[:, None] * dt)
-    order = np.argsort(-running[:, -1], axis=-1)  # descending by the final estimate
-    running = np.take_along_axis(running, order[:, None, :], axis=-1)
-    exponents = running[:, -1]
+    exponents, running = sort_by_final_estimate(running)
     if not batched:
         exponents, running = exponents[0], running[0]
     return (exponents, running) if return_history else exponents
@@ -91,12 +116,7 @@ def _torch_dtype(dtype):
     """A torch dtype from a torch dtype, a NumPy dtype or a name such as "float32"."""
     import torch
 
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    name = np.dtype(dtype).name
-    if name not in ("float16", "float32", "float64"):
-        raise ValueError(f"dtype must be a floating type; got {dtype!r}")
-    return getattr(torch, name)
+    return dtype if isinstance(dtype, torch.dtype) else getattr(torch, _float_name(dtype))
 
 
 def _initial_states(f, z0, dtype):
@@ -270,13 +290,12 @@ def warn_if_reortho_too_sparse(exponents_per_step, reortho_every: int, dtype) ->
     (shape ``(k,)`` or ``(B, k)``) and eps the machine epsilon of ``dtype`` (a NumPy or
     torch dtype or its name). Returns whether it warned.
     """
-    lam = np.asarray(exponents_per_step.detach().cpu() if hasattr(exponents_per_step, "detach")
-                     else exponents_per_step, dtype=np.float64)
+    lam = _as_numpy(exponents_per_step)
     if reortho_every == 1 or lam.shape[-1] < 2:
         return False
     spread = float(np.max(lam[..., 0] - lam[..., -1]))
-    name = str(dtype).replace("torch.", "")
-    budget = 0.5 * math.log(1.0 / float(np.finfo(np.dtype(name)).eps))
+    name = _float_name(dtype)
+    budget = 0.5 * math.log(1.0 / float(np.finfo(name).eps))
     if not reortho_every * spread > budget:
         return False
     warnings.warn(
@@ -333,10 +352,6 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     if jacobian is None:
         from torch.func import jvp
 
-        with warnings.catch_warnings():  # torch's first jvp imports scripted decompositions
-            warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated")
-            jvp(f, (z,), (torch.zeros_like(z),))
-
         def tangent_step(z, v):
             return jvp(f, (z,), (v,))
     else:
@@ -344,7 +359,9 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
             return f(z), (jacobian(z) @ v[..., None])[..., 0]
     log_sum = torch.zeros(B, dtype=z.dtype)
     history = []
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch's first jvp imports decompositions that use the deprecated torch.jit.script
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated")
         for t in _steps(transient + n_steps, show_progress, "max Lyapunov exponent"):
             z_next, w = tangent_step(z, v)
             if not torch.isfinite(z_next).all():
@@ -417,7 +434,7 @@ def predicted_overflow_step(lambda_max: float, dtype="float32") -> float:
     if not lambda_max > 0:
         raise ValueError(f"lambda_max must be positive (per step) for the product to "
                          f"overflow; got {lambda_max}")
-    return math.log(float(np.finfo(np.dtype(str(dtype).replace("torch.", ""))).max)) / lambda_max
+    return math.log(float(np.finfo(_float_name(dtype)).max)) / lambda_max
 
 
 def kaplan_yorke_dimension(exponents) -> float:
@@ -432,9 +449,7 @@ def kaplan_yorke_dimension(exponents) -> float:
     Lorenz-63 about 2.06. Reference: J. L. Kaplan, J. A. Yorke, Lecture Notes in
     Mathematics 730, 204-227 (1979).
     """
-    lam = np.sort(np.asarray(
-        exponents.detach().cpu() if hasattr(exponents, "detach") else exponents,
-        dtype=np.float64).ravel())[::-1]
+    lam = np.sort(_as_numpy(exponents).ravel())[::-1]
     if lam.size == 0 or not np.all(np.isfinite(lam[:1])):
         raise ValueError(f"exponents must be a non-empty vector with finite λ_1; got {lam}")
     partial = np.cumsum(lam)
