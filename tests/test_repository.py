@@ -80,9 +80,17 @@ def test_book_builds_without_warnings(tmp_path, record_property):
     assert "lambda_1 = 0.4" in henon and "ln b = ln 0.3 = -1.203973" in henon
     chapter2 = (html / "solutions" / "02_keras_rnn_lyapunov.html").read_text()
     assert "equal to batch_jacobian: True" in chapter2 and "Kaplan-Yorke dimension" in chapter2
+    stf = (html / "solutions" / "03_stf_lorenz.html").read_text()
+    assert "same gradients: True" in stf and "PLRNN vs test data" in stf
+    naive_qr = (html / "solutions" / "04_plrnn_max_lyapunov.html").read_text()
+    assert "within 5 % of the truth: True" in naive_qr and "predicted overflow" in naive_qr
+    assert "Argument." in naive_qr          # the solution's answer to the question
+    single = (html / "solutions" / "05_single_variable_reconstruction.html").read_text()
+    assert "lambda_max = " in single and "per time unit" in single
     api = (html / "book" / "api.html").read_text()
     for name in ("lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",
                  "predicted_overflow_step", "kaplan_yorke_dimension", "rnn_lyapunov_spectrum",
-                 "ShallowPLRNN"):
+                 "ShallowPLRNN", "make_lorenz_dataset", "train_stf", "stf_forward_fused",
+                 "state_space_divergence", "power_spectrum_distance", "load_pretrained_plrnn"):
         assert f'id="course_utils.' in api and name in api, f"API page lacks {name}"
     assert "Benettin" in api and "per time unit" in api

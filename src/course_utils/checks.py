@@ -14,7 +14,8 @@ from .henon import HENON_A, HENON_B, henon_jacobian, henon_map, henon_orbit
 from .lyapunov import lyapunov_from_jacobians
 
 __all__ = ["check_henon_cell", "check_henon_jacobian", "check_lyapunov_qr",
-           "check_simple_rnn_jacobian", "check_rnn_qr"]
+           "check_simple_rnn_jacobian", "check_rnn_qr", "check_stf_forward",
+           "check_stf_forward_warmup", "check_plrnn_jacobians", "check_naive_norms"]
 
 # States of the Henon map at which the checks evaluate (x, y): generic, not symmetric.
 _STATES = np.array([[0.1, 0.1], [0.5, -0.2], [-1.1, 0.35], [0.9, 0.05]])
@@ -273,3 +274,279 @@ def check_rnn_qr(spectrum_fn) -> None:
             f"sequence) {_fmt(expected[0])}, got {_fmt(got[0])}. At every step: Q, R = "
             "tf.linalg.qr(J @ Q), then add log|diag R| to the running sum")
     _ok("QR accumulation: matches the compiled toolkit for k = H and k < H")
+
+
+# --------------------------------------------------------------------------------------
+# PyTorch: sparse teacher forcing and the naive Jacobian product (torch imported lazily)
+# --------------------------------------------------------------------------------------
+
+def _small_plrnn(M=6, L=10, N=2, seed=5):
+    """A float64 PLRNN whose ReLU pattern changes from state to state."""
+    import torch
+
+    from .models import ShallowPLRNN
+
+    model = ShallowPLRNN(M, L, N, seed=seed, dtype=torch.float64)
+    with torch.no_grad():
+        model.W1.mul_(4.0)                    # strong nonlinearity: slips show clearly
+        model.A.uniform_(0.3, 0.95, generator=torch.Generator().manual_seed(seed))
+    return model
+
+
+def _forced_run(model, x, forced, *, reset_hidden=False, lagged=False):
+    """Sparse forcing at the steps where ``forced`` is True, with optional slips: forcing
+    that zeroes the unobserved units, or read-outs of the state before the step."""
+    import torch
+
+    B, T, N = x.shape
+    z = x.new_zeros(B, model.M)
+    outputs = []
+    for t in range(T):
+        if forced[t]:
+            rest = torch.zeros_like(z[:, N:]) if reset_hidden else z[:, N:]
+            z = torch.cat([x[:, t], rest], dim=-1)
+        before = z
+        z = model(z)
+        outputs.append(model.observe(before if lagged else z))
+    return torch.stack(outputs, dim=1)
+
+
+def _check_predictions(name, fn, args, expected, slips, what):
+    """Shape, values and gradients of ``fn(*args)`` against ``expected``; ``slips`` maps a
+    description of a typical mistake to what that mistake gives."""
+    import torch
+
+    model, x = args[0], args[1]
+    B, T, N = x.shape
+    got = fn(*args)
+    assert isinstance(got, torch.Tensor), (
+        f"{name} must return a torch tensor (torch.stack of the predictions); got "
+        f"{type(got).__name__}")
+    if tuple(got.shape) != (B, T, N):
+        hint = {(B, T, model.M): "return the read-outs model.observe(z) (the first N units), "
+                                 "not the whole latent state",
+                (B, T + 1, N): "one prediction per step: do not keep the initial state",
+                (B, T - 1, N): "one prediction per input step, T in all",
+                (T, B, N): "stack along dim=1: (batch, time, N)"}
+        if len(args) > 3 and tuple(got.shape) == (B, T - args[3], N):
+            hint[(B, T - args[3], N)] = ("return the predictions of all T steps; the loss "
+                                         "(stf_loss with warmup=...) leaves out the warm-up")
+        raise AssertionError(f"for x of shape {(B, T, N)} ({what}) the predictions must have "
+                             f"shape {(B, T, N)}; got {tuple(got.shape)}. "
+                             + hint.get(tuple(got.shape), ""))
+    if not torch.allclose(got, expected, rtol=1e-9, atol=1e-10):
+        mismatched = [t for t in range(T) if not torch.allclose(got[:, t], expected[:, t])]
+        if all(t + 1 < T and torch.equal(got[:, t], x[:, t + 1]) for t in mismatched):
+            raise AssertionError(
+                f"your earlier predictions were overwritten by the data ({what}): writing "
+                "x[:, t] into z in place also changes the read-out you stored from it. Build "
+                "the forced state as a new tensor, torch.cat([x[:, t], z[:, N:]], dim=-1)")
+        for slip, wrong in slips.items():
+            if wrong is not None and torch.allclose(got, wrong, rtol=1e-9, atol=1e-10):
+                raise AssertionError(f"{slip} ({what})")
+        bad = (got - expected).abs() > 1e-10 + 1e-9 * expected.abs()
+        b, t, i = (int(v) for v in bad.nonzero()[0])
+        raise AssertionError(
+            f"wrong prediction at batch {b}, step t={t}, unit {i} ({what}): expected "
+            f"{expected[b, t, i].item():.6f}, got {got[b, t, i].item():.6f}. At each step: "
+            "force z if t is a forcing time, z = model(z), keep model.observe(z)")
+    assert got.requires_grad, (
+        "the predictions carry no gradient: do not detach or convert them, and do not wrap "
+        "the loop in torch.no_grad()")
+    params = list(model.parameters())
+    weights = torch.linspace(-1, 1, B * T * N, dtype=got.dtype).reshape(B, T, N)
+    try:
+        grads = torch.autograd.grad((got * weights).sum(), params, allow_unused=True)
+    except RuntimeError as err:
+        if "inplace" in str(err) or "in-place" in str(err):
+            raise AssertionError(
+                "backpropagation fails because z was changed in place (e.g. z[:, :N] = "
+                "x[:, t]) after the model used it: build the forced state as a new tensor, "
+                "torch.cat([x[:, t], z[:, N:]], dim=-1)") from err
+        raise
+    expected_grads = torch.autograd.grad((expected * weights).sum(), params)
+    for pname, g, e in zip(("A", "W1", "W2", "h1", "h2"), grads, expected_grads):
+        assert g is not None, f"no gradient reaches {pname}: is part of the loop detached?"
+        assert torch.allclose(g, e, rtol=1e-8, atol=1e-10), (
+            f"the gradient with respect to {pname} differs from the reference although the "
+            "predictions agree: part of the computation is detached from the graph")
+
+
+def check_stf_forward(fn) -> None:
+    """Check ``fn(model, x, tau_f)``: sparse teacher forcing without warm-up, predictions
+    of shape ``(B, T, N)``, equal to :func:`course_utils.training.stf_forward` in values
+    and gradients."""
+    import torch
+
+    from .training import forcing_times
+
+    model = _small_plrnn()
+    x = torch.randn(3, 23, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    T = x.shape[1]
+    for tau_f in (5, 7, 1):
+        forced = forcing_times(T, tau_f)
+        t = np.arange(T)
+        slips = {
+            "the data are never used: force z~_t = [x_t, z_t[N:]] at t = 0, tau_f, "
+            "2 tau_f, ...": _forced_run(model, x, np.zeros(T, bool)),
+            "you force at every step: force only when t is a multiple of tau_f":
+                _forced_run(model, x, np.ones(T, bool)) if tau_f > 1 else None,
+            "the forcing times are shifted by one: force at t = 0, tau_f, 2 tau_f, ... "
+            "(t % tau_f == 0)": _forced_run(model, x, t % tau_f == 1) if tau_f > 1 else None,
+            "forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]":
+                _forced_run(model, x, forced, reset_hidden=True),
+            "the predictions lag by one step: keep the read-out of the new state, "
+            "model.observe(model(z)), the prediction of x_{t+1}":
+                _forced_run(model, x, forced, lagged=True),
+        }
+        _check_predictions("stf_forward", fn, (model, x, tau_f), _forced_run(model, x, forced),
+                           slips, f"tau_f = {tau_f}")
+    _ok("stf_forward: forced at t = 0, tau_f, 2 tau_f, ...; predictions and gradients "
+        "match the reference")
+
+
+def check_stf_forward_warmup(fn) -> None:
+    """Check ``fn(model, x, tau_f, warmup)``: forcing at every t < warmup and at t = warmup
+    + n tau_f, predictions of all T steps, shape ``(B, T, N)``, equal to
+    :func:`course_utils.training.stf_forward` in values and gradients."""
+    import torch
+
+    from .training import forcing_times
+
+    model = _small_plrnn(N=1, M=5)
+    x = torch.randn(3, 30, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    T = x.shape[1]
+    t = np.arange(T)
+    for tau_f, warmup in ((7, 9), (5, 4), (6, 0)):
+        forced = forcing_times(T, tau_f, warmup)
+        slips = {
+            "the warm-up is not forced at every step: force every t < warmup":
+                _forced_run(model, x, t % tau_f == 0) if warmup else None,
+            "after the warm-up, count the forcing interval from its end: force at t = "
+            "warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)":
+                _forced_run(model, x, (t < warmup) | (t % tau_f == 0)) if warmup else None,
+            "after the warm-up the model is forced at every step: then force only every "
+            "tau_f steps": _forced_run(model, x, np.ones(T, bool)),
+            "forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]":
+                _forced_run(model, x, forced, reset_hidden=True),
+            "the predictions lag by one step: keep model.observe(model(z))":
+                _forced_run(model, x, forced, lagged=True),
+        }
+        _check_predictions("stf_forward_warmup", fn, (model, x, tau_f, warmup),
+                           _forced_run(model, x, forced), slips,
+                           f"tau_f = {tau_f}, warmup = {warmup}")
+    _ok("stf_forward_warmup: forced at every step of the warm-up, then every tau_f steps; "
+        "predictions and gradients match the reference")
+
+
+def check_plrnn_jacobians(fn) -> None:
+    """Check ``fn(model, Z)``: the Jacobians dF/dz at each state Z[t] of an orbit (the
+    state before the step), shape ``(T, M, M)``, equal to ``model.jacobian(Z)``."""
+    import torch
+
+    model = _small_plrnn(M=5, L=8, N=2)
+    Z = torch.randn(7, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    with torch.no_grad():
+        expected = model.jacobian(Z)
+        shifted = model.jacobian(model(Z))
+    got = fn(model, Z)
+    got = torch.as_tensor(got.detach() if hasattr(got, "detach") else got, dtype=torch.float64)
+    if tuple(got.shape) != (7, 5, 5):
+        hint = ""
+        if got.numel() == 7 * 5 * 7 * 5:
+            hint = (" You differentiated all outputs with respect to all states: take the "
+                    "blocks J[:, t, :] of the sum over rows, or one state at a time")
+        raise AssertionError(f"for T = 7 states of dimension M = 5 return shape (7, 5, 5); "
+                             f"got {tuple(got.shape)}.{hint}")
+    if torch.allclose(got, expected, rtol=1e-9, atol=1e-10):
+        _ok("orbit Jacobians: dF/dz at every state, the state before each step")
+        return
+    if torch.allclose(got, expected.transpose(-1, -2), rtol=1e-9, atol=1e-10):
+        raise AssertionError("you returned the transposes: J[t, i, j] = d F_i / d z_j at Z[t] "
+                             "(with the sum trick, permute the blocks to (T, M_out, M_in))")
+    if torch.allclose(got, shifted, rtol=1e-9, atol=1e-10):
+        raise AssertionError("the Jacobians are evaluated at the next states F(Z[t]): "
+                             "evaluate each at Z[t], the state before the step")
+    t = int(((got - expected).abs().amax(dim=(1, 2)) > 1e-10).nonzero()[0])
+    raise AssertionError(f"the Jacobian at state t = {t} is wrong: expected "
+                         f"{_fmt(expected[t, 0])} in its first row, got {_fmt(got[t, 0])}")
+
+
+def check_naive_norms(fn) -> None:
+    """Check ``fn(J)``: the spectral norms ||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1||
+    of the running products (not their logs), computed in the dtype of ``J`` (T, d, d),
+    with ``inf`` (or ``nan``) from the first product that overflows."""
+    import torch
+
+    from .lyapunov import naive_product_log_norms
+
+    def as_tensor(a):
+        return torch.as_tensor(a.detach() if hasattr(a, "detach") else np.asarray(a),
+                               dtype=torch.float64)
+
+    g = torch.Generator().manual_seed(4)
+    J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
+    J[:, 0, 1] += 2.0                           # far from normal: the order matters
+    expected = torch.exp(naive_product_log_norms(J, dtype="float64"))
+    got = as_tensor(fn(J))
+    if got.shape != expected.shape:
+        raise AssertionError(f"for T = 30 Jacobians return 30 norms (shape (30,)); got "
+                             f"shape {tuple(got.shape)}")
+    if not torch.allclose(got, expected, rtol=1e-8):
+        forward, P = [], torch.eye(4, dtype=torch.float64)
+        for Jt in J:
+            P = Jt @ P
+            forward.append(torch.linalg.matrix_norm(P, ord=2))
+        wrong_side, P = [], torch.eye(4, dtype=torch.float64)
+        for Jt in J.flip(0):
+            P = Jt @ P
+            wrong_side.append(torch.linalg.matrix_norm(P, ord=2))
+        fro, P = [], torch.eye(4, dtype=torch.float64)
+        for Jt in J.flip(0):
+            P = P @ Jt
+            fro.append(torch.linalg.matrix_norm(P))
+        from_start, P = [], torch.eye(4, dtype=torch.float64)
+        for Jt in J:
+            P = P @ Jt
+            from_start.append(torch.linalg.matrix_norm(P, ord=2))
+        slips = {"return the norms, not their logarithms (the plot takes the log scale)":
+                     torch.log(expected),
+                 "use the spectral norm, torch.linalg.matrix_norm(P, ord=2); the default "
+                 "is the Frobenius norm": torch.stack(fro),
+                 "start from the end of the orbit, as the sheet does: J_T, then J_T J_{T-1}, "
+                 "... (multiply the next earlier Jacobian on the right)": torch.stack(forward),
+                 "start from the end of the orbit: the first norm is ||J_T||, then "
+                 "||J_T J_{T-1}||, ...": torch.stack(from_start),
+                 "multiply the earlier Jacobian on the right, P = P @ J_{T-n}: the product is "
+                 "J_T J_{T-1} ..., not J_{T-1} J_T": torch.stack(wrong_side)}
+        for slip, wrong in slips.items():
+            if torch.allclose(got, wrong, rtol=1e-8):
+                raise AssertionError(slip)
+        n = int((~torch.isclose(got, expected, rtol=1e-8)).nonzero()[0])
+        raise AssertionError(f"norm number {n + 1} (of the product of the last {n + 1} "
+                             f"Jacobians) is wrong: expected {expected[n].item():.6g}, got "
+                             f"{got[n].item():.6g}")
+    # Overflow in float32: rotations stretched by 3 overflow after about 81 factors.
+    angles = torch.rand(100, generator=g, dtype=torch.float64) * 6.28
+    c, s_ = torch.cos(angles), torch.sin(angles)
+    R = torch.stack([torch.stack([c, -s_], -1), torch.stack([s_, c], -1)], -2)
+    J32 = (3.0 * R).to(torch.float32)
+    reference = naive_product_log_norms(J32, dtype="float32")
+    n_ref = int(torch.isfinite(reference).sum())
+    got = as_tensor(fn(J32))
+    if got.shape != reference.shape:
+        raise AssertionError(f"for T = 100 Jacobians return 100 norms; got {tuple(got.shape)}")
+    finite = torch.isfinite(got)
+    n_got = int(finite.sum())
+    if n_got > n_ref:
+        raise AssertionError(
+            f"the product should overflow float32 after {n_ref} finite norms (3^n > 3.4e38), "
+            f"but you have {n_got} finite ones: compute in the Jacobians' dtype (float32), "
+            "not in float64")
+    if n_got < n_ref or not bool(finite[:n_ref].all()):
+        raise AssertionError(f"expected {n_ref} finite norms before the overflow, then inf; "
+                             f"got {n_got} finite ones")
+    if not torch.allclose(got[:n_ref], torch.exp(reference[:n_ref]), rtol=1e-4):
+        raise AssertionError("before the overflow the float32 norms should be 3^n")
+    _ok("naive_norms: ||J_T ... J_{T-n+1}||_2 in the Jacobians' dtype, inf after the "
+        "overflow")

@@ -26,8 +26,11 @@ class ShallowPLRNN(nn.Module):
     ``A (M,)``, ``W1 (M, L)``, ``W2 (L, M)``, ``h1 (M,)``, ``h2 (L,)``, so a state dict has
     exactly those keys.
 
-    Initialisation (seeded by ``seed``): A uniform in [0.5, 0.9] (a stable linear part),
-    W1 and W2 uniform in +-1/sqrt(fan_in) scaled by 0.5, h1 = 0, h2 uniform in +-1/sqrt(M).
+    Initialisation (seeded by ``seed``): A uniform in [0.9, 1.0), W1 and W2 uniform in
+    +-1/sqrt(fan_in) scaled by 0.5, h1 = 0, h2 uniform in +-1/sqrt(M). A map that samples
+    a flow every dt is close to the identity, and a slowly decaying linear part starts the
+    model there; it also keeps the unobserved units' memory across the forcing interval.
+    (With A in [0.5, 0.9] STF training on Lorenz-63 ended in limit cycles more often.)
     Reference: M. Hess, F. Hess, D. Durstewitz, "Generalized teacher forcing for learning
     chaotic dynamics", ICML 2023 (the shallow PLRNN).
     """
@@ -43,7 +46,7 @@ class ShallowPLRNN(nn.Module):
         def uniform(shape, bound):
             return (torch.rand(shape, generator=g, dtype=torch.float64) * 2 - 1) * bound
 
-        self.A = nn.Parameter((0.5 + 0.4 * torch.rand(M, generator=g, dtype=torch.float64)).to(dtype))
+        self.A = nn.Parameter((0.9 + 0.1 * torch.rand(M, generator=g, dtype=torch.float64)).to(dtype))
         self.W1 = nn.Parameter((0.5 * uniform((M, L), 1 / math.sqrt(L))).to(dtype))
         self.W2 = nn.Parameter((0.5 * uniform((L, M), 1 / math.sqrt(M))).to(dtype))
         self.h1 = nn.Parameter(torch.zeros(M, dtype=dtype))
@@ -65,6 +68,40 @@ class ShallowPLRNN(nn.Module):
     def observe(self, z: torch.Tensor) -> torch.Tensor:
         """The read-out x_t = z_t[:N], shape ``(..., N)``."""
         return z[..., : self.N]
+
+    def generate(self, x0: torch.Tensor, n_steps: int, *, z0: torch.Tensor | None = None,
+                 progress_bar: bool = False) -> torch.Tensor:
+        """generate(x0, n_steps; z0=None) → Z, shape ``(n_steps, M)`` or ``(B, n_steps, M)``
+
+        A free-running orbit z_0, z_1 = F(z_0), ..., z_{n_steps-1}, without gradients. The
+        initial state has the observation ``x0`` (shape ``(N,)`` or ``(B, N)``) in its first
+        N units and zeros in the others, unless a whole initial state ``z0`` (``(M,)`` or
+        ``(B, M)``) is given instead. The read-outs are ``Z[..., :N]``.
+        """
+        if z0 is None:
+            x0 = torch.as_tensor(x0, dtype=self.A.dtype)
+            if x0.shape[-1] != self.N or x0.ndim > 2:
+                raise ValueError(f"x0 must have shape (N,) or (B, N) with N = {self.N}; got "
+                                 f"{tuple(x0.shape)}")
+            z = torch.cat([x0, x0.new_zeros(x0.shape[:-1] + (self.M - self.N,))], dim=-1)
+        else:
+            z = torch.as_tensor(z0, dtype=self.A.dtype)
+            if z.shape[-1] != self.M or z.ndim > 2:
+                raise ValueError(f"z0 must have shape (M,) or (B, M) with M = {self.M}; got "
+                                 f"{tuple(z.shape)}")
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be >= 1; got {n_steps}")
+        out = z.new_empty(z.shape[:-1] + (n_steps, self.M))
+        steps = range(n_steps)
+        if progress_bar:
+            from .runtime import progress
+
+            steps = progress(steps, desc="generating")
+        with torch.no_grad():
+            for t in steps:
+                out[..., t, :] = z
+                z = self(z)
+        return out
 
     def extra_repr(self) -> str:
         return f"M={self.M}, L={self.L}, N={self.N}"

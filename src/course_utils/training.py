@@ -1,0 +1,301 @@
+"""Sparse teacher forcing (STF) for the shallow PLRNN: the forced forward pass, a fast
+fused version of it with a hand-written backward pass, and the training loop.
+
+STF, in the notation of the exercise sheet: the first N latent units are replaced by the
+observations, z~_t = [x_t, z_t[N:]], at the forcing times t in {T_W + n tau_f}; during an
+optional warm-up (t < T_W) at every step. Between forcing times the model runs freely::
+
+    z_{t+1} = F(z~_t) if t is a forcing time, else F(z_t),
+
+and the loss is the mean squared error between the read-outs z_{t+1}[:N] and the next
+observations x_{t+1}, over the steps after the warm-up.
+
+PyTorch is imported with this module. References: J. Mikhaeil, Z. Monfared, D.
+Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 2022
+(sparse teacher forcing); M. Brenner et al., ICML 2022.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .data import sample_batch
+from .models import ShallowPLRNN
+from .runtime import progress
+
+__all__ = ["forcing_times", "stf_forward", "stf_forward_fused", "stf_loss", "train_stf",
+           "TrainingDiverged"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss or the parameters became non-finite during training."""
+
+
+def forcing_times(T: int, tau_f: int, warmup: int = 0) -> np.ndarray:
+    """forcing_times(T, tau_f; warmup=0) → mask
+
+    A boolean array of length ``T``: True at the steps t whose state is forced, i.e. every
+    t < ``warmup`` and t = warmup + n ``tau_f`` (n = 0, 1, ...).
+    """
+    if tau_f < 1 or warmup < 0:
+        raise ValueError(f"need tau_f >= 1 and warmup >= 0; got tau_f={tau_f}, "
+                         f"warmup={warmup}")
+    t = np.arange(T)
+    return (t < warmup) | ((t - warmup) % tau_f == 0)
+
+
+def _check_inputs(model, x, warmup):
+    if not isinstance(model, ShallowPLRNN):
+        raise TypeError(f"model must be a ShallowPLRNN; got {type(model).__name__}")
+    if x.ndim != 3 or x.shape[-1] != model.N:
+        raise ValueError(f"x must have shape (batch, T, N) with N = model.N = {model.N}; "
+                         f"got {tuple(x.shape)}")
+    if not 0 <= warmup < x.shape[1]:
+        raise ValueError(f"warmup must be in 0..{x.shape[1] - 1} for sequences of length "
+                         f"{x.shape[1]}; got {warmup}")
+
+
+def stf_forward(model: ShallowPLRNN, x: torch.Tensor, tau_f: int, warmup: int = 0,
+                z0: torch.Tensor | None = None) -> torch.Tensor:
+    """stf_forward(model, x, tau_f; warmup=0, z0=None) → predictions
+
+    The sparsely forced forward pass, written plainly with autograd: for forcing signals
+    ``x`` of shape ``(B, T, N)``, starting from ``z0`` (default zeros, shape ``(B, M)``),
+    step t replaces the first N units by ``x[:, t]`` when t is a forcing time
+    (:func:`forcing_times`), then applies the model. Returns the read-outs z_{t+1}[:N],
+    shape ``(B, T, N)``: the predictions of ``x[:, t + 1]``.
+    """
+    _check_inputs(model, x, warmup)
+    B, T, N = x.shape
+    z = x.new_zeros(B, model.M) if z0 is None else z0
+    forced = forcing_times(T, tau_f, warmup)
+    outputs = []
+    for t in range(T):
+        if forced[t]:
+            z = torch.cat([x[:, t], z[:, N:]], dim=-1)
+        z = model(z)
+        outputs.append(model.observe(z))
+    return torch.stack(outputs, dim=1)
+
+
+def _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2):
+    """The forced forward pass in NumPy, filling Z (states entering each step), H (hidden
+    activations) and out (read-outs) in place; shapes (T, B, .)."""
+    N = xs.shape[2]
+    for t in range(xs.shape[0]):
+        if forced[t]:
+            z[:, :N] = xs[t]
+        Z[t] = z
+        h = z @ w2t
+        h += b2
+        np.maximum(h, 0, out=h)
+        H[t] = h
+        z = h @ w1t
+        z += b1
+        z += a * Z[t]
+        out[t] = z[:, :N]
+
+
+def _backward_loop(go, forced, dz, D, G, active, a, w1, w2):
+    """Backpropagation through time in NumPy: from the read-out gradients go (T, B, N),
+    fill D[t] = dL/dz_{t+1} and G[t] = dL/d(W2 z~_t + h2) in place."""
+    N = go.shape[2]
+    for t in range(go.shape[0] - 1, -1, -1):
+        dz[:, :N] += go[t]
+        D[t] = dz
+        g = dz @ w1
+        g *= active[t]
+        G[t] = g
+        dz = g @ w2
+        dz += a * D[t]
+        if forced[t]:
+            dz[:, :N] = 0.0
+
+
+class _FusedSTF(torch.autograd.Function):
+    """The STF forward pass and its backward pass through time, as two NumPy loops.
+
+    Autograd records about five tensor operations per step and replays them backwards;
+    for the small matrices of a PLRNN the per-operation overhead dominates. Here the
+    forward loop stores only the states entering each step and the hidden activations,
+    and the backward loop carries dL/dz back through z_{t+1} = A * z~_t + W1 relu(W2 z~_t
+    + h2) + h1 (zero for the forced units, which come from the data); the parameter
+    gradients are then sums over all steps, done as a few large matrix products.
+    """
+
+    @staticmethod
+    def forward(ctx, x, forced, A, W1, W2, h1, h2):
+        xs = x.detach().cpu().numpy().transpose(1, 0, 2)          # (T, B, N)
+        a, w1, w2, b1, b2 = (p.detach().cpu().numpy().copy() for p in (A, W1, W2, h1, h2))
+        T, B, N = xs.shape
+        M, L = w1.shape
+        Z = np.empty((T, B, M), dtype=xs.dtype)                    # states entering steps
+        H = np.empty((T, B, L), dtype=xs.dtype)                    # relu(W2 z~ + h2)
+        out = np.empty((T, B, N), dtype=xs.dtype)
+        w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
+        z = np.zeros((B, M), dtype=xs.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):   # train_stf reports divergence
+            _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2)
+        ctx.saved = (Z, H, forced, a, w1, w2)
+        ctx.device = x.device
+        return torch.from_numpy(out.transpose(1, 0, 2).copy()).to(x.device)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        Z, H, forced, a, w1, w2 = ctx.saved
+        go = grad_out.detach().cpu().numpy().transpose(1, 0, 2)   # (T, B, N)
+        T, B, N = go.shape
+        M, L = w1.shape
+        D = np.empty((T, B, M), dtype=Z.dtype)                     # dL/dz_{t+1}
+        G = np.empty((T, B, L), dtype=Z.dtype)                     # dL/d(W2 z~_t + h2)
+        dz = np.zeros((B, M), dtype=Z.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            _backward_loop(go, forced, dz, D, G, H > 0, a, w1, w2)
+        D2, G2 = D.reshape(-1, M), G.reshape(-1, L)
+        grads = (np.einsum("km,km->m", D2, Z.reshape(-1, M)), D2.T @ H.reshape(-1, L),
+                 G2.T @ Z.reshape(-1, M), D2.sum(axis=0), G2.sum(axis=0))
+        return (None, None) + tuple(torch.from_numpy(g).to(ctx.device) for g in grads)
+
+
+def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
+                      warmup: int = 0) -> torch.Tensor:
+    """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
+
+    The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
+    through time in NumPy (:class:`_FusedSTF`): about twice as fast on a CPU for the small
+    models of the course, and equal to autograd's gradients to rounding.
+    """
+    _check_inputs(model, x, warmup)
+    forced = forcing_times(x.shape[1], tau_f, warmup)
+    return _FusedSTF.apply(x, forced, model.A, model.W1, model.W2, model.h1, model.h2)
+
+
+def stf_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
+    """stf_loss(predictions, targets; warmup=0) → the mean squared error over the steps
+    t >= ``warmup`` (shapes ``(B, T, N)``), 1/(B (T - T_W) N) Σ ||y_t - ŷ_t||²."""
+    if predictions.shape != targets.shape:
+        raise ValueError(f"predictions and targets must have the same shape; got "
+                         f"{tuple(predictions.shape)} and {tuple(targets.shape)}")
+    return torch.mean((predictions[:, warmup:] - targets[:, warmup:]) ** 2)
+
+
+def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
+              seq_len: int = 200, tau_f: int = 16, warmup: int = 0, lr: float = 1e-3,
+              lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, forward=None,
+              show_progress: bool = True, desc: str = "STF training") -> dict:
+    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=16, warmup=0, lr=1e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, show_progress=True) → history
+
+    Train ``model`` in place by sparse teacher forcing on a time series ``data`` (shape
+    ``(T, N)``, N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random
+    subsequences of ``seq_len`` steps (:func:`course_utils.data.sample_batch`), minimising
+    :func:`stf_loss` of the forced predictions. The learning rate decays exponentially
+    from ``lr`` to ``lr_end``; the gradient norm is clipped to ``clip``.
+
+    Keyword arguments
+
+    * ``tau_f = 16``: the forcing interval, in steps.
+    * ``warmup = 0``: T_W, the first steps of each subsequence, forced at every step and
+      left out of the loss.
+    * ``seed = 0``: seeds the batches (the model has its own seed).
+    * ``forward = None``: the forced forward pass, ``forward(model, x, tau_f, warmup)``;
+      by default :func:`stf_forward_fused`.
+    * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
+
+    Returns a dict with ``loss`` (one value per update, NumPy) and ``seconds``. Raises
+    :class:`TrainingDiverged` as soon as the loss or a gradient is not finite, naming the
+    update, so that a diverging run stops instead of filling the model with NaN.
+    """
+    import time
+
+    data = torch.as_tensor(data, dtype=model.A.dtype)
+    if data.ndim != 2 or data.shape[1] != model.N:
+        raise ValueError(f"data must have shape (T, N) with N = model.N = {model.N}; got "
+                         f"{tuple(data.shape)}")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains non-finite values")
+    if n_steps < 1 or batch_size < 1 or not lr > 0 or not lr_end > 0:
+        raise ValueError(f"need n_steps >= 1, batch_size >= 1, lr > 0 and lr_end > 0; got "
+                         f"n_steps={n_steps}, batch_size={batch_size}, lr={lr}, "
+                         f"lr_end={lr_end}")
+    forward = stf_forward_fused if forward is None else forward
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    losses = np.empty(n_steps)
+    bar = progress(range(n_steps), desc=desc, **({} if show_progress else {"disable": True}))
+    start = time.perf_counter()
+    for step in bar:
+        x, y = sample_batch(data, batch_size, seq_len, generator=generator)
+        loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if not (math.isfinite(loss.item()) and math.isfinite(norm.item())):
+            raise TrainingDiverged(
+                f"training diverged at update {step}: the loss is {loss.item()} and the "
+                f"gradient norm {norm.item()}. Lower the learning rate (lr={lr}) or the "
+                f"forcing interval (tau_f={tau_f}), or shorten seq_len={seq_len}")
+        optimizer.step()
+        schedule.step()
+        losses[step] = loss.item()
+        if step % 50 == 0 and hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{losses[step]:.4f}")
+    return dict(loss=losses, seconds=time.perf_counter() - start)
+
+
+def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
+                       transient: int = 1_000, dt: float = 1.0, show_progress: bool = False):
+    """model_max_lyapunov(model, z0; n_steps=20000, transient=1000, dt=1.0) → λ_max
+
+    The largest Lyapunov exponent of a PLRNN along the orbits from the latent states ``z0``
+    (``(M,)`` or ``(B, M)``), by :func:`course_utils.lyapunov.max_lyapunov` with the
+    analytic Jacobian, on a float64 copy of the model: per step, or per time unit with
+    ``dt``. A tensor of shape ``()`` or ``(B,)``.
+    """
+    import copy
+
+    from .lyapunov import max_lyapunov
+
+    model64 = copy.deepcopy(model).double()
+    return max_lyapunov(model64, torch.as_tensor(z0, dtype=torch.float64), n_steps,
+                        jacobian=model64.jacobian, transient=transient, dt=dt,
+                        show_progress=show_progress)
+
+
+def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
+                            n_generate: int | None = None, transient: int = 1_000,
+                            n_lyapunov: int = 20_000, n_orbits: int = 8,
+                            reference: float = 0.906) -> dict:
+    """evaluate_reconstruction(model, x_test; dt=0.01, n_generate=len(x_test), transient=1000, n_lyapunov=20000, n_orbits=8, reference=0.906) → figures
+
+    The quality figures of a reconstruction against a clean test orbit ``x_test`` (shape
+    ``(T, N)``): a free-running orbit from ``x_test[0]`` (the other units at zero), of which
+    the first ``transient`` steps are dropped and the next ``n_generate`` compared with
+    ``x_test[:n_generate]`` by :func:`course_utils.metrics.state_space_divergence` and
+    :func:`course_utils.metrics.power_spectrum_distance`; and λ_max per time unit (divided
+    by ``dt``), the mean over ``n_orbits`` orbits started from states of that generated
+    orbit, with its relative error against ``reference``. Returns a dict with
+    ``lambda_max``, ``lambda_max_rel_error``, ``D_stsp``, ``D_H`` and ``generated``
+    (the read-outs, ``(n_generate, N)``).
+    """
+    from .metrics import power_spectrum_distance, state_space_divergence
+
+    x_test = torch.as_tensor(x_test, dtype=model.A.dtype)
+    n_generate = len(x_test) if n_generate is None else n_generate
+    Z = model.generate(x_test[0], transient + n_generate)[transient:]
+    generated = model.observe(Z)
+    if not torch.isfinite(Z).all():
+        lam = math.nan
+    else:
+        starts = Z[:: max(1, n_generate // n_orbits)][:n_orbits]
+        lam = float(model_max_lyapunov(model, starts, n_steps=n_lyapunov, transient=transient,
+                                       dt=dt).mean())
+    target = x_test[:n_generate].numpy()
+    return dict(lambda_max=lam, lambda_max_rel_error=abs(lam - reference) / reference,
+                D_stsp=state_space_divergence(target, generated.numpy()),
+                D_H=power_spectrum_distance(target, generated.numpy()),
+                generated=generated)

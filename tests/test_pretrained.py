@@ -1,0 +1,63 @@
+"""The shipped Lorenz-63 PLRNN and the command that makes it: its maximum Lyapunov exponent
+is Lorenz-63's within 5 %, it loads as a state dict with the sheet's keys, and the command
+writes a loadable checkpoint."""
+
+import math
+
+import pytest
+import torch
+
+from course_utils.models import ShallowPLRNN
+from course_utils.pretrained import (CHECKPOINT, STF_DEFAULTS, STF_X_DEFAULTS,
+                                     load_pretrained_plrnn, main, train_reconstruction)
+from course_utils.training import model_max_lyapunov
+
+
+def test_checkpoint_is_a_small_state_dict_with_the_sheet_keys():
+    state = torch.load(CHECKPOINT, weights_only=True)
+    M, L = STF_DEFAULTS["M"], STF_DEFAULTS["L"]
+    assert {k: tuple(v.shape) for k, v in state.items()} == {
+        "A": (M,), "W1": (M, L), "W2": (L, M), "h1": (M,), "h2": (L,)}
+    assert CHECKPOINT.stat().st_size < 32_000
+
+
+def test_shipped_model_has_the_lorenz_exponent_within_5_percent():
+    model = load_pretrained_plrnn()
+    assert (model.M, model.L, model.N) == (STF_DEFAULTS["M"], STF_DEFAULTS["L"], 3)
+    # states on the model's attractor: a free run from a point of the standardised data
+    Z = model.generate(torch.tensor([0.5, 0.2, -0.3]), 3000)[1000:]
+    assert torch.isfinite(Z).all()
+    lam = model_max_lyapunov(model, Z[::250], n_steps=20_000, transient=500, dt=0.01)
+    lam_max = lam.mean().item()
+    assert abs(lam_max - 0.906) / 0.906 < 0.05, f"lambda_max = {lam_max:.4f} per time unit"
+    # the orbits agree with each other: an invariant of the attractor, not of the orbit
+    assert lam.std().item() < 0.05
+
+
+def test_loading_checks_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m course_utils.pretrained"):
+        load_pretrained_plrnn(tmp_path / "missing.pt")
+    torch.save({"A": torch.zeros(3)}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"keys A, W1, W2, h1, h2; got \['A'\]"):
+        load_pretrained_plrnn(tmp_path / "bad.pt")
+
+
+def test_train_reconstruction_uses_the_settings():
+    g = torch.Generator().manual_seed(0)
+    data = torch.randn(500, 3, generator=g).cumsum(0) / 20
+    settings = {**STF_X_DEFAULTS, "M": 4, "L": 6,
+                "train": {**STF_X_DEFAULTS["train"], "seq_len": 30, "warmup": 5,
+                          "batch_size": 4}}
+    model, history = train_reconstruction(settings, data, n_steps=7, show_progress=False)
+    assert isinstance(model, ShallowPLRNN) and (model.M, model.L, model.N) == (4, 6, 1)
+    assert history["loss"].shape == (7,) and all(map(math.isfinite, history["loss"]))
+
+
+def test_the_command_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    out = tmp_path / "model.pt"
+    assert main(["--out", str(out), "--data", str(tmp_path / "data.pt"),
+                 "--n-steps", "3"]) == 0
+    model = load_pretrained_plrnn(out)
+    assert (model.M, model.L, model.N) == (STF_DEFAULTS["M"], STF_DEFAULTS["L"], 3)
+    assert f"wrote {out}" in capsys.readouterr().out

@@ -1,0 +1,180 @@
+"""Sparse teacher forcing: the forcing schedule, the fused forward/backward pass against
+autograd, the training loop (progress, determinism, divergence), free-running generation
+and the PLRNN's maximum Lyapunov exponent."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.models import ShallowPLRNN
+from course_utils.training import (TrainingDiverged, evaluate_reconstruction, forcing_times,
+                                   model_max_lyapunov, stf_forward, stf_forward_fused,
+                                   stf_loss, train_stf)
+
+
+def _model(M=7, L=13, N=3, seed=1, dtype=torch.float64):
+    return ShallowPLRNN(M, L, N, seed=seed, dtype=dtype)
+
+
+def test_state_dict_has_the_sheet_names_and_shapes():
+    shapes = {k: tuple(v.shape) for k, v in _model(M=5, L=9, N=2).state_dict().items()}
+    assert shapes == {"A": (5,), "W1": (5, 9), "W2": (9, 5), "h1": (5,), "h2": (9,)}
+
+
+@pytest.mark.parametrize("T, tau_f, warmup", [(10, 3, 0), (12, 5, 4), (7, 1, 2), (9, 20, 0)])
+def test_forcing_times_follow_the_definition(T, tau_f, warmup):
+    mask = forcing_times(T, tau_f, warmup)
+    expected = [t < warmup or (t - warmup) % tau_f == 0 for t in range(T)]
+    assert mask.tolist() == expected
+    with pytest.raises(ValueError, match="tau_f"):
+        forcing_times(T, 0)
+
+
+def test_forced_units_hold_the_data_at_forcing_times():
+    """With forcing at every step the prediction is F([x_t, z_t[N:]]) read out: compare with
+    one step of the model from the forced state, built by hand."""
+    model = _model()
+    x = torch.randn(2, 6, 3, dtype=torch.float64)
+    pred = stf_forward(model, x, tau_f=1)
+    z = torch.zeros(2, 7, dtype=torch.float64)
+    for t in range(6):
+        z = model(torch.cat([x[:, t], z[:, 3:]], dim=-1))
+        torch.testing.assert_close(pred[:, t], z[:, :3], rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("tau_f, warmup", [(1, 0), (4, 0), (7, 5), (30, 3)])
+def test_fused_pass_equals_autograd(tau_f, warmup):
+    model = _model()
+    g = torch.Generator().manual_seed(tau_f)
+    x = torch.randn(5, 25, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(5, 25, 3, generator=g, dtype=torch.float64)
+    params = list(model.parameters())
+    ref = stf_loss(stf_forward(model, x, tau_f, warmup), y, warmup)
+    grads_ref = torch.autograd.grad(ref, params)
+    fused_pred = stf_forward_fused(model, x, tau_f, warmup)
+    torch.testing.assert_close(fused_pred, stf_forward(model, x, tau_f, warmup),
+                               rtol=0, atol=1e-13)
+    grads = torch.autograd.grad(stf_loss(fused_pred, y, warmup), params)
+    for name, a, b in zip(("A", "W1", "W2", "h1", "h2"), grads, grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13, msg=f"gradient of {name}")
+
+
+def test_fused_pass_in_float32_matches_float64_to_single_precision():
+    model = _model(dtype=torch.float32)
+    x = torch.randn(4, 40, 3)
+    pred32 = stf_forward_fused(model, x, 8)
+    pred64 = stf_forward(model.double(), x.double(), 8)
+    assert pred32.dtype == torch.float32
+    torch.testing.assert_close(pred32.double(), pred64, rtol=1e-4, atol=1e-5)
+
+
+def test_loss_leaves_out_the_warmup():
+    pred = torch.zeros(2, 10, 1)
+    target = torch.zeros(2, 10, 1)
+    target[:, :4] = 100.0               # errors only in the warm-up
+    target[:, 4:] = 1.0
+    assert stf_loss(pred, target, warmup=4).item() == pytest.approx(1.0)
+    assert stf_loss(pred, target).item() > 1.0
+    with pytest.raises(ValueError, match=r"\(2, 10, 1\) and \(2, 9, 1\)"):
+        stf_loss(pred, target[:, :9])
+
+
+def test_bad_inputs_name_the_shapes():
+    model = _model(N=3)
+    with pytest.raises(ValueError, match=r"N = model.N = 3; got \(2, 5, 2\)"):
+        stf_forward_fused(model, torch.zeros(2, 5, 2, dtype=torch.float64), 2)
+    with pytest.raises(ValueError, match="warmup must be in 0..4"):
+        stf_forward(model, torch.zeros(2, 5, 3, dtype=torch.float64), 2, warmup=5)
+    with pytest.raises(ValueError, match=r"data must have shape \(T, N\) with N = model.N = 3"):
+        train_stf(model, torch.zeros(100, 2), n_steps=1, show_progress=False)
+    data = torch.zeros(100, 3)
+    data[50, 1] = math.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        train_stf(model, data, n_steps=1, show_progress=False)
+
+
+def _sine_data(T=3000, dt=0.05):
+    t = np.arange(T) * dt
+    return torch.tensor(np.stack([np.sin(t), np.cos(t), np.sin(2 * t)], axis=1),
+                        dtype=torch.float32)
+
+
+def test_training_lowers_the_loss_and_is_reproducible():
+    data = _sine_data()
+    runs = []
+    for _ in range(2):
+        model = ShallowPLRNN(8, 16, 3, seed=0)
+        history = train_stf(model, data, n_steps=300, batch_size=8, seq_len=30, tau_f=10,
+                            lr=1e-2, seed=3, show_progress=False)
+        runs.append((history["loss"], model.state_dict()))
+    loss = runs[0][0]
+    assert loss.shape == (300,) and np.all(np.isfinite(loss))
+    assert loss[-20:].mean() < 0.3 * loss[:20].mean()
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for k in runs[0][1]:
+        assert torch.equal(runs[0][1][k], runs[1][1][k]), k
+
+
+def test_training_with_a_student_forward_uses_it():
+    calls = []
+
+    def forward(model, x, tau_f, warmup):
+        calls.append((tuple(x.shape), tau_f, warmup))
+        return stf_forward(model, x, tau_f, warmup)
+
+    train_stf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=3, batch_size=2,
+              seq_len=12, tau_f=5, warmup=2, forward=forward, show_progress=False)
+    assert calls == [((2, 12, 3), 5, 2)] * 3
+
+
+def test_a_diverging_run_stops_with_a_clear_message():
+    model = ShallowPLRNN(6, 12, 3, seed=0)
+    with torch.no_grad():
+        model.A.fill_(3.0)                 # every orbit explodes within the sequence
+    with pytest.raises(TrainingDiverged, match=r"diverged at update 0: the loss is (inf|nan)"):
+        train_stf(model, _sine_data(), n_steps=5, batch_size=4, seq_len=400, tau_f=400,
+                  show_progress=False)
+
+
+def test_generate_iterates_the_model_from_the_observation():
+    model = _model()
+    x0 = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    Z = model.generate(x0, 20)
+    assert Z.shape == (20, 7)
+    torch.testing.assert_close(Z[0], torch.cat([x0, torch.zeros(4, dtype=torch.float64)]))
+    torch.testing.assert_close(Z[1:], model(Z[:-1]), rtol=0, atol=1e-15)
+    batch = model.generate(torch.stack([x0, -x0]), 20)
+    assert batch.shape == (2, 20, 7)
+    torch.testing.assert_close(batch[0], Z)
+    with pytest.raises(ValueError, match=r"x0 must have shape \(N,\) or \(B, N\) with N = 3"):
+        model.generate(torch.zeros(2), 5)
+
+
+def test_max_lyapunov_of_a_linear_plrnn_is_the_log_of_the_largest_a():
+    """With W1 = 0 the map is z -> A * z + h1, whose exponents are ln |A_i|."""
+    model = _model(M=4, L=3, N=1)
+    with torch.no_grad():
+        model.W1.zero_()
+        model.A.copy_(torch.tensor([0.5, 0.9, -0.95, 0.2]))
+    lam = model_max_lyapunov(model, torch.randn(3, 4, dtype=torch.float64), n_steps=2000,
+                             transient=100, dt=0.01)
+    torch.testing.assert_close(lam, torch.full((3,), math.log(0.95) / 0.01,
+                                               dtype=torch.float64), rtol=1e-3, atol=0)
+
+
+def test_evaluation_of_the_model_against_its_own_orbit_gives_zero_distances():
+    """Test data made by the model itself from the same initial observation: the generated
+    orbit is the test orbit, so both distances vanish."""
+    model = _model(M=5, L=20, N=2, seed=4)
+    x_test = model.observe(model.generate(torch.tensor([0.1, 0.2], dtype=torch.float64),
+                                          1000))
+    figures = evaluate_reconstruction(model, x_test, transient=0, n_lyapunov=500,
+                                      n_orbits=2, dt=0.5)
+    assert figures["D_stsp"] == pytest.approx(0.0, abs=1e-12)
+    assert figures["D_H"] == pytest.approx(0.0, abs=1e-7)
+    torch.testing.assert_close(figures["generated"], x_test)
+    assert math.isfinite(figures["lambda_max"])
+    assert figures["lambda_max_rel_error"] == pytest.approx(
+        abs(figures["lambda_max"] - 0.906) / 0.906)
