@@ -128,7 +128,7 @@ with torch.no_grad():
     z = torch.zeros(1, M)
     for t in range(warmup):
         z = model(torch.cat([x_test[t:t + 1], z[:, N:]], dim=-1))
-n_generate = pick(100_000, 20_000)
+n_generate = min(pick(100_000, 20_000), len(x_test) - warmup)    # as long as the data
 Z = model.generate(None, n_generate, z0=z[0])                   # (n_generate, M)
 x_gen = model.observe(Z).numpy()                                # the first latent unit
 x_true = x_test[warmup:warmup + n_generate].numpy()

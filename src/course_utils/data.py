@@ -190,7 +190,7 @@ def load_lorenz_dataset(path) -> dict:
 def lorenz_dataset(path="lorenz_data.pt", **settings) -> dict:
     """lorenz_dataset(path="lorenz_data.pt"; settings...) → data
 
-    The exercise data set with :data:`DATASET_DEFAULTS` updated by ``settings``: loaded
+    The exercise data set with ``DATASET_DEFAULTS`` updated by ``settings``: loaded
     from ``path`` when that file holds a data set made with the same settings, otherwise
     made by :func:`make_lorenz_dataset` (a few seconds) and saved there.
     """

@@ -37,7 +37,7 @@ STF_X_DEFAULTS = dict(M=15, L=100, N=1, seed=0,
                       train=dict(n_steps=10_000, batch_size=32, seq_len=200, tau_f=25,
                                  warmup=50, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0))
 
-#: The shipped checkpoint, trained with :data:`STF_DEFAULTS`.
+#: The shipped checkpoint, trained with ``STF_DEFAULTS``.
 CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "lorenz_plrnn.pt"
 
 
@@ -45,8 +45,8 @@ def train_reconstruction(settings: dict, data, *, n_steps: int | None = None,
                          show_progress: bool = True):
     """train_reconstruction(settings, data; n_steps=None, show_progress=True) → (model, history)
 
-    A new ``ShallowPLRNN(M, L, N, seed=seed)`` from ``settings`` (:data:`STF_DEFAULTS` or
-    :data:`STF_X_DEFAULTS`), trained by :func:`~course_utils.training.train_stf` on the
+    A new ``ShallowPLRNN(M, L, N, seed=seed)`` from ``settings`` (``STF_DEFAULTS`` or
+    ``STF_X_DEFAULTS``), trained by :func:`~course_utils.training.train_stf` on the
     first N columns of ``data`` (shape ``(T, >= N)``) with ``settings["train"]``;
     ``n_steps`` overrides the number of updates.
     """

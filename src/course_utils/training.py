@@ -165,7 +165,7 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
     """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
 
     The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
-    through time in NumPy (:class:`_FusedSTF`): about twice as fast on a CPU for the small
+    through time in NumPy (the class ``_FusedSTF``): about twice as fast on a CPU for the small
     models of the course, and equal to autograd's gradients to rounding.
     """
     _check_inputs(model, x, warmup)
