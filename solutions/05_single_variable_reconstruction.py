@@ -185,6 +185,7 @@ print(f"lambda_max = {lam_max:.3f} +- {lam.std().item():.3f} per time unit; trut
 # * Without the warm-up (set `warmup` to 0 in the settings and train again) the first
 #   predictions of every subsequence come from an arbitrary latent state, training is
 #   slower, and the reconstruction is usually worse.
-# * The single-variable problem is harder than the embedded one: expect a larger error in
-#   $\lambda_{\max}$ and a larger $D_H$ than in the STF chapter, and more variation with the
-#   seed.
+# * The single-variable problem is harder in principle: the model must build the missing
+#   coordinates itself. With these settings it still does about as well as the embedded
+#   one, but it needs the warm-up and enough latent units; with fewer updates or another
+#   seed, expect more variation than in the STF chapter.

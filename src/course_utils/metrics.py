@@ -125,8 +125,8 @@ def power_spectrum_distance(x_true, x_gen, *, smoothing: float = 20.0) -> float:
     """power_spectrum_distance(x_true, x_gen; smoothing=20.0) → D_H
 
     The Hellinger distance between the power spectra of the true and the generated orbit,
-    averaged over the N dimensions: each series is z-scored, its power spectrum ``|rfft|^2`` is
-    smoothed with a Gaussian kernel of ``smoothing`` frequency bins
+    averaged over the N dimensions: each series is z-scored, its power spectrum
+    ``|rfft|^2`` is smoothed with a Gaussian kernel of ``smoothing`` frequency bins
     (:func:`gaussian_smooth`) and normalised to sum to 1, and::
 
         D_H = 1/N Σ_i H(p_i, q_i),   H(p, q) = sqrt(1 - Σ_f sqrt(p_f q_f)).

@@ -30,7 +30,7 @@ class ShallowPLRNN(nn.Module):
     +-1/sqrt(fan_in) scaled by 0.5, h1 = 0, h2 uniform in +-1/sqrt(M). A map that samples
     a flow every dt is close to the identity, and a slowly decaying linear part starts the
     model there; it also keeps the unobserved units' memory across the forcing interval.
-    (With A in [0.5, 0.9] STF training on Lorenz-63 ended in limit cycles more often.)
+    The STF defaults of the course were tuned with it (benchmarks/RESULTS.md).
     Reference: M. Hess, F. Hess, D. Durstewitz, "Generalized teacher forcing for learning
     chaotic dynamics", ICML 2023 (the shallow PLRNN).
     """

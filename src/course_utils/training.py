@@ -18,6 +18,7 @@ Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -165,8 +166,8 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
     """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
 
     The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
-    through time in NumPy (the class ``_FusedSTF``): about twice as fast on a CPU for the small
-    models of the course, and equal to autograd's gradients to rounding.
+    through time in NumPy (the class ``_FusedSTF``): about twice as fast on a CPU for the
+    small models of the course, and equal to autograd's gradients to rounding.
     """
     _check_inputs(model, x, warmup)
     forced = forcing_times(x.shape[1], tau_f, warmup)
@@ -183,10 +184,10 @@ def stf_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
 
 
 def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
-              seq_len: int = 200, tau_f: int = 16, warmup: int = 0, lr: float = 1e-3,
+              seq_len: int = 200, tau_f: int = 25, warmup: int = 0, lr: float = 3e-3,
               lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, forward=None,
               show_progress: bool = True, desc: str = "STF training") -> dict:
-    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=16, warmup=0, lr=1e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, show_progress=True) → history
+    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, show_progress=True) → history
 
     Train ``model`` in place by sparse teacher forcing on a time series ``data`` (shape
     ``(T, N)``, N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random
@@ -196,7 +197,8 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
 
     Keyword arguments
 
-    * ``tau_f = 16``: the forcing interval, in steps.
+    * ``tau_f = 25``: the forcing interval, in steps (0.25 time units at dt = 0.01).
+      The defaults are those tuned for Lorenz-63 (``course_utils.pretrained``).
     * ``warmup = 0``: T_W, the first steps of each subsequence, forced at every step and
       left out of the loss.
     * ``seed = 0``: seeds the batches (the model has its own seed).
@@ -208,8 +210,6 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     :class:`TrainingDiverged` as soon as the loss or a gradient is not finite, naming the
     update, so that a diverging run stops instead of filling the model with NaN.
     """
-    import time
-
     data = torch.as_tensor(data, dtype=model.A.dtype)
     if data.ndim != 2 or data.shape[1] != model.N:
         raise ValueError(f"data must have shape (T, N) with N = model.N = {model.N}; got "
@@ -233,15 +233,15 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
         loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        if not (math.isfinite(loss.item()) and math.isfinite(norm.item())):
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
+        losses[step] = loss.item()
+        if not (math.isfinite(losses[step]) and math.isfinite(norm)):
             raise TrainingDiverged(
-                f"training diverged at update {step}: the loss is {loss.item()} and the "
-                f"gradient norm {norm.item()}. Lower the learning rate (lr={lr}) or the "
+                f"training diverged at update {step}: the loss is {losses[step]} and the "
+                f"gradient norm {norm}. Lower the learning rate (lr={lr}) or the "
                 f"forcing interval (tau_f={tau_f}), or shorten seq_len={seq_len}")
         optimizer.step()
         schedule.step()
-        losses[step] = loss.item()
         if step % 50 == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{losses[step]:.4f}")
     return dict(loss=losses, seconds=time.perf_counter() - start)
