@@ -87,10 +87,16 @@ def test_book_builds_without_warnings(tmp_path, record_property):
     assert "Argument." in naive_qr          # the solution's answer to the question
     single = (html / "solutions" / "05_single_variable_reconstruction.html").read_text()
     assert "lambda_max = " in single and "per time unit" in single
+    fixed = (html / "solutions" / "06_rnn_fixed_points.html").read_text()
+    assert "linearization error ~ eps^" in fixed and "Lorenz-63 fixed point" in fixed
+    lru = (html / "solutions" / "07_lru_modal_dynamics.html").read_text()
+    assert "scan vs loop, T = 10,000" in lru and "teacher mode" in lru
     api = (html / "book" / "api.html").read_text()
     for name in ("lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",
                  "predicted_overflow_step", "kaplan_yorke_dimension", "rnn_lyapunov_spectrum",
                  "ShallowPLRNN", "make_lorenz_dataset", "train_stf", "stf_forward_fused",
-                 "state_space_divergence", "power_spectrum_distance", "load_pretrained_plrnn"):
+                 "state_space_divergence", "power_spectrum_distance", "load_pretrained_plrnn",
+                 "Linearization", "find_fixed_points", "plrnn_fixed_points",
+                 "linear_recurrence_scan", "LRU", "DeepGRU", "flipflop_batch"):
         assert f'id="course_utils.' in api and name in api, f"API page lacks {name}"
     assert "Benettin" in api and "per time unit" in api

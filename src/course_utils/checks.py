@@ -15,7 +15,9 @@ from .lyapunov import lyapunov_from_jacobians
 
 __all__ = ["check_henon_cell", "check_henon_jacobian", "check_lyapunov_qr",
            "check_simple_rnn_jacobian", "check_rnn_qr", "check_stf_forward",
-           "check_stf_forward_warmup", "check_plrnn_jacobians", "check_naive_norms"]
+           "check_stf_forward_warmup", "check_plrnn_jacobians", "check_naive_norms",
+           "check_rnn_jacobians", "check_affine_prediction", "check_stability_classification",
+           "check_lru_eigenvalues", "check_scan_operator"]
 
 # States of the Henon map at which the checks evaluate (x, y): generic, not symmetric.
 _STATES = np.array([[0.1, 0.1], [0.5, -0.2], [-1.1, 0.35], [0.9, 0.05]])
@@ -550,3 +552,272 @@ def check_naive_norms(fn) -> None:
         raise AssertionError("before the overflow the float32 norms should be 3^n")
     _ok("naive_norms: ||J_T ... J_{T-n+1}||_2 in the Jacobians' dtype, inf after the "
         "overflow")
+
+
+# ----------------------------------------------------------------------------------------
+# Chapter 06: linearization and fixed points of an nn.RNN
+# ----------------------------------------------------------------------------------------
+
+def _small_torch_rnn(seed=7, n_in=3, n_hidden=5):
+    """A float64 tanh ``nn.RNN`` with non-zero biases and a point (u, h) to linearise at."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    rnn = torch.nn.RNN(n_in, n_hidden, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.8)
+    u = torch.randn(n_in, generator=g, dtype=torch.float64)
+    h = torch.randn(n_hidden, generator=g, dtype=torch.float64) * 0.5
+    return rnn, u, h
+
+
+def _rnn_reference(rnn, u, h):
+    """F(h, u), J_h and J_u of a tanh nn.RNN, written out from the definition."""
+    pre = rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0
+    slope = 1 - pre.tanh() ** 2
+    return pre.tanh(), slope[:, None] * rnn.weight_hh_l0, slope[:, None] * rnn.weight_ih_l0
+
+
+def _as_float64(x, what: str):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        x = x.detach()
+    try:
+        return torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    except (TypeError, ValueError) as err:
+        raise AssertionError(f"{what} must be a tensor or array; got {type(x).__name__}") from err
+
+
+def check_rnn_jacobians(fn) -> None:
+    """Check ``fn(rnn, u, h) → (J_h, J_u)`` for a single-layer tanh ``nn.RNN`` at one input
+    ``u (I,)`` and state ``h (H,)``: J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 -
+    tanh(a)^2) W_ih, with a = W_ih u + b_ih + W_hh h + b_hh."""
+    import torch
+
+    rnn, u, h = _small_torch_rnn()
+    with torch.no_grad():
+        _, J_h, J_u = _rnn_reference(rnn, u, h)
+        got = fn(rnn, u, h)
+    assert isinstance(got, (tuple, list)) and len(got) == 2, (
+        f"return the pair (J_h, J_u); got {type(got).__name__}")
+    got_h, got_u = (_as_float64(g, name) for g, name in zip(got, ("J_h", "J_u")))
+    H, I = J_u.shape
+    for name, g, e in (("J_h", got_h, J_h), ("J_u", got_u, J_u)):
+        if tuple(g.shape) != tuple(e.shape):
+            hint = (" (H outputs by the size of what you differentiate by; squeeze the "
+                    "batch and layer axes)")
+            raise AssertionError(f"{name} must have shape {tuple(e.shape)} for H = {H} hidden "
+                                 f"units and I = {I} inputs; got {tuple(g.shape)}{hint}")
+    with torch.no_grad():
+        h_next = torch.tanh(rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h
+                            + rnn.bias_hh_l0)
+        pre_no_bias = rnn.weight_ih_l0 @ u + rnn.weight_hh_l0 @ h
+    slips = {
+        "J_h is transposed: row i holds the derivatives of h_next[i], J_h[i, j] = "
+        "d h_next[i] / d h[j]": (J_h.T, J_u),
+        "you used W_hh and W_ih alone: the chain rule multiplies each row i by tanh'(a_i) "
+        "= 1 - tanh(a_i)^2 at the pre-activation a": (rnn.weight_hh_l0, rnn.weight_ih_l0),
+        "tanh' was evaluated at the current state h (1 - h^2) instead of at the "
+        "pre-activation a of this step (1 - tanh(a)^2 = 1 - h_next^2)":
+            ((1 - h ** 2)[:, None] * rnn.weight_hh_l0, (1 - h ** 2)[:, None] * rnn.weight_ih_l0),
+        "the derivative of tanh is 1 - tanh(a)^2, not 1 - tanh(a)":
+            ((1 - h_next)[:, None] * rnn.weight_hh_l0, (1 - h_next)[:, None] * rnn.weight_ih_l0),
+        "the biases b_ih and b_hh are part of the pre-activation a: leave them in":
+            ((1 - pre_no_bias.tanh() ** 2)[:, None] * rnn.weight_hh_l0,
+             (1 - pre_no_bias.tanh() ** 2)[:, None] * rnn.weight_ih_l0),
+        "the diagonal factor multiplies the columns instead of the rows: use "
+        "slope[:, None] * W (or torch.diag(slope) @ W)":
+            (rnn.weight_hh_l0 * (1 - h_next ** 2)[None, :], J_u),
+    }
+    ok_h = torch.allclose(got_h, J_h, rtol=1e-8, atol=1e-10)
+    ok_u = torch.allclose(got_u, J_u, rtol=1e-8, atol=1e-10)
+    if ok_h and ok_u:
+        _ok("J_h and J_u of the tanh RNN step agree with the chain rule at a point with "
+            "non-zero biases")
+        return
+    for slip, (wh, wu) in slips.items():
+        if torch.allclose(got_h, wh, rtol=1e-8, atol=1e-10) and (
+                ok_u or torch.allclose(got_u, wu, rtol=1e-8, atol=1e-10)):
+            raise AssertionError(slip)
+    name, g, e = ("J_h", got_h, J_h) if not ok_h else ("J_u", got_u, J_u)
+    i, j = (int(v) for v in ((g - e).abs() > 1e-10).nonzero()[0])
+    raise AssertionError(f"{name}[{i}, {j}] is {g[i, j].item():.6f}, expected "
+                         f"{e[i, j].item():.6f}. With a = W_ih u + b_ih + W_hh h + b_hh, "
+                         "J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 - tanh(a)^2) W_ih")
+
+
+def check_affine_prediction(fn) -> None:
+    """Check ``fn(rnn, u, h, du, dh) → (B, H)``: the first-order prediction of the next
+    state for a batch of state perturbations ``dh (B, H)`` and one input perturbation
+    ``du (I,)``, F(h, u) + J_h dh_b + J_u du for every row b."""
+    import torch
+
+    rnn, u, h = _small_torch_rnn(seed=11)
+    g = torch.Generator().manual_seed(12)
+    dh = 1e-2 * torch.randn(4, h.numel(), generator=g, dtype=torch.float64)
+    du = 1e-2 * torch.randn(u.numel(), generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        F, J_h, J_u = _rnn_reference(rnn, u, h)
+        expected = F + dh @ J_h.T + J_u @ du
+        got = fn(rnn, u, h, du, dh)
+    got = _as_float64(got, "the prediction")
+    B, H = dh.shape
+    if tuple(got.shape) != (B, H):
+        hint = {(H, B): " You returned the transpose: one row per perturbation, dh @ J_h.T",
+                (H,): " Predict every row of the batch dh, not one state",
+                (1, B, H): " Squeeze the layer axis of the RNN's output"}.get(tuple(got.shape), "")
+        raise AssertionError(f"for dh of shape {(B, H)} return shape {(B, H)}; got "
+                             f"{tuple(got.shape)}.{hint}")
+    if torch.allclose(got, expected, rtol=1e-8, atol=1e-10):
+        _ok("affine prediction F(h, u) + J_h dh + J_u du, row by row for a batch of dh")
+        return
+    slips = {
+        "the state term is dh @ J_h.T (row b is J_h dh_b), not dh @ J_h": F + dh @ J_h + J_u @ du,
+        "start from the next state F(h, u), not from the current state h": h + dh @ J_h.T + J_u @ du,
+        "the input perturbation is missing: add J_u du": F + dh @ J_h.T,
+        "the state perturbation is missing: add J_h dh for each row": (F + J_u @ du).expand(B, H),
+        "these are the perturbations of the next state alone: add the next state F(h, u)":
+            dh @ J_h.T + J_u @ du,
+    }
+    for slip, wrong in slips.items():
+        if torch.allclose(got, wrong, rtol=1e-8, atol=1e-10):
+            raise AssertionError(slip)
+    with torch.no_grad():
+        exact = torch.tanh(rnn.weight_ih_l0 @ (u + du) + rnn.bias_ih_l0
+                           + (h + dh) @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
+    if torch.allclose(got, exact, rtol=1e-8, atol=1e-10):
+        raise AssertionError("this is the exact next state F(h + dh, u + du); the task is its "
+                             "first-order (affine) approximation at (h, u)")
+    b, i = (int(v) for v in ((got - expected).abs() > 1e-10).nonzero()[0])
+    raise AssertionError(f"row {b}, unit {i}: expected {expected[b, i].item():.6f}, got "
+                         f"{got[b, i].item():.6f}")
+
+
+def _eig_case(moduli, angles):
+    return np.asarray(moduli) * np.exp(1j * np.asarray(angles, dtype=float))
+
+
+def check_stability_classification(fn) -> None:
+    """Check ``fn(eigenvalues) → str`` for the fixed point of a map, given its eigenvalues
+    as a complex torch tensor (as ``torch.linalg.eigvals`` returns them): "stable" if every
+    eigenvalue has modulus below 1, "unstable" if every modulus is above 1, "saddle"
+    otherwise, with " (oscillatory)" appended when an eigenvalue is complex."""
+    import torch
+
+    cases = [
+        (_eig_case([0.5, 0.9, 0.2], [0, np.pi, 0]), "stable"),
+        (_eig_case([0.95, 0.95, 0.3], [0.4, -0.4, 0]), "stable (oscillatory)"),
+        (_eig_case([1.5, 2.0], [0, np.pi]), "unstable"),
+        (_eig_case([1.2, 1.2], [2.0, -2.0]), "unstable (oscillatory)"),
+        (_eig_case([1.3, 0.6, 0.1], [0, 0, np.pi]), "saddle"),
+        (_eig_case([1.05, 1.05, 0.5], [0.1, -0.1, 0]), "saddle (oscillatory)"),
+        (_eig_case([0.8, 0.3], [np.pi, np.pi]), "stable"),          # negative real parts
+        (_eig_case([1.4, 0.5], [np.pi, 0]), "saddle"),              # flip, not stable
+    ]
+    hints = {
+        ("stable", "unstable"): "negative eigenvalues are not unstable for a map: compare the "
+                                "moduli abs(lambda) with 1, not the real parts with 0",
+        ("saddle", "stable"): "a map is stable when abs(lambda) < 1 for every eigenvalue: compare "
+                              "moduli with 1, not real parts with 0 (that is the rule for flows)",
+    }
+    for eigenvalues, expected in cases:
+        for kind, arg in (("complex tensor", torch.as_tensor(eigenvalues)),):
+            got = fn(arg)
+            assert isinstance(got, str), f"return a string such as 'saddle'; got {got!r}"
+            if got != expected:
+                hint = hints.get((expected.split()[0], got.split()[0]), "")
+                if not hint and expected.endswith("(oscillatory)") != got.endswith("(oscillatory)"):
+                    hint = ("append ' (oscillatory)' exactly when some eigenvalue has a "
+                            "non-zero imaginary part")
+                raise AssertionError(
+                    f"for eigenvalues {np.round(eigenvalues, 3)} (moduli "
+                    f"{np.round(np.abs(eigenvalues), 3)}) given as a {kind} expected "
+                    f"{expected!r}, got {got!r}. {hint}".rstrip())
+    _ok("stable / unstable / saddle by the moduli of the eigenvalues, oscillatory when complex")
+
+
+# ----------------------------------------------------------------------------------------
+# Chapter 07: linear recurrent units
+# ----------------------------------------------------------------------------------------
+
+def check_lru_eigenvalues(fn) -> None:
+    """Check ``fn(nu_log, theta_log) → lambda``: the LRU's eigenvalues
+    lambda = exp(-exp(nu_log) + i exp(theta_log)), a complex tensor of the same shape."""
+    import torch
+
+    g = torch.Generator().manual_seed(4)
+    nu_log = torch.randn(6, generator=g, dtype=torch.float64) - 2
+    theta_log = torch.randn(6, generator=g, dtype=torch.float64) - 0.5
+    expected = torch.exp(-torch.exp(nu_log) + 1j * torch.exp(theta_log))
+    got = fn(nu_log, theta_log)
+    assert isinstance(got, torch.Tensor), f"return a torch tensor; got {type(got).__name__}"
+    assert got.is_complex(), (f"lambda must be a complex tensor; got dtype {got.dtype}. Build "
+                              "the exponent as a complex number, -exp(nu_log) + 1j * "
+                              "exp(theta_log)")
+    assert tuple(got.shape) == (6,), f"one eigenvalue per mode: shape (6,); got {tuple(got.shape)}"
+    if torch.allclose(got, expected, rtol=1e-10, atol=1e-12):
+        mod = got.abs()
+        _ok(f"lambda = exp(-exp(nu_log) + i exp(theta_log)): moduli in [{mod.min():.3f}, "
+            f"{mod.max():.3f}], inside the unit disc for any real parameters")
+        return
+    slips = {
+        "the modulus must be exp(-exp(nu_log)) < 1: the minus sign is missing":
+            torch.exp(torch.exp(nu_log) + 1j * torch.exp(theta_log)),
+        "nu_log is the log of nu: the modulus is exp(-exp(nu_log)), not exp(-nu_log)":
+            torch.exp(-nu_log + 1j * torch.exp(theta_log)),
+        "theta_log is the log of the phase: the phase is exp(theta_log), not theta_log":
+            torch.exp(-torch.exp(nu_log) + 1j * theta_log),
+        "modulus and phase are swapped: nu_log sets the modulus, theta_log the phase":
+            torch.exp(-torch.exp(theta_log) + 1j * torch.exp(nu_log)),
+    }
+    for slip, wrong in slips.items():
+        if torch.allclose(got.to(wrong.dtype), wrong, rtol=1e-10, atol=1e-12):
+            raise AssertionError(slip)
+    raise AssertionError(f"expected {np.round(expected.numpy(), 4)}, got "
+                         f"{np.round(got.detach().numpy(), 4)}")
+
+
+def check_scan_operator(fn) -> None:
+    """Check ``fn(e1, e2) → (a, b)``: the associative operator of x_k = a_k x_{k-1} + b_k.
+    For an earlier element e1 = (a1, b1) and a later one e2 = (a2, b2) it returns
+    (a2 a1, a2 b1 + b2), elementwise, for complex tensors."""
+    import torch
+
+    g = torch.Generator().manual_seed(9)
+
+    def draw():
+        return (torch.randn(5, generator=g, dtype=torch.complex128),
+                torch.randn(5, generator=g, dtype=torch.complex128))
+
+    e1, e2, e3 = draw(), draw(), draw()
+    got = fn(e1, e2)
+    assert isinstance(got, (tuple, list)) and len(got) == 2, (
+        f"return the pair (a, b); got {type(got).__name__}")
+    a, b = got
+    exp_a, exp_b = e2[0] * e1[0], e2[0] * e1[1] + e2[1]
+    assert torch.allclose(torch.as_tensor(a), exp_a), (
+        "the combined multiplier must be a2 * a1: applying both steps multiplies by both")
+    if not torch.allclose(torch.as_tensor(b), exp_b):
+        slips = {
+            "the order is reversed: e1 is the earlier step, so the result is x -> a2 (a1 x "
+            "+ b1) + b2, whose offset is a2 * b1 + b2": e1[0] * e2[1] + e1[1],
+            "the earlier offset b1 passes through the later step, so it is multiplied by a2: "
+            "a2 * b1 + b2": e1[1] + e2[1],
+            "the later offset b2 is added after the later multiplication: a2 * b1 + b2":
+                e2[0] * (e1[1] + e2[1]),
+        }
+        for slip, wrong in slips.items():
+            if torch.allclose(torch.as_tensor(b), wrong):
+                raise AssertionError(slip)
+        raise AssertionError("the combined offset is wrong: (a1, b1) then (a2, b2) maps x to "
+                             "a2 (a1 x + b1) + b2")
+    left = fn(fn(e1, e2), e3)
+    right = fn(e1, fn(e2, e3))
+    assert all(torch.allclose(torch.as_tensor(l), torch.as_tensor(r)) for l, r in zip(left, right)), (
+        "the operator is not associative on these inputs")
+    x0 = torch.randn(5, generator=g, dtype=torch.complex128)
+    two_steps = e2[0] * (e1[0] * x0 + e1[1]) + e2[1]
+    assert torch.allclose(a * x0 + b, two_steps)
+    _ok("(a1, b1) then (a2, b2) gives (a2 a1, a2 b1 + b2): associative, and equal to two steps")

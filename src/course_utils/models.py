@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["ShallowPLRNN"]
+__all__ = ["ShallowPLRNN", "RNNReadout"]
 
 
 class ShallowPLRNN(nn.Module):
@@ -105,3 +105,50 @@ class ShallowPLRNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"M={self.M}, L={self.L}, N={self.N}"
+
+
+class RNNReadout(nn.Module):
+    """RNNReadout(n_in, n_hidden, n_out; nonlinearity="tanh", seed=None, dtype=torch.float32) → model
+
+    A single-layer Elman RNN (``torch.nn.RNN``, batch first) with a linear read-out::
+
+        h_t = phi(W_ih u_t + b_ih + W_hh h_{t-1} + b_hh),    y_t = W_out h_t + b_out,
+
+    phi = tanh or ReLU. The recurrent part is the attribute ``rnn``, so that
+    ``course_utils.linearization.Linearization(model.rnn)`` analyses its dynamics; the
+    read-out is ``readout``. ``forward(u, h0=None)`` takes inputs ``(B, T, n_in)`` (or
+    ``(T, n_in)``) and returns ``(y, h)``: the outputs ``(B, T, n_out)`` and the hidden
+    states ``(B, T, n_hidden)`` of every step. Weights use PyTorch's default initialisation,
+    seeded by ``seed``.
+    """
+
+    def __init__(self, n_in: int, n_hidden: int, n_out: int, *, nonlinearity: str = "tanh",
+                 seed: int | None = None, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        if min(n_in, n_hidden, n_out) < 1:
+            raise ValueError(f"n_in, n_hidden and n_out must be >= 1; got {n_in}, {n_hidden}, "
+                             f"{n_out}")
+        state = torch.random.get_rng_state()
+        if seed is not None:
+            torch.manual_seed(seed)
+        try:
+            self.rnn = nn.RNN(n_in, n_hidden, nonlinearity=nonlinearity, batch_first=True,
+                              dtype=dtype)
+            self.readout = nn.Linear(n_hidden, n_out, dtype=dtype)
+        finally:
+            if seed is not None:
+                torch.random.set_rng_state(state)
+        self.n_in, self.n_hidden, self.n_out = n_in, n_hidden, n_out
+
+    def forward(self, u: torch.Tensor, h0: torch.Tensor | None = None):
+        """forward(u, h0=None) → (y, h): outputs and hidden states for inputs ``u``."""
+        if u.ndim not in (2, 3) or u.shape[-1] != self.n_in:
+            raise ValueError(f"u must have shape (B, T, n_in) or (T, n_in) with n_in = "
+                             f"{self.n_in}; got {tuple(u.shape)}")
+        if h0 is not None:
+            h0 = h0.reshape(1, -1, self.n_hidden) if u.ndim == 3 else h0.reshape(1, self.n_hidden)
+        h, _ = self.rnn(u, h0)
+        return self.readout(h), h
+
+    def extra_repr(self) -> str:
+        return f"n_in={self.n_in}, n_hidden={self.n_hidden}, n_out={self.n_out}"

@@ -28,6 +28,7 @@ from .models import ShallowPLRNN
 from .runtime import progress
 
 __all__ = ["forcing_times", "stf_forward", "stf_forward_fused", "stf_loss", "train_stf",
+           "train_sequence_model",
            "TrainingDiverged"]
 
 
@@ -245,6 +246,76 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
         if step % 50 == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{losses[step]:.4f}")
     return dict(loss=losses, seconds=time.perf_counter() - start)
+
+
+def train_sequence_model(model: torch.nn.Module, batches, *, n_steps: int = 1000,
+                         lr: float = 1e-3, lr_end: float | None = None, clip: float = 1.0,
+                         record=None, record_every: int = 50, show_progress: bool = True,
+                         desc: str = "training") -> dict:
+    """train_sequence_model(model, batches; n_steps=1000, lr=1e-3, lr_end=None, clip=1.0, record=None, record_every=50, show_progress=True) → history
+
+    Train a sequence-to-sequence ``model`` in place by minimising the mean squared error
+    between its outputs and the targets, mean((model(u) - y)^2), with Adam:
+    ``n_steps`` updates, each on a fresh batch ``u, y = batches(step)`` (tensors or NumPy
+    arrays of shape ``(B, T, channels)``). If ``model(u)`` returns a tuple, its first item
+    is the output (as for ``course_utils.models.RNNReadout``).
+
+    Keyword arguments
+
+    * ``lr = 1e-3``, ``lr_end = None``: the learning rate, decayed exponentially to
+      ``lr_end`` over the run when that is given.
+    * ``clip = 1.0``: the gradient norm is clipped to this value.
+    * ``record = None``: a function ``record(model)`` called before the first update and
+      every ``record_every`` updates (and after the last); its results are returned, e.g.
+      the eigenvalues of a recurrent layer as training moves them.
+    * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
+
+    Returns a dict with ``loss`` (per update, NumPy), ``steps`` and ``records`` (the
+    update numbers and results of ``record``) and ``seconds``. Raises
+    :class:`TrainingDiverged`, naming the update, as soon as the loss or the gradient
+    norm is not finite.
+    """
+    if n_steps < 1 or not lr > 0 or record_every < 1:
+        raise ValueError(f"need n_steps >= 1, lr > 0 and record_every >= 1; got "
+                         f"n_steps={n_steps}, lr={lr}, record_every={record_every}")
+    dtype = next(model.parameters()).dtype
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    schedule = None
+    if lr_end is not None:
+        gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    losses, steps, records = np.empty(n_steps), [], []
+    bar = progress(range(n_steps), desc=desc, **({} if show_progress else {"disable": True}))
+    start = time.perf_counter()
+    for step in bar:
+        if record is not None and step % record_every == 0:
+            steps.append(step)
+            records.append(record(model))
+        u, y = (torch.as_tensor(a, dtype=dtype) for a in batches(step))
+        out = model(u)
+        out = out[0] if isinstance(out, tuple) else out
+        if out.shape != y.shape:
+            raise ValueError(f"the model's output has shape {tuple(out.shape)} but the "
+                             f"targets y have shape {tuple(y.shape)}")
+        loss = torch.mean((out - y) ** 2)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
+        losses[step] = loss.item()
+        if not (math.isfinite(losses[step]) and math.isfinite(norm)):
+            raise TrainingDiverged(
+                f"training diverged at update {step}: the loss is {losses[step]} and the "
+                f"gradient norm {norm}. Lower the learning rate (lr={lr})")
+        optimizer.step()
+        if schedule is not None:
+            schedule.step()
+        if step % 50 == 0 and hasattr(bar, "set_postfix"):
+            bar.set_postfix(loss=f"{losses[step]:.4f}")
+    if record is not None:
+        steps.append(n_steps)
+        records.append(record(model))
+    return dict(loss=losses, steps=np.array(steps), records=records,
+                seconds=time.perf_counter() - start)
 
 
 def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
