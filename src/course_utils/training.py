@@ -184,6 +184,21 @@ def stf_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
     return torch.mean((predictions[:, warmup:] - targets[:, warmup:]) ** 2)
 
 
+def _update(optimizer, model, loss, clip: float, step: int, advice: str) -> float:
+    """One optimiser update on ``loss`` with the gradient norm clipped to ``clip``; raises
+    TrainingDiverged (naming the update, with ``advice``) if the loss or the gradient norm
+    is not finite. Returns the loss as a float."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
+    value = loss.item()
+    if not (math.isfinite(value) and math.isfinite(norm)):
+        raise TrainingDiverged(f"training diverged at update {step}: the loss is {value} and "
+                               f"the gradient norm {norm}. {advice}")
+    optimizer.step()
+    return value
+
+
 def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
               seq_len: int = 200, tau_f: int = 25, warmup: int = 0, lr: float = 3e-3,
               lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, forward=None,
@@ -232,16 +247,9 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     for step in bar:
         x, y = sample_batch(data, batch_size, seq_len, generator=generator)
         loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
-        losses[step] = loss.item()
-        if not (math.isfinite(losses[step]) and math.isfinite(norm)):
-            raise TrainingDiverged(
-                f"training diverged at update {step}: the loss is {losses[step]} and the "
-                f"gradient norm {norm}. Lower the learning rate (lr={lr}) or the "
-                f"forcing interval (tau_f={tau_f}), or shorten seq_len={seq_len}")
-        optimizer.step()
+        losses[step] = _update(optimizer, model, loss, clip, step,
+                               f"Lower the learning rate (lr={lr}) or the forcing interval "
+                               f"(tau_f={tau_f}), or shorten seq_len={seq_len}")
         schedule.step()
         if step % 50 == 0 and hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{losses[step]:.4f}")
@@ -297,16 +305,8 @@ def train_sequence_model(model: torch.nn.Module, batches, *, n_steps: int = 1000
         if out.shape != y.shape:
             raise ValueError(f"the model's output has shape {tuple(out.shape)} but the "
                              f"targets y have shape {tuple(y.shape)}")
-        loss = torch.mean((out - y) ** 2)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
-        losses[step] = loss.item()
-        if not (math.isfinite(losses[step]) and math.isfinite(norm)):
-            raise TrainingDiverged(
-                f"training diverged at update {step}: the loss is {losses[step]} and the "
-                f"gradient norm {norm}. Lower the learning rate (lr={lr})")
-        optimizer.step()
+        losses[step] = _update(optimizer, model, torch.mean((out - y) ** 2), clip, step,
+                               f"Lower the learning rate (lr={lr})")
         if schedule is not None:
             schedule.step()
         if step % 50 == 0 and hasattr(bar, "set_postfix"):
