@@ -675,7 +675,8 @@ def check_affine_prediction(fn) -> None:
         return
     slips = {
         "the state term is dh @ J_h.T (row b is J_h dh_b), not dh @ J_h": F + dh @ J_h + J_u @ du,
-        "start from the next state F(h, u), not from the current state h": h + dh @ J_h.T + J_u @ du,
+        "start from the next state F(h, u), not from the current state h":
+            h + dh @ J_h.T + J_u @ du,
         "the input perturbation is missing: add J_u du": F + dh @ J_h.T,
         "the state perturbation is missing: add J_h dh for each row": (F + J_u @ du).expand(B, H),
         "these are the perturbations of the next state alone: add the next state F(h, u)":
@@ -815,7 +816,8 @@ def check_scan_operator(fn) -> None:
                              "a2 (a1 x + b1) + b2")
     left = fn(fn(e1, e2), e3)
     right = fn(e1, fn(e2, e3))
-    assert all(torch.allclose(torch.as_tensor(l), torch.as_tensor(r)) for l, r in zip(left, right)), (
+    assert all(torch.allclose(torch.as_tensor(p), torch.as_tensor(q))
+               for p, q in zip(left, right)), (
         "the operator is not associative on these inputs")
     x0 = torch.randn(5, generator=g, dtype=torch.complex128)
     two_steps = e2[0] * (e1[0] * x0 + e1[1]) + e2[1]

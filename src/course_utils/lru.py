@@ -132,7 +132,8 @@ def linear_recurrence_scan(a, b, x0=None):
     round, 2^L eps after L rounds, and cost the scan a factor of 10 in accuracy at T =
     10,000. With them, in complex64 the states and their gradients are at least as
     accurate as the loop's (1e-7 to 1e-6 relative to a complex128 computation at T =
-    10,000 for moduli up to 0.999). A per-step ``a`` of shape ``(..., T, H)`` is multiplied in its own dtype.
+    10,000 for moduli up to 0.999). A per-step ``a`` of shape ``(..., T, H)`` is
+    multiplied in its own dtype.
 
     Keyword arguments
 
