@@ -216,7 +216,7 @@ def classify(eigenvalues):
 
 
 check_stability_classification(classify)
-labels = [classify(torch.linalg.eigvals(lin.jacobian(u0, p)[0])) for p in fps.points]
+labels = [classify(eigenvalues) for eigenvalues in fps.eigenvalues]    # those of J_h at each point
 for label in sorted(set(labels)):
     print(f"{labels.count(label):3d} x {label}")
 n_unstable = (fps.eigenvalues.abs() > 1).sum(dim=1)

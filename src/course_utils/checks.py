@@ -573,10 +573,11 @@ def _small_torch_rnn(seed=7, n_in=3, n_hidden=5):
 
 
 def _rnn_reference(rnn, u, h):
-    """F(h, u), J_h and J_u of a tanh nn.RNN, written out from the definition."""
-    pre = rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0
-    slope = 1 - pre.tanh() ** 2
-    return pre.tanh(), slope[:, None] * rnn.weight_hh_l0, slope[:, None] * rnn.weight_ih_l0
+    """F(h, u), J_h and J_u of an nn.RNN at one point, by the toolkit's Linearization."""
+    from .linearization import Linearization
+
+    lin = Linearization(rnn)
+    return (lin.step(u, h), *lin.jacobian(u, h))
 
 
 def _as_float64(x, what: str):
@@ -598,7 +599,7 @@ def check_rnn_jacobians(fn) -> None:
 
     rnn, u, h = _small_torch_rnn()
     with torch.no_grad():
-        _, J_h, J_u = _rnn_reference(rnn, u, h)
+        h_next, J_h, J_u = _rnn_reference(rnn, u, h)
         got = fn(rnn, u, h)
     assert isinstance(got, (tuple, list)) and len(got) == 2, (
         f"return the pair (J_h, J_u); got {type(got).__name__}")
@@ -611,8 +612,6 @@ def check_rnn_jacobians(fn) -> None:
             raise AssertionError(f"{name} must have shape {tuple(e.shape)} for H = {H} hidden "
                                  f"units and I = {I} inputs; got {tuple(g.shape)}{hint}")
     with torch.no_grad():
-        h_next = torch.tanh(rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h
-                            + rnn.bias_hh_l0)
         pre_no_bias = rnn.weight_ih_l0 @ u + rnn.weight_hh_l0 @ h
     slips = {
         "J_h is transposed: row i holds the derivatives of h_next[i], J_h[i, j] = "

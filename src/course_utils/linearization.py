@@ -116,10 +116,9 @@ class Linearization:
 
     def _f(self, h, u):
         """F(h, u) for a batch of states h (B, H); differentiable in h."""
-        pre = self._pre(h, u)
         if self.kind == "plrnn":
-            A, W1, _, h1, _ = self._weights()
-            return A * h + torch.relu(pre) @ W1.T + h1
+            return self.model(h)
+        pre = self._pre(h, u)
         return torch.tanh(pre) if self.nonlinearity == "tanh" else torch.relu(pre)
 
     def _jacobians(self, h, u):
@@ -391,7 +390,8 @@ def _float64_linearization(model) -> Linearization:
     if isinstance(model, Linearization):
         model = model.model
     Linearization(model)  # check the model before copying it
-    return Linearization(copy.deepcopy(model).double())
+    # a frozen copy: minimising q(h) differentiates F in h only
+    return Linearization(copy.deepcopy(model).double().requires_grad_(False))
 
 
 def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: float = 1e-2,

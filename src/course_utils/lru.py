@@ -223,12 +223,27 @@ def _check_ring(r_min, r_max, max_phase, min_phase=0.0):
                          f"{min_phase}, max_phase={max_phase}")
 
 
-def _ring(H, r_min, r_max, g):
-    """Moduli uniform in area on the ring r_min <= r <= r_max (float64) and uniform u2."""
+def _ring(H, r_min, r_max, min_phase, max_phase, g):
+    """Checked ring parameters, then moduli uniform in area on the ring r_min <= r <= r_max
+    and phases uniform in [min_phase, max_phase] (float64, drawn from the generator g)."""
+    _check_ring(r_min, r_max, max_phase, min_phase)
     u1 = torch.rand(H, generator=g, dtype=torch.float64)
     u2 = torch.rand(H, generator=g, dtype=torch.float64)
     r2 = (u1 * (r_max ** 2 - r_min ** 2) + r_min ** 2).clamp(1e-300, 1 - 1e-16)
-    return r2.sqrt(), u2
+    return r2.sqrt(), min_phase + (max_phase - min_phase) * u2
+
+
+def _lru_logs(r, phase):
+    """(nu_log, theta_log) of the LRU parametrisation for moduli r and phases (float64)."""
+    return torch.log(-torch.log(r)), torch.log(phase.clamp_min(1e-300))
+
+
+def _lru_lambda(nu_log, theta_log, max_log_modulus=None):
+    """lambda = exp(-exp(nu_log) + i exp(theta_log)), the log-modulus optionally clamped."""
+    log_mod = -torch.exp(nu_log)
+    if max_log_modulus is not None:
+        log_mod = log_mod.clamp(max=max_log_modulus)
+    return torch.exp(torch.complex(log_mod, torch.exp(theta_log)))
 
 
 def _nu_theta_logs(lam, H):
@@ -300,14 +315,10 @@ class LRU(nn.Module):
         if min(d_in, d_hidden, d_out) < 1:
             raise ValueError(f"d_in, d_hidden and d_out must be >= 1; got {d_in}, {d_hidden}, "
                              f"{d_out}")
-        if not 0 < max_phase <= TWO_PI:
-            raise ValueError(f"need 0 < max_phase <= 2 pi; got max_phase={max_phase}")
-        _check_ring(r_min, r_max, max_phase)
         self.d_in, self.d_hidden, self.d_out = d_in, d_hidden, d_out
         H, g = d_hidden, _generator(seed)
-        r, u2 = _ring(H, r_min, r_max, g)
-        nu = -torch.log(r)
-        theta = (max_phase * u2).clamp_min(1e-300)
+        r, phase = _ring(H, r_min, r_max, 0.0, max_phase, g)
+        nu_log, theta_log = _lru_logs(r, phase)
 
         def normal(shape, var):
             return torch.randn(shape, generator=g, dtype=torch.float64) * math.sqrt(var)
@@ -315,9 +326,9 @@ class LRU(nn.Module):
         def param(t):
             return nn.Parameter(t.to(dtype))
 
-        self.nu_log = param(torch.log(nu))
-        self.theta_log = param(torch.log(theta))
-        self.gamma_log = param(0.5 * torch.log(-torch.expm1(-2 * nu)))
+        self.nu_log = param(nu_log)
+        self.theta_log = param(theta_log)
+        self.gamma_log = param(0.5 * torch.log(-torch.expm1(2 * torch.log(r))))
         self.B_re = param(normal((H, d_in), 1 / (2 * d_in)))
         self.B_im = param(normal((H, d_in), 1 / (2 * d_in)))
         self.C_re = param(normal((d_out, H), 1 / H))
@@ -325,7 +336,7 @@ class LRU(nn.Module):
         self.D = param(normal((d_out, d_in), 1 / d_in))
 
     def _lambda(self) -> torch.Tensor:
-        return torch.exp(torch.complex(-torch.exp(self.nu_log), torch.exp(self.theta_log)))
+        return _lru_lambda(self.nu_log, self.theta_log)
 
     @property
     def eigenvalues(self) -> torch.Tensor:
@@ -450,19 +461,14 @@ class LRUDynamics(ModalDynamics):
                  include_start: bool = True, seed: int | None = None,
                  dtype: torch.dtype = torch.float32):
         super().__init__(d_hidden, include_start=include_start)
-        if not 0 < max_phase <= TWO_PI:
-            raise ValueError(f"need 0 < max_phase <= 2 pi; got max_phase={max_phase}")
-        _check_ring(r_min, r_max, max_phase)
         self.clip_eigs = clip_eigs
-        r, u2 = _ring(d_hidden, r_min, r_max, _generator(seed))
-        self.nu_log = nn.Parameter(torch.log(-torch.log(r)).to(dtype))
-        self.theta_log = nn.Parameter(torch.log((max_phase * u2).clamp_min(1e-300)).to(dtype))
+        nu_log, theta_log = _lru_logs(*_ring(d_hidden, r_min, r_max, 0.0, max_phase,
+                                             _generator(seed)))
+        self.nu_log = nn.Parameter(nu_log.to(dtype))
+        self.theta_log = nn.Parameter(theta_log.to(dtype))
 
     def eigenvalues(self) -> torch.Tensor:
-        log_mod = -torch.exp(self.nu_log)
-        if self.clip_eigs:
-            log_mod = log_mod.clamp(max=-1e-5)
-        return torch.exp(torch.complex(log_mod, torch.exp(self.theta_log)))
+        return _lru_lambda(self.nu_log, self.theta_log, -1e-5 if self.clip_eigs else None)
 
     def set_eigenvalues(self, lam) -> None:
         nu_log, theta_log, _ = _nu_theta_logs(lam, self.d_hidden)
@@ -490,10 +496,8 @@ class RealImagModalDynamics(ModalDynamics):
                  include_start: bool = True, seed: int | None = None,
                  dtype: torch.dtype = torch.float32):
         super().__init__(d_hidden, include_start=include_start)
-        _check_ring(r_min, r_max, max_phase, min_phase)
         self.clip = clip
-        r, u2 = _ring(d_hidden, r_min, r_max, _generator(seed))
-        phase = min_phase + (max_phase - min_phase) * u2
+        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, _generator(seed))
         self.real_imag = nn.Parameter(torch.stack([r * torch.cos(phase), r * torch.sin(phase)],
                                                   dim=-1).to(dtype))
 
@@ -525,10 +529,9 @@ class AngleMagModalDynamics(ModalDynamics):
                  include_start: bool = True, seed: int | None = None,
                  dtype: torch.dtype = torch.float32):
         super().__init__(d_hidden, include_start=include_start)
-        _check_ring(r_min, r_max, max_phase, min_phase)
         self.clip = clip
-        r, u2 = _ring(d_hidden, r_min, r_max, _generator(seed))
-        self.angles = nn.Parameter((min_phase + (max_phase - min_phase) * u2).to(dtype))
+        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, _generator(seed))
+        self.angles = nn.Parameter(phase.to(dtype))
         self.magnitudes = nn.Parameter(r.to(dtype))
 
     def eigenvalues(self) -> torch.Tensor:
