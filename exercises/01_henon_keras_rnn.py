@@ -78,6 +78,7 @@ class HenonCell(keras.layers.Layer):
         raise NotImplementedError('Task 1 (HenonCell.call): your code here')
 
 
+# %%
 check_henon_cell(HenonCell)
 
 # %% [markdown]
@@ -183,6 +184,7 @@ def henon_jacobian(z, a=1.4, b=0.3):
     raise NotImplementedError('Task 2 (henon_jacobian): your code here')
 
 
+# %%
 check_henon_jacobian(henon_jacobian)
 
 # %% [markdown]
@@ -280,6 +282,7 @@ def lyapunov_qr(jacobians, transient=0):
     raise NotImplementedError('Task 3 (lyapunov_qr): your code here')
 
 
+# %%
 check_lyapunov_qr(lyapunov_qr)
 
 # %% tags=["nbval-check-output"]

@@ -135,6 +135,7 @@ def simple_rnn_jacobian(cell, x, h):
     raise NotImplementedError('Task 1 (simple_rnn_jacobian): your code here')
 
 
+# %%
 check_simple_rnn_jacobian(simple_rnn_jacobian)
 
 # %% [markdown]
@@ -190,6 +191,7 @@ def lyapunov_spectrum_eager(cell, inputs, h0, k):
     return -np.sort(-(log_sum / T).numpy(), axis=1)
 
 
+# %%
 check_rnn_qr(lyapunov_spectrum_eager)
 
 # %% [markdown]

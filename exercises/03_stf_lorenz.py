@@ -141,6 +141,7 @@ def stf_forward(model, x, tau_f):
     return torch.stack(predictions, dim=1)
 
 
+# %%
 check_stf_forward(stf_forward)
 
 # %% [markdown]

@@ -101,6 +101,7 @@ def orbit_jacobians(model, Z):
     raise NotImplementedError('Task 1 (Jacobians along the orbit): your code here')
 
 
+# %%
 check_plrnn_jacobians(orbit_jacobians)
 J = orbit_jacobians(model, Z).detach()
 print("Jacobians", tuple(J.shape), J.dtype)
@@ -129,6 +130,7 @@ def naive_norms(J):
     return norms
 
 
+# %%
 check_naive_norms(naive_norms)
 
 # %%

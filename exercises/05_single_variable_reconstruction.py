@@ -92,6 +92,7 @@ def stf_forward_warmup(model, x, tau_f, warmup):
     return torch.stack(predictions, dim=1)
 
 
+# %%
 check_stf_forward_warmup(stf_forward_warmup)
 
 # %% [markdown]

@@ -125,6 +125,7 @@ def rnn_jacobians(rnn, u, h):
     raise NotImplementedError('Task 1 (the Jacobians): your code here')
 
 
+# %%
 check_rnn_jacobians(rnn_jacobians)
 
 # %% [markdown]
@@ -141,6 +142,7 @@ def affine_prediction(rnn, u, h, du, dh):
     raise NotImplementedError('Task 2 (the affine prediction): your code here')
 
 
+# %%
 check_affine_prediction(affine_prediction)
 
 # %% [markdown]
@@ -215,6 +217,7 @@ def classify(eigenvalues):
     raise NotImplementedError('Task 3 (stability of a fixed point of a map): your code here')
 
 
+# %%
 check_stability_classification(classify)
 labels = [classify(eigenvalues) for eigenvalues in fps.eigenvalues]    # those of J_h at each point
 for label in sorted(set(labels)):

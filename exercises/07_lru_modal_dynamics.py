@@ -112,6 +112,7 @@ def lru_eigenvalues(nu_log, theta_log):
     raise NotImplementedError('Task 1 (the eigenvalue parametrisation): your code here')
 
 
+# %%
 check_lru_eigenvalues(lru_eigenvalues)
 
 # %% [markdown]
@@ -192,6 +193,7 @@ def combine(e1, e2):
     raise NotImplementedError('Task 2 (the associative operator): your code here')
 
 
+# %%
 check_scan_operator(combine)
 
 # %% [markdown]

@@ -74,7 +74,7 @@ class HenonCell(keras.layers.Layer):
         self.output_size = 2  # the cell outputs its state
 
     def call(self, inputs, states):
-        # BEGIN SOLUTION Task 1 (HenonCell.call)
+        # BEGIN SOLUTION Task 1 (HenonCell.call) [2 points]
         z = states[0]                      # (batch, 2); the inputs are not used
         x, y = z[:, 0], z[:, 1]
         z_next = tf.stack([1.0 - self.a * x * x + y, self.b * x], axis=1)
@@ -82,6 +82,7 @@ class HenonCell(keras.layers.Layer):
         # END SOLUTION
 
 
+# %%
 check_henon_cell(HenonCell)
 
 # %% [markdown]
@@ -183,7 +184,7 @@ fig.tight_layout()
 def henon_jacobian(z, a=1.4, b=0.3):
     """Analytic Jacobians of the Hénon map at the states z (shape (T, 2)) -> (T, 2, 2)."""
     z = np.asarray(z, dtype=np.float64)
-    # BEGIN SOLUTION Task 2 (henon_jacobian)
+    # BEGIN SOLUTION Task 2 (henon_jacobian) [1 point]
     J = np.zeros((len(z), 2, 2))
     J[:, 0, 0] = -2.0 * a * z[:, 0]
     J[:, 0, 1] = 1.0
@@ -192,6 +193,7 @@ def henon_jacobian(z, a=1.4, b=0.3):
     # END SOLUTION
 
 
+# %%
 check_henon_jacobian(henon_jacobian)
 
 # %% [markdown]
@@ -285,7 +287,7 @@ def lyapunov_qr(jacobians, transient=0):
     """Lyapunov exponents (per step, natural log, descending) from Jacobians (T, d, d)."""
     jacobians = np.asarray(jacobians, dtype=np.float64)
     T, d, _ = jacobians.shape
-    # BEGIN SOLUTION Task 3 (lyapunov_qr)
+    # BEGIN SOLUTION Task 3 (lyapunov_qr) [3 points]
     Q = np.eye(d)
     log_stretch = np.zeros(d)
     for t in range(T):
@@ -296,6 +298,7 @@ def lyapunov_qr(jacobians, transient=0):
     # END SOLUTION
 
 
+# %%
 check_lyapunov_qr(lyapunov_qr)
 
 # %% tags=["nbval-check-output"]

@@ -131,13 +131,14 @@ ax.legend();
 # %%
 def simple_rnn_jacobian(cell, x, h):
     """d h_next / d h of a tanh SimpleRNN cell at (x, h), batched: (B, H, H)."""
-    # BEGIN SOLUTION Task 1 (simple_rnn_jacobian)
+    # BEGIN SOLUTION Task 1 (simple_rnn_jacobian) [2 points]
     a = tf.matmul(x, cell.kernel) + tf.matmul(h, cell.recurrent_kernel) + cell.bias
     dphi = 1.0 - tf.tanh(a) ** 2                               # (B, H): tanh'(a)
     return dphi[:, :, None] * tf.transpose(cell.recurrent_kernel)[None, :, :]
     # END SOLUTION
 
 
+# %%
 check_simple_rnn_jacobian(simple_rnn_jacobian)
 
 # %% [markdown]
@@ -188,13 +189,14 @@ def lyapunov_spectrum_eager(cell, inputs, h0, k):
         x = tf.constant(inputs[:, t], dtype=DTYPE)
         J = simple_rnn_jacobian(cell, x, h)             # at the state before the step
         h = cell(x, [h])[0]                              # then take the step
-        # BEGIN SOLUTION Task 2 (the QR accumulation)
+        # BEGIN SOLUTION Task 2 (the QR accumulation) [3 points]
         Q, R = tf.linalg.qr(J @ Q)
         log_sum += tf.math.log(tf.abs(tf.linalg.diag_part(R)))
         # END SOLUTION
     return -np.sort(-(log_sum / T).numpy(), axis=1)
 
 
+# %%
 check_rnn_qr(lyapunov_spectrum_eager)
 
 # %% [markdown]

@@ -136,7 +136,7 @@ def stf_forward(model, x, tau_f):
     z = x.new_zeros(B, model.M)
     predictions = []
     for t in range(T):
-        # BEGIN SOLUTION Task 1 (sparse teacher forcing)
+        # BEGIN SOLUTION Task 1 (sparse teacher forcing) [3 points]
         if t % tau_f == 0:
             z = torch.cat([x[:, t], z[:, N:]], dim=-1)   # z~_t: data in the read-out units
         z = model(z)
@@ -145,6 +145,7 @@ def stf_forward(model, x, tau_f):
     return torch.stack(predictions, dim=1)
 
 
+# %%
 check_stf_forward(stf_forward)
 
 # %% [markdown]

@@ -116,13 +116,14 @@ print("orbit", tuple(Z.shape), Z.dtype)
 # %%
 def orbit_jacobians(model, Z):
     """The Jacobians dF/dz at the states Z (T, M): shape (T, M, M)."""
-    # BEGIN SOLUTION Task 1 (Jacobians along the orbit)
+    # BEGIN SOLUTION Task 1 (Jacobians along the orbit) [2 points]
     blocks = torch.autograd.functional.jacobian(lambda Z: model(Z).sum(dim=0), Z,
                                                 vectorize=True)        # (M, T, M)
     return blocks.permute(1, 0, 2)
     # END SOLUTION
 
 
+# %%
 check_plrnn_jacobians(orbit_jacobians)
 J = orbit_jacobians(model, Z).detach()
 print("Jacobians", tuple(J.shape), J.dtype)
@@ -146,7 +147,7 @@ def naive_norms(J):
     """||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1|| (spectral norms), shape (T,)."""
     T = J.shape[0]
     norms = torch.full((T,), float("inf"), dtype=J.dtype)
-    # BEGIN SOLUTION Task 2 (the naive product)
+    # BEGIN SOLUTION Task 2 (the naive product) [2 points]
     P = J[T - 1]
     for n in range(T):
         if n > 0:
@@ -158,6 +159,7 @@ def naive_norms(J):
     return norms
 
 
+# %%
 check_naive_norms(naive_norms)
 
 # %%

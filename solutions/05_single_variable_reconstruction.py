@@ -85,7 +85,7 @@ def stf_forward_warmup(model, x, tau_f, warmup):
     z = x.new_zeros(B, model.M)
     predictions = []
     for t in range(T):
-        # BEGIN SOLUTION Task 1 (forcing with a warm-up)
+        # BEGIN SOLUTION Task 1 (forcing with a warm-up) [3 points]
         if t < warmup or (t - warmup) % tau_f == 0:
             z = torch.cat([x[:, t], z[:, N:]], dim=-1)
         # END SOLUTION
@@ -94,6 +94,7 @@ def stf_forward_warmup(model, x, tau_f, warmup):
     return torch.stack(predictions, dim=1)
 
 
+# %%
 check_stf_forward_warmup(stf_forward_warmup)
 
 # %% [markdown]

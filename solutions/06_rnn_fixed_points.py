@@ -121,13 +121,14 @@ fig.tight_layout()
 # %%
 def rnn_jacobians(rnn, u, h):
     """J_h (H, H) and J_u (H, I) of one step of a tanh nn.RNN at the input u and state h."""
-    # BEGIN SOLUTION Task 1 (the Jacobians)
+    # BEGIN SOLUTION Task 1 (the Jacobians) [2 points]
     a = rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0
     slope = 1 - torch.tanh(a) ** 2
     return slope[:, None] * rnn.weight_hh_l0, slope[:, None] * rnn.weight_ih_l0
     # END SOLUTION
 
 
+# %%
 check_rnn_jacobians(rnn_jacobians)
 
 # %% [markdown]
@@ -140,7 +141,7 @@ check_rnn_jacobians(rnn_jacobians)
 # %%
 def affine_prediction(rnn, u, h, du, dh):
     """F(h, u) + J_h dh_b + J_u du for every row dh_b of dh (B, H): shape (B, H)."""
-    # BEGIN SOLUTION Task 2 (the affine prediction)
+    # BEGIN SOLUTION Task 2 (the affine prediction) [2 points]
     J_h, J_u = rnn_jacobians(rnn, u, h)
     h_next = torch.tanh(rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h
                         + rnn.bias_hh_l0)
@@ -148,6 +149,7 @@ def affine_prediction(rnn, u, h, du, dh):
     # END SOLUTION
 
 
+# %%
 check_affine_prediction(affine_prediction)
 
 # %% [markdown]
@@ -218,7 +220,7 @@ print(fps.summary())
 # %%
 def classify(eigenvalues):
     """'stable', 'unstable' or 'saddle', with ' (oscillatory)' if an eigenvalue is complex."""
-    # BEGIN SOLUTION Task 3 (stability of a fixed point of a map)
+    # BEGIN SOLUTION Task 3 (stability of a fixed point of a map) [1 point]
     moduli = eigenvalues.abs()
     if bool((moduli < 1).all()):
         kind = "stable"
@@ -230,6 +232,7 @@ def classify(eigenvalues):
     # END SOLUTION
 
 
+# %%
 check_stability_classification(classify)
 labels = [classify(eigenvalues) for eigenvalues in fps.eigenvalues]    # those of J_h at each point
 for label in sorted(set(labels)):

@@ -108,11 +108,12 @@ fig.tight_layout()
 # %%
 def lru_eigenvalues(nu_log, theta_log):
     """lambda = exp(-exp(nu_log) + i exp(theta_log)), elementwise: a complex tensor."""
-    # BEGIN SOLUTION Task 1 (the eigenvalue parametrisation)
+    # BEGIN SOLUTION Task 1 (the eigenvalue parametrisation) [1 point]
     return torch.exp(-torch.exp(nu_log) + 1j * torch.exp(theta_log))
     # END SOLUTION
 
 
+# %%
 check_lru_eigenvalues(lru_eigenvalues)
 
 # %% [markdown]
@@ -189,13 +190,14 @@ print(f"state variance per unit input: {var_raw.min():.1f} to {var_raw.max():.1f
 # %%
 def combine(e1, e2):
     """(a1, b1) then (a2, b2): the pair (a2 a1, a2 b1 + b2)."""
-    # BEGIN SOLUTION Task 2 (the associative operator)
+    # BEGIN SOLUTION Task 2 (the associative operator) [2 points]
     a1, b1 = e1
     a2, b2 = e2
     return a2 * a1, a2 * b1 + b2
     # END SOLUTION
 
 
+# %%
 check_scan_operator(combine)
 
 # %% [markdown]

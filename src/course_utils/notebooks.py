@@ -18,6 +18,15 @@ The template is the solution with its marked regions taken out:
 * in a markdown cell, the lines between ``<!-- BEGIN SOLUTION -->`` and
   ``<!-- END SOLUTION -->`` are removed (a cell left empty is dropped).
 
+Every task is gradable (:func:`task_layout`): its ``BEGIN`` line names it ``Task N (...)``
+and declares its points, ``# BEGIN SOLUTION Task 2 (the naive product) [2 points]``; a code
+cell holds at most one task, and a later code cell, before the next task, calls the task's
+``check_*`` function (and the task's own cell calls none). The generated ``.ipynb`` files
+carry this in their metadata, under ``"course_utils"``: the notebook its chapter, the task
+cell ``{"task": "task2", "title": ..., "points": 2}``, the check cell ``{"check":
+"task2"}``. The grader (:mod:`course_utils.grading`) finds a student's task cells by it,
+wherever the student moved them.
+
 ``release --check`` writes nothing; it exits with status 1 and names every generated file
 that is missing, out of date, or left over from a solution that no longer exists.
 Malformed markers (unbalanced, nested, a task name missing, a code marker in markdown or a
@@ -37,7 +46,9 @@ from pathlib import Path
 __all__ = [
     "MarkerError",
     "Cell",
+    "Task",
     "parse_percent",
+    "task_layout",
     "make_exercise",
     "solution_tasks",
     "to_ipynb",
@@ -52,6 +63,10 @@ CODE_END = re.compile(r"^[ \t]*#\s*END SOLUTION\b(?P<rest>.*)$")
 MD_BEGIN = re.compile(r"^#?\s*<!--\s*BEGIN SOLUTION\s*-->\s*$")
 MD_END = re.compile(r"^#?\s*<!--\s*END SOLUTION\s*-->\s*$")
 CELL_START = re.compile(r"^# %%(?P<rest>.*)$")
+POINTS = re.compile(r"\s*\[\s*(?P<points>\d+(?:\.\d+)?)\s*points?\s*\]\s*$")
+TASK_NUMBER = re.compile(r"^Task\s+(?P<number>\d+)\b")
+CHECK_CALL = re.compile(r"^(?P<name>check_\w+)\s*\(")
+METADATA_KEY = "course_utils"
 
 PLACEHOLDER = "# your code here"
 CHECK_TAG = "nbval-check-output"
@@ -95,6 +110,80 @@ def parse_percent(text: str) -> tuple[list[str], list[Cell]]:
     return preamble, cells
 
 
+@dataclass(frozen=True)
+class Task:
+    """A gradable task of a solution source (see :func:`task_layout`)."""
+
+    id: str  # "task2", from the name "Task 2 (...)"
+    title: str  # the name as written, without the points: "Task 2 (the naive product)"
+    points: float
+    code_cell: int  # 0-based position of the task's cell among the code cells
+    check_cell: int  # 0-based position of the cell that calls its check, among code cells
+    checks: tuple[str, ...]  # the check functions that cell calls
+    line: int  # the BEGIN line in the source
+
+
+def _split_task(raw: str) -> tuple[str, float | None]:
+    """The task name of a ``BEGIN SOLUTION`` line and its declared points (or None)."""
+    match = POINTS.search(raw)
+    points = float(match.group("points")) if match else None
+    if points is not None and points.is_integer():
+        points = int(points)
+    name = raw[:match.start()] if match else raw
+    return name.strip().lstrip(":").strip(), points
+
+
+def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
+    """The gradable tasks of a solution's text, validated; raises :class:`MarkerError`.
+
+    Each task needs a name ``Task N (...)`` (``N`` unique in the file), declared points
+    (``[2 points]`` at the end of its ``BEGIN`` line), a code cell of its own, and a later
+    code cell, before the next task's, that calls a ``check_*`` function at its top level;
+    the task's own cell must call none (the grader replaces the check cell by its own call
+    and never runs a student's).
+    """
+    _, cells = parse_percent(text)
+    solution_tasks(text, path)  # the markers themselves are well formed
+    code = [c for c in cells if c.kind == "code"]
+    found: list[tuple[int, int, str, float | None]] = []
+    for position, cell in enumerate(code):
+        begins = [(cell.first_line + offset, CODE_BEGIN.match(line).group("task"))
+                  for offset, line in enumerate(cell.lines, start=1) if CODE_BEGIN.match(line)]
+        if len(begins) > 1:
+            raise MarkerError(path, begins[1][0], "a code cell may hold only one task (the "
+                              "grader replaces the whole cell): give each task a cell of its own")
+        for line, raw in begins:
+            found.append((position, line, *_split_task(raw)))
+    tasks: list[Task] = []
+    for k, (position, line, name, points) in enumerate(found):
+        number = TASK_NUMBER.match(name)
+        if not number:
+            raise MarkerError(path, line, f"a gradable task is named 'Task N (...)'; got {name!r}")
+        if points is None:
+            raise MarkerError(path, line, "declare the task's points at the end of its BEGIN "
+                              f"line, e.g. '# BEGIN SOLUTION {name} [2 points]'")
+        task_id = f"task{int(number.group('number'))}"
+        if any(t.id == task_id for t in tasks):
+            raise MarkerError(path, line, f"a second task numbered {number.group('number')}")
+        own = _check_calls(code[position])
+        if own:
+            raise MarkerError(path, code[position].first_line, f"{name}: its cell calls "
+                              f"{own[0]}; put the check in a cell of its own after the task")
+        end = found[k + 1][0] if k + 1 < len(found) else len(code)
+        check_cell = next((j for j in range(position + 1, end) if _check_calls(code[j])), None)
+        if check_cell is None:
+            raise MarkerError(path, line, f"{name} has no check: a code cell after the task's "
+                              "(and before the next task) must call its check_* function")
+        tasks.append(Task(task_id, name, points, position, check_cell,
+                          tuple(_check_calls(code[check_cell])), line))
+    return tasks
+
+
+def _check_calls(cell: Cell) -> list[str]:
+    """The names of the ``check_*`` functions a code cell calls at its top level."""
+    return [m.group("name") for m in map(CHECK_CALL.match, cell.lines) if m]
+
+
 def _task_error_call(task: str) -> str:
     return f"raise NotImplementedError({f'{task}: your code here'!r})"
 
@@ -119,7 +208,7 @@ def _strip_code_cell(cell: Cell, path: str | Path, regions: list[str],
             if open_at is not None:
                 raise MarkerError(path, number, f"nested BEGIN SOLUTION (the region opened "
                                   f"on line {open_at} is not closed)")
-            task = begin.group("task").strip().lstrip(":").strip()
+            task = _split_task(begin.group("task"))[0]
             if not task:
                 raise MarkerError(path, number, "BEGIN SOLUTION needs a task name, e.g. "
                                   "'# BEGIN SOLUTION Task 1: the cell's call'")
@@ -200,22 +289,36 @@ def solution_tasks(text: str, path: str | Path = "<solution>") -> list[str]:
     return regions
 
 
-def to_ipynb(text: str, name: str) -> str:
+def to_ipynb(text: str, name: str, *, chapter: str | None = None,
+             tasks: list[Task] = ()) -> str:
     """Convert py:percent text to ``.ipynb`` JSON without outputs, deterministically.
 
     Cell ids are derived from ``name`` and the cell's position, so that the same source
-    always gives the same file (the ``--check`` mode relies on it).
+    always gives the same file (the ``--check`` mode relies on it). With ``chapter`` and
+    ``tasks`` (:func:`task_layout` of the solution), the notebook's metadata names the
+    chapter, and each task cell and check cell carries its task under ``"course_utils"``
+    (task cells cannot be deleted, check cells cannot be edited, in JupyterLab).
     """
     import jupytext
     import nbformat
 
     notebook = jupytext.reads(text, fmt="py:percent")
+    code_cells = []
     for index, cell in enumerate(notebook.cells):
         digest = hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:8]
         cell["id"] = f"cell-{index:03d}-{digest}"
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            code_cells.append(cell)
+    if chapter is not None:
+        notebook.metadata[METADATA_KEY] = {"chapter": chapter}
+    for task in tasks:
+        code_cells[task.code_cell].metadata[METADATA_KEY] = {
+            "task": task.id, "title": task.title, "points": task.points}
+        code_cells[task.code_cell].metadata["deletable"] = False
+        code_cells[task.check_cell].metadata[METADATA_KEY] = {"check": task.id}
+        code_cells[task.check_cell].metadata.update(deletable=False, editable=False)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
     return nbformat.writes(notebook) + "\n"
 
@@ -276,11 +379,14 @@ def _outputs_for(solution: Path, root: Path) -> dict[Path, str]:
     text = solution.read_text(encoding="utf-8")
     exercise = make_exercise(text, solution.relative_to(root))
     expected_outputs(text, solution.relative_to(root))  # validates the expected outputs
+    tasks = task_layout(text, solution.relative_to(root))
     name = solution.stem
     return {
-        root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}"),
+        root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}",
+                                                       chapter=name, tasks=tasks),
         root / "exercises" / f"{name}.py": exercise,
-        root / "exercises" / f"{name}.ipynb": to_ipynb(exercise, f"exercises/{name}"),
+        root / "exercises" / f"{name}.ipynb": to_ipynb(exercise, f"exercises/{name}",
+                                                       chapter=name, tasks=tasks),
     }
 
 

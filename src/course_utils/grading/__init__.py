@@ -1,0 +1,133 @@
+"""Grade a whole exercise group in one command, task by task, in isolated kernels.
+
+    python -m course_utils.grade 04 submissions.zip --out grades/
+
+:func:`grade` reads the submissions (:mod:`~course_utils.grading.submissions`), runs the
+chapter's reference solution once through the grader's own path (it must score full
+points, and it leaves the data files the students' runs reuse), then grades every task of
+every submission on its own (:mod:`~course_utils.grading.runner`): the reference notebook
+with only that task's cell replaced by the student's, in a fresh kernel, sandboxed where
+Linux allows it (:mod:`~course_utils.grading.sandbox`), under time, memory and output
+limits, with the package's checks and their hidden cases, bound before the student's code
+runs (:mod:`~course_utils.grading.kernel`). It writes ``grades.csv``, a feedback file per
+student and the class summary (:mod:`~course_utils.grading.report`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from .report import StudentResult, write_reports
+from .runner import Settings, TaskResult, run_reference, run_task
+from .sandbox import resolve_sandbox
+from .submissions import collect, load_reference, read_notebook, task_code
+
+__all__ = ["grade", "Settings", "StudentResult", "TaskResult", "ReferenceFailed"]
+
+#: Task statuses that are part of normal grading; any other shows in the student's status.
+_NORMAL = ("passed", "failed", "not attempted", "task cell not found")
+
+
+class ReferenceFailed(RuntimeError):
+    """The reference solution does not pass its own grading: nothing is graded."""
+
+
+def _tree_digest(*folders: Path) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _status(tasks: list[TaskResult]) -> str:
+    problems = [f"{t.status} ({t.task})" for t in tasks if t.status not in _NORMAL]
+    return "; ".join(problems) or "graded"
+
+
+def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades", *,
+          workers: int = 2, timeout: float = 60.0, memory_gb: float = 4.0,
+          sandbox: str = "auto", solutions: str | Path | None = None,
+          show_progress: bool = True) -> list[StudentResult]:
+    """Grade ``submissions`` (zips, folders, notebooks) of ``chapter`` into ``out``.
+
+    Keyword arguments: ``workers`` kernels at a time (2); ``timeout`` seconds for each
+    task's cell and for its check (60); ``memory_gb`` of address space per kernel (4);
+    ``sandbox`` "auto" (bubblewrap where it works), "bwrap" or "none"; ``solutions`` the
+    folder of solution sources (found by default). Returns one :class:`StudentResult`
+    per student; ``out`` receives ``grades.csv``, ``feedback/``, ``summary.html``,
+    ``pass_rates.png`` and ``results.json``, also when grading stops early.
+    """
+    from ..runtime import progress
+
+    reference = load_reference(chapter, solutions)
+    mode = resolve_sandbox(sandbox)
+    if mode == "none":
+        warnings.warn("grading without bubblewrap: each submission still runs in its own "
+                      "process, folder and limits, but files outside its folder are not "
+                      "protected by the operating system (see README, 'For tutors')",
+                      RuntimeWarning, stacklevel=2)
+    settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode)
+    package = Path(__file__).resolve().parents[1]
+    before = _tree_digest(package)
+    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    results: dict[str, StudentResult] = {}
+    try:
+        found = collect(submissions, scratch / "submissions")
+        data = scratch / "reference"
+        data.mkdir()
+        checked = run_reference(reference, settings, data)
+        failed = [r for r in checked if r.status != "passed"]
+        if failed:
+            raise ReferenceFailed(f"the reference solution of {reference.chapter} fails its "
+                                  f"own grading at {failed[0].title}: {failed[0].message}")
+        units = []
+        for sub in found:
+            notebook, problem = (None, sub.problem) if sub.problem else read_notebook(
+                sub.path, reference.chapter)
+            results[sub.student] = StudentResult(sub.student, str(sub.path or ""),
+                                                 problem or "graded")
+            if notebook is None:
+                continue
+            for task in reference.tasks:
+                code, how = task_code(notebook, reference, task)
+                units.append((sub.student, task, code, how))
+
+        def work(unit):
+            student, task, code, how = unit
+            try:
+                return student, run_task(reference, task, code, how, settings, scratch, data)
+            except Exception as error:  # noqa: BLE001 - one unit never stops the batch
+                return student, TaskResult(task.id, task.title, 0, task.points,
+                                           "grader error", f"{type(error).__name__}: {error}",
+                                           how)
+
+        bar = progress(total=len(units), desc=f"grading {reference.chapter}", unit="task",
+                       **({} if show_progress else {"disable": True}))
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            for future in as_completed([pool.submit(work, u) for u in units]):
+                student, result = future.result()
+                results[student].tasks.append(result)
+                bar.update(1)
+        bar.close()
+        for student in results.values():
+            order = {t.id: k for k, t in enumerate(reference.tasks)}
+            student.tasks.sort(key=lambda t: order[t.task])
+            if student.status == "graded":
+                student.status = _status(student.tasks)
+    finally:
+        if results:
+            write_reports(list(results.values()), reference.chapter, reference.tasks, Path(out))
+        shutil.rmtree(scratch, ignore_errors=True)
+    if _tree_digest(package) != before:
+        raise RuntimeError(f"the course_utils package in {package} changed during grading: "
+                           "a submission wrote to it (run with the bubblewrap sandbox)")
+    return sorted(results.values(), key=lambda r: r.student.lower())

@@ -1,0 +1,188 @@
+"""What the grader writes: ``grades.csv``, one feedback file per student (Markdown and
+HTML), the class summary (``summary.html`` with ``pass_rates.png``) and ``results.json``.
+
+The summary groups failure messages by their text with the numbers taken out, so that
+"J[0, 1] is 0.52, expected 0.49" and "J[2, 0] is 0.1, expected 0.3" count as one mistake,
+and shows the most frequent ones first: "11 of 30: ...".
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .runner import TaskResult
+
+__all__ = ["StudentResult", "write_reports", "feedback_markdown", "common_failures",
+           "normalise_message"]
+
+
+@dataclass
+class StudentResult:
+    """Everything graded for one student."""
+
+    student: str
+    source: str  # the submitted file, as given
+    status: str  # "graded", "not a notebook", "timed out (task2)", ...
+    tasks: list[TaskResult] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(t.points for t in self.tasks)
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def normalise_message(message: str) -> str:
+    """The message with numbers and quoted values replaced, for counting alike mistakes."""
+    text = re.sub(r"\[[^\[\]]*\d[^\[\]]*\]", "[…]", message)
+    text = re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", text)
+    return text.strip()
+
+
+def common_failures(results: list[StudentResult]) -> list[tuple[str, str, int]]:
+    """(task title, a representative message, how many students) for every failure
+    message, most frequent first."""
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for student in results:
+        for task in student.tasks:
+            if task.status != "passed":
+                message = task.message or task.status
+                groups[(task.title, normalise_message(message))].append(message)
+    rows = [(title, Counter(messages).most_common(1)[0][0], len(messages))
+            for (title, _), messages in groups.items()]
+    return sorted(rows, key=lambda row: (-row[2], row[0], row[1]))
+
+
+def feedback_markdown(student: StudentResult, chapter: str, max_points: float) -> str:
+    """The feedback for one student, as Markdown."""
+    lines = [f"# Feedback: {chapter}", "", f"**Student:** {student.student}  ",
+             f"**Points:** {_points(student.total)} of {_points(max_points)}  ",
+             f"**Status:** {student.status}", ""]
+    if not student.tasks:
+        lines += ["Nothing could be graded: " + student.status + ".", ""]
+    for task in student.tasks:
+        mark = "\u2713" if task.status == "passed" else "\u2717"
+        lines += [f"## {mark} {task.title}: {_points(task.points)} of "
+                  f"{_points(task.max_points)} points", ""]
+        if task.status == "passed":
+            lines.append("Correct: the check passes, on its visible and its hidden cases.")
+        else:
+            lines.append(f"**{task.status}**" + (f": {task.message}" if task.message and
+                                                  task.message != task.status else ""))
+        if task.found and task.found != "tagged":
+            lines += ["", f"_Your code for this task was found {task.found}._"
+                      if not task.found.startswith("task cell") else ""]
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_to_html(text: str, title: str) -> str:
+    body = []
+    for line in text.splitlines():
+        escaped = html.escape(line.rstrip())
+        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
+        escaped = re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"<em>\1</em>", escaped)
+        if line.startswith("## "):
+            body.append(f"<h2>{escaped[3:]}</h2>")
+        elif line.startswith("# "):
+            body.append(f"<h1>{escaped[2:]}</h1>")
+        elif escaped.strip():
+            body.append(f"<p>{escaped}</p>")
+    return _page(title, "\n".join(body))
+
+
+def _page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
+            "max-width:60em;margin:2em auto;line-height:1.4}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}"
+            "</style></head>\n<body>\n" + body + "\n</body></html>\n")
+
+
+def _pass_rate_figure(titles: list[str], rates: list[float]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.6 * len(titles) + 1.2))
+    ax.barh(range(len(titles)), [100 * r for r in rates], color="#4c72b0")
+    ax.set_yticks(range(len(titles)), titles)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("students who passed the task (%)")
+    ax.set_title("Pass rate per task")
+    for k, rate in enumerate(rates):
+        ax.text(min(100 * rate + 1, 92), k, f"{100 * rate:.0f} %", va="center")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path) -> dict:
+    """Write every output into ``out``; returns the paths written, by kind."""
+    out.mkdir(parents=True, exist_ok=True)
+    max_points = sum(t.points for t in tasks)
+    results = sorted(results, key=lambda r: r.student.lower())
+    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", *[t.id for t in tasks], "total", "max", "status"])
+        for student in results:
+            points = {t.task: t.points for t in student.tasks}
+            writer.writerow([student.student, *[_points(points.get(t.id, 0)) for t in tasks],
+                             _points(student.total), _points(max_points), student.status])
+    feedback = out / "feedback"
+    feedback.mkdir(exist_ok=True)
+    for student in results:
+        text = feedback_markdown(student, chapter, max_points)
+        (feedback / f"{student.student}.md").write_text(text, encoding="utf-8")
+        (feedback / f"{student.student}.html").write_text(
+            _markdown_to_html(text, f"{student.student}: {chapter}"), encoding="utf-8")
+
+    n = len(results)
+    rates = [sum(1 for r in results for t in r.tasks if t.task == task.id and
+                 t.status == "passed") / n if n else 0.0 for task in tasks]
+    png = _pass_rate_figure([t.title for t in tasks], rates)
+    (out / "pass_rates.png").write_bytes(png)
+    statuses = Counter(r.status for r in results)
+    failures = common_failures(results)
+    totals = [r.total for r in results]
+    rows = "".join(f"<tr><td>{html.escape(t.title)}</td><td>{_points(t.points)}</td>"
+                   f"<td>{100 * rate:.0f} %</td></tr>" for t, rate in zip(tasks, rates))
+    mistakes = "".join(f"<tr><td>{count} of {n}</td><td>{html.escape(title)}</td>"
+                       f"<td>{html.escape(message)}</td></tr>"
+                       for title, message, count in failures[:15])
+    status_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{c}</td></tr>"
+                          for s, c in statuses.most_common())
+    mean = sum(totals) / n if n else 0.0
+    body = (f"<h1>Class summary: {html.escape(chapter)}</h1>"
+            f"<p>{n} submissions; mean {mean:.1f} of {_points(max_points)} points.</p>"
+            f"<img alt=\"pass rate per task\" src=\"data:image/png;base64,"
+            f"{base64.b64encode(png).decode()}\">"
+            f"<h2>Tasks</h2><table><tr><th>task</th><th>points</th><th>passed</th></tr>"
+            f"{rows}</table>"
+            "<h2>Most frequent mistakes</h2>"
+            + (f"<table><tr><th>students</th><th>task</th><th>message</th></tr>{mistakes}"
+               "</table>" if mistakes else "<p>None: every task passed.</p>")
+            + f"<h2>Submissions</h2><table><tr><th>status</th><th>students</th></tr>"
+              f"{status_rows}</table>")
+    (out / "summary.html").write_text(_page(f"Summary: {chapter}", body), encoding="utf-8")
+    (out / "results.json").write_text(json.dumps(
+        {"chapter": chapter, "max_points": max_points,
+         "students": [{**{k: v for k, v in asdict(r).items() if k != "tasks"},
+                       "total": r.total, "tasks": [asdict(t) for t in r.tasks]}
+                      for r in results]}, indent=1), encoding="utf-8")
+    return {"grades": out / "grades.csv", "summary": out / "summary.html",
+            "feedback": feedback, "results": out / "results.json"}

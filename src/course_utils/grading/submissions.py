@@ -1,0 +1,257 @@
+"""What the grader reads: the chapter's reference solution, and the students' submissions.
+
+* :func:`load_reference` turns ``solutions/NAME.py`` into the reference notebook, with its
+  tasks (:func:`course_utils.notebooks.task_layout`: points, task and check cells) and the
+  cell ids of the exercise template that students start from.
+* :func:`collect` turns what the course platform hands out (a ``.zip``, a folder of
+  notebooks, a folder with one sub-folder per student, or single files) into one
+  :class:`Submission` per student, named by the sub-folder or the file name.
+* :func:`read_notebook` and :func:`task_code` find a student's code for each task: the
+  cells tagged with its task id, wherever the student moved them, with the cells the
+  student added next to them (a split cell); without tags, the cell that defines the
+  task's names.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..notebooks import METADATA_KEY, CHECK_CALL, Task, make_exercise, task_layout, to_ipynb
+
+__all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
+           "read_notebook", "task_code", "strip_check_calls"]
+
+MAX_NOTEBOOK_BYTES = 50 << 20
+
+
+@dataclass
+class Reference:
+    """The reference solution of a chapter, as the grader uses it."""
+
+    chapter: str
+    code_cells: list[str]  # the sources of its code cells, in order
+    tasks: list[Task]
+    template_ids: set[str]  # cell ids of the exercise template
+    defined_names: dict[str, set[str]] = field(default_factory=dict)  # task id -> names
+
+    @property
+    def max_points(self) -> float:
+        return sum(t.points for t in self.tasks)
+
+
+def find_solutions(solutions: str | Path | None = None) -> Path:
+    """The folder of solution sources: ``solutions`` if given, else ``solutions/`` in the
+    current folder, else in the repository this package was installed from."""
+    candidates = [Path(solutions)] if solutions else [
+        Path.cwd() / "solutions", Path(__file__).resolve().parents[3] / "solutions"]
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.py")):
+            return folder
+    raise FileNotFoundError("no solution sources found (looked in "
+                            f"{', '.join(str(c) for c in candidates)}); pass --solutions DIR")
+
+
+def load_reference(chapter: str, solutions: str | Path | None = None) -> Reference:
+    """The reference of ``chapter``: a notebook name (``04_plrnn_max_lyapunov``) or its
+    number (``04``, ``4``). Raises ``ValueError`` naming the chapters found."""
+    folder = find_solutions(solutions)
+    sources = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+    matches = [p for p in sources if p.stem == chapter] or [
+        p for p in sources if chapter.isdigit() and p.stem.split("_")[0].lstrip("0") ==
+        chapter.lstrip("0")]
+    if len(matches) != 1:
+        raise ValueError(f"unknown chapter {chapter!r}; the chapters are: "
+                         f"{', '.join(p.stem for p in sources)}")
+    source = matches[0]
+    text = source.read_text(encoding="utf-8")
+    tasks = task_layout(text, source)
+    if not tasks:
+        raise ValueError(f"chapter {source.stem} has no tasks to grade")
+    import nbformat
+
+    solution = nbformat.reads(to_ipynb(text, f"solutions/{source.stem}"), as_version=4)
+    template = nbformat.reads(to_ipynb(make_exercise(text, source), f"exercises/{source.stem}"),
+                              as_version=4)
+    code_cells = [c.source for c in solution.cells if c.cell_type == "code"]
+    names = {t.id: _top_level_names(code_cells[t.code_cell]) for t in tasks}
+    return Reference(source.stem, code_cells, tasks, {c.id for c in template.cells}, names)
+
+
+def _top_level_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+@dataclass
+class Submission:
+    """One student's submission: the file to grade, or why there is none."""
+
+    student: str
+    path: Path | None
+    problem: str | None = None  # e.g. "not a notebook" when there is nothing to grade
+
+
+def _student_name(text: str) -> str:
+    name = re.sub(r"[^\w.@+-]+", "_", text).strip("._") or "student"
+    return name[:80]
+
+
+def _visible(path: Path) -> bool:
+    return not any(part.startswith((".", "__MACOSX")) for part in path.parts)
+
+
+def _from_folder(folder: Path) -> list[Submission]:
+    entries = sorted(p for p in folder.iterdir() if _visible(p.relative_to(folder)))
+    subdirs = [p for p in entries if p.is_dir()]
+    files = [p for p in entries if p.is_file()]
+    if len(subdirs) == 1 and not files:  # a zip with one top-level folder
+        return _from_folder(subdirs[0])
+    found = [Submission(_student_name(p.stem), p) for p in files]
+    for sub in subdirs:
+        notebooks = sorted(p for p in sub.rglob("*.ipynb") if _visible(p.relative_to(sub)))
+        if len(notebooks) == 1:
+            found.append(Submission(_student_name(sub.name), notebooks[0]))
+        elif not notebooks:
+            found.append(Submission(_student_name(sub.name), None, "no notebook"))
+        else:
+            named = [p for p in notebooks if not p.name.endswith("-checkpoint.ipynb")]
+            found.append(Submission(_student_name(sub.name), named[0] if len(named) == 1
+                                    else None, None if len(named) == 1 else
+                                    f"several notebooks ({len(named)})"))
+    return found
+
+
+def _extract(archive: Path, into: Path) -> Path:
+    """Extract a zip safely: no paths outside ``into``, no more than 1 GB in all."""
+    with zipfile.ZipFile(archive) as zf:
+        if sum(i.file_size for i in zf.infolist()) > 1 << 30:
+            raise ValueError(f"{archive}: more than 1 GB unpacked")
+        for info in zf.infolist():
+            target = (into / info.filename).resolve()
+            if not target.is_relative_to(into.resolve()):
+                raise ValueError(f"{archive}: unsafe path {info.filename!r}")
+        zf.extractall(into)
+    return into
+
+
+def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
+    """One :class:`Submission` per student from ``paths`` (zips are unpacked into
+    ``scratch``). A student name that occurs twice gets a suffix, ``_2``."""
+    found: list[Submission] = []
+    for k, raw in enumerate(paths):
+        path = Path(raw)
+        if not path.exists():
+            raise FileNotFoundError(f"submission {raw!r} does not exist")
+        if path.is_dir():
+            found += _from_folder(path)
+        elif path.suffix.lower() == ".zip":
+            target = scratch / f"zip{k}"
+            target.mkdir(parents=True)
+            try:
+                found += _from_folder(_extract(path, target))
+            except (zipfile.BadZipFile, ValueError) as error:
+                found.append(Submission(_student_name(path.stem), None,
+                                        f"not a zip archive ({error})"))
+        else:
+            found.append(Submission(_student_name(path.stem), path))
+    seen: dict[str, int] = {}
+    for sub in found:
+        seen[sub.student] = seen.get(sub.student, 0) + 1
+        if seen[sub.student] > 1:
+            sub.student = f"{sub.student}_{seen[sub.student]}"
+    return found
+
+
+def read_notebook(path: Path, chapter: str):
+    """The notebook at ``path``, or ``(None, problem)``: "not a notebook" (not JSON, not
+    nbformat), "empty notebook", or "wrong chapter (...)"."""
+    import nbformat
+
+    if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+        return None, "not a notebook (larger than 50 MB)"
+    try:
+        raw = json.loads(path.read_bytes().decode("utf-8"))
+        notebook = nbformat.reads(json.dumps(raw), as_version=4)
+    except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as error:
+        return None, f"not a notebook ({type(error).__name__})"
+    except Exception as error:  # noqa: BLE001 - nbformat raises its own error types
+        return None, f"not a notebook ({type(error).__name__})"
+    if not isinstance(notebook.get("cells"), list):
+        return None, "not a notebook (no cells)"
+    if not [c for c in notebook.cells if c.get("cell_type") == "code"]:
+        return None, "empty notebook"
+    meta = notebook.metadata.get(METADATA_KEY) or {}
+    other = meta.get("chapter") if isinstance(meta, dict) else None
+    if other and other != chapter:
+        return None, f"wrong chapter ({other})"
+    return notebook, None
+
+
+def _task_of(cell) -> str | None:
+    meta = cell.get("metadata", {}).get(METADATA_KEY)
+    return meta.get("task") if isinstance(meta, dict) else None
+
+
+def task_code(notebook, reference: Reference, task: Task) -> tuple[str | None, str]:
+    """The student's code for ``task`` and how it was found ("tagged", "tagged, with N
+    added cells", "by name ..."), or ``(None, "task cell not found")``."""
+    cells = notebook.cells
+    tagged = [i for i, c in enumerate(cells) if c.cell_type == "code" and _task_of(c) == task.id]
+    if tagged:
+        chosen = set(tagged)
+        for i in tagged:  # cells the student added next to a task cell: a split cell
+            for step in (-1, 1):
+                j = i + step
+                while 0 <= j < len(cells) and j not in chosen and _added(cells[j], reference):
+                    chosen.add(j)
+                    j += step
+        extra = len(chosen) - len(tagged)
+        how = "tagged" + (f", with {extra} cell{'s' * (extra > 1)} added beside it" if extra
+                          else "")
+        return "\n\n".join(cells[i].source for i in sorted(chosen)), how
+    wanted = reference.defined_names.get(task.id) or set()
+    if wanted:
+        for cell in reversed(cells):
+            if cell.cell_type == "code" and wanted <= _top_level_names(cell.source):
+                return cell.source, f"by name ({', '.join(sorted(wanted))}): the task tag is missing"
+    return None, "task cell not found"
+
+
+def _added(cell, reference: Reference) -> bool:
+    return (cell.cell_type == "code" and cell.get("id") not in reference.template_ids
+            and _task_of(cell) is None and not (cell.get("metadata", {}).get(METADATA_KEY)))
+
+
+def strip_check_calls(source: str) -> str:
+    """``source`` without its top-level calls of ``check_*`` functions (the grader runs its
+    own checks, never a student's)."""
+    lines = source.splitlines()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "\n".join(line for line in lines if not CHECK_CALL.match(line))
+    drop: set[int] = set()
+    for node in tree.body:
+        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                and isinstance(node.value.func, ast.Name)
+                and node.value.func.id.startswith("check_")):
+            drop.update(range(node.lineno - 1, node.end_lineno))
+    return "\n".join(line for k, line in enumerate(lines) if k not in drop)
+
+
+def copy_tree_files(source: Path, target: Path) -> None:
+    """Copy the regular files directly in ``source`` (a reference run's data caches) into
+    ``target``."""
+    for path in source.iterdir():
+        if path.is_file() and not path.name.startswith(("ipc-", ".kernel", "kernel")):
+            shutil.copy2(path, target / path.name)
