@@ -106,7 +106,7 @@ print("orbit", tuple(Z.shape), Z.dtype)
 
 # %% [markdown]
 # **Task 1.** Compute the Jacobians $J_t = \partial F_\theta / \partial z$ at every state of
-# the orbit, `Z[t]`, as a tensor of shape `(T, M, M)`, with
+# the orbit, `Z[t]`, as a tensor of shape `(T, M, M)` in the dtype of `Z`, with
 # `torch.autograd.functional.jacobian`. Calling it once per state works but is slow for
 # 15,000 states. A faster way: row $t$ of `model(Z)` depends on `Z[t]` only, so the
 # Jacobian of the sum over the rows, `model(Z).sum(dim=0)` (shape `(M,)`), with respect to

@@ -172,8 +172,8 @@ v = torch.randn(H, generator=torch.Generator().manual_seed(0), dtype=torch.float
 v /= v.norm()
 eps = np.logspace(-4, 0, 9)
 dh = torch.as_tensor(eps, dtype=torch.float64)[:, None] * v   # (9, H), one size per row
-with torch.no_grad():
-    predicted = affine_prediction(rnn, u0, h0, torch.zeros_like(u0), dh)
+predicted = affine_prediction(rnn, u0, h0, torch.zeros_like(u0), dh).detach()
+with torch.no_grad():                         # (outside: your Jacobians may use autograd)
     exact = torch.stack([lin.step(u0, h0 + d) for d in dh])
 error = (predicted - exact).norm(dim=1).numpy()
 slope = np.polyfit(np.log(eps[:5]), np.log(error[:5]), 1)[0]

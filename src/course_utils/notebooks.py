@@ -142,8 +142,12 @@ def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
     the task's own cell must call none (the grader replaces the check cell by its own call
     and never runs a student's).
     """
-    _, cells = parse_percent(text)
+    preamble, cells = parse_percent(text)
     solution_tasks(text, path)  # the markers themselves are well formed
+    for number, line in enumerate(preamble, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            raise MarkerError(path, number, "code before the first '# %%' cell marker: "
+                              "start every cell with '# %%'")
     code = [c for c in cells if c.kind == "code"]
     found: list[tuple[int, int, str, float | None]] = []
     for position, cell in enumerate(code):

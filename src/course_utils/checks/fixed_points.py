@@ -3,22 +3,35 @@ affine prediction and the stability of a fixed point of a map."""
 
 from __future__ import annotations
 
+import cmath
+import copy
+import re
+
 import numpy as np
 
-from ._common import ok as _ok
+from ._common import (assert_unchanged, call_student, fmt_pair, hidden_case, ok as _ok,
+                      snapshot)
 
 CHAPTER = "06_rnn_fixed_points"
 __all__ = ["check_rnn_jacobians", "check_affine_prediction", "check_stability_classification"]
 
-def _small_torch_rnn(seed=7, n_in=3, n_hidden=5):
-    """A float64 tanh ``nn.RNN`` with non-zero biases and a point (u, h) to linearise at."""
+_RTOL, _ATOL = 1e-8, 1e-10      # float64 results: analytic and autograd agree to ~1e-15
+
+
+# ---------------------------------------------------------------------------------------
+# Shared helpers
+# ---------------------------------------------------------------------------------------
+
+def _small_torch_rnn(seed=7, n_in=3, n_hidden=5, scale=0.8):
+    """A float64 tanh ``nn.RNN`` (batch first, as the notebook's) with non-zero biases and a
+    point (u, h) to linearise at."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     rnn = torch.nn.RNN(n_in, n_hidden, batch_first=True, dtype=torch.float64)
     with torch.no_grad():
         for p in rnn.parameters():
-            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * 0.8)
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64) * scale)
     u = torch.randn(n_in, generator=g, dtype=torch.float64)
     h = torch.randn(n_hidden, generator=g, dtype=torch.float64) * 0.5
     return rnn, u, h
@@ -32,161 +45,491 @@ def _rnn_reference(rnn, u, h):
     return (lin.step(u, h), *lin.jacobian(u, h))
 
 
-def _as_float64(x, what: str):
+def _weights(rnn):
+    return tuple(p.detach().clone() for p in (rnn.weight_ih_l0, rnn.weight_hh_l0,
+                                              rnn.bias_ih_l0, rnn.bias_hh_l0))
+
+
+def _type_name(x) -> str:
+    if isinstance(x, np.ndarray):
+        return f"a NumPy array (dtype {x.dtype})"
+    return type(x).__name__
+
+
+def _tensor(got, what: str, why: str):
+    """``got`` detached, after asserting that it is a torch tensor."""
     import torch
 
-    if isinstance(x, torch.Tensor):
-        x = x.detach()
-    try:
-        return torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    except (TypeError, ValueError) as err:
-        raise AssertionError(f"{what} must be a tensor or array; got {type(x).__name__}") from err
+    if not isinstance(got, torch.Tensor):
+        hint = (": compute with torch operations, or convert with torch.as_tensor"
+                if isinstance(got, (np.ndarray, list, tuple, float, int)) else "")
+        raise AssertionError(f"{what} must be a torch tensor ({why}); got "
+                             f"{_type_name(got)}{hint}")
+    return got.detach()
 
 
-def check_rnn_jacobians(fn) -> None:
-    """Check ``fn(rnn, u, h) → (J_h, J_u)`` for a single-layer tanh ``nn.RNN`` at one input
-    ``u (I,)`` and state ``h (H,)``: J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 -
-    tanh(a)^2) W_ih, with a = W_ih u + b_ih + W_hh h + b_hh."""
+def _close(got, expected, rtol=_RTOL, atol=_ATOL) -> bool:
+    """NaN-safe allclose of two tensors of one shape, in float64 or complex128."""
     import torch
 
-    rnn, u, h = _small_torch_rnn()
-    with torch.no_grad():
-        h_next, J_h, J_u = _rnn_reference(rnn, u, h)
-        got = fn(rnn, u, h)
-    assert isinstance(got, (tuple, list)) and len(got) == 2, (
-        f"return the pair (J_h, J_u); got {type(got).__name__}")
-    got_h, got_u = (_as_float64(g, name) for g, name in zip(got, ("J_h", "J_u")))
+    if tuple(got.shape) != tuple(expected.shape):
+        return False
+    dtype = torch.complex128 if (got.is_complex() or expected.is_complex()) else torch.float64
+    return bool(torch.allclose(got.to(dtype), expected.to(dtype), rtol=rtol, atol=atol))
+
+
+def _first_mismatch(got, expected, rtol=_RTOL, atol=_ATOL):
+    """Index (a tuple) of the first entry where ``got`` differs from ``expected``."""
+    import torch
+
+    bad = ~torch.isclose(got.to(torch.float64), expected.to(torch.float64), rtol=rtol,
+                         atol=atol)
+    return tuple(int(v) for v in bad.nonzero()[0])
+
+
+def _expect_float(got, what: str, dtype, why: str) -> None:
+    if got.is_complex() or not got.is_floating_point():
+        raise AssertionError(f"{what} must be a real floating-point tensor of dtype {dtype} "
+                             f"({why}); got dtype {got.dtype}")
+    if got.dtype != dtype:
+        raise AssertionError(f"{what} must have dtype {dtype}, the dtype of the rnn's weights "
+                             f"({why}); got {got.dtype}. Do not convert: compute with the "
+                             "weights and inputs as they are")
+
+
+def _student_copies(*values):
+    """Copies to hand to the student, and a snapshot of them to detect changes in place."""
+    copies = [copy.deepcopy(v) if not hasattr(v, "clone") else v.clone() for v in values]
+    return copies, snapshot(*copies)
+
+
+# ---------------------------------------------------------------------------------------
+# Task 1: the Jacobians
+# ---------------------------------------------------------------------------------------
+
+def _jacobian_slips(rnn, u, h, J_h, J_u):
+    """(message, wrong J_h, wrong J_u) for the typical slips."""
+    import torch
+
+    W_ih, W_hh, b_ih, b_hh = _weights(rnn)
+    a = W_ih @ u + W_hh @ h
+    full = a + b_ih + b_hh
+    s = 1 - torch.tanh(full) ** 2
+
+    def rows(slope):
+        return slope[:, None] * W_hh, slope[:, None] * W_ih
+
+    one_bias = ("both biases b_ih and b_hh belong in the pre-activation a = W_ih u + b_ih + "
+                "W_hh h + b_hh: one of them is missing")
+    return [
+        ("J_h is transposed: row i holds the derivatives of h_next[i], J_h[i, j] = "
+         "d h_next[i] / d h[j]", J_h.T, J_u),
+        ("you used W_hh and W_ih alone: the chain rule multiplies each row i by tanh'(a_i) "
+         "= 1 - tanh(a_i)^2 at the pre-activation a", W_hh, W_ih),
+        ("tanh' was evaluated at the current state h (1 - h^2) instead of at the "
+         "pre-activation a of this step (1 - tanh(a)^2 = 1 - h_next^2)", *rows(1 - h ** 2)),
+        ("the derivative of tanh is 1 - tanh(a)^2, not 1 - tanh(a)",
+         *rows(1 - torch.tanh(full))),
+        ("the derivative of tanh at a is 1 - tanh(a)^2, not 1 - a^2: apply tanh first",
+         *rows(1 - full ** 2)),
+        ("the biases b_ih and b_hh are part of the pre-activation a: leave them in",
+         *rows(1 - torch.tanh(a) ** 2)),
+        (one_bias, *rows(1 - torch.tanh(a + b_ih) ** 2)),
+        (one_bias, *rows(1 - torch.tanh(a + b_hh) ** 2)),
+        ("the diagonal factor multiplies the columns instead of the rows: use "
+         "slope[:, None] * W (or torch.diag(slope) @ W)", W_hh * s[None, :], W_ih),
+        ("torch.diag(slope) * W multiplies elementwise and keeps only the diagonal of W: "
+         "use the matrix product torch.diag(slope) @ W (or slope[:, None] * W)",
+         torch.diag(s) * W_hh, J_u),
+    ]
+
+
+def _jacobians_case(fn, rnn, u, h) -> None:
+    """One point (rnn, u, h): run the student's fn on copies and compare."""
+    _, J_h, J_u = _rnn_reference(rnn, u, h)
+    slips = _jacobian_slips(rnn, u, h, J_h, J_u)
     H, I = J_u.shape
-    for name, g, e in (("J_h", got_h, J_h), ("J_u", got_u, J_u)):
-        if tuple(g.shape) != tuple(e.shape):
-            hint = (" (H outputs by the size of what you differentiate by; squeeze the "
-                    "batch and layer axes)")
-            raise AssertionError(f"{name} must have shape {tuple(e.shape)} for H = {H} hidden "
-                                 f"units and I = {I} inputs; got {tuple(g.shape)}{hint}")
-    with torch.no_grad():
-        pre_no_bias = rnn.weight_ih_l0 @ u + rnn.weight_hh_l0 @ h
-    slips = {
-        "J_h is transposed: row i holds the derivatives of h_next[i], J_h[i, j] = "
-        "d h_next[i] / d h[j]": (J_h.T, J_u),
-        "you used W_hh and W_ih alone: the chain rule multiplies each row i by tanh'(a_i) "
-        "= 1 - tanh(a_i)^2 at the pre-activation a": (rnn.weight_hh_l0, rnn.weight_ih_l0),
-        "tanh' was evaluated at the current state h (1 - h^2) instead of at the "
-        "pre-activation a of this step (1 - tanh(a)^2 = 1 - h_next^2)":
-            ((1 - h ** 2)[:, None] * rnn.weight_hh_l0, (1 - h ** 2)[:, None] * rnn.weight_ih_l0),
-        "the derivative of tanh is 1 - tanh(a)^2, not 1 - tanh(a)":
-            ((1 - h_next)[:, None] * rnn.weight_hh_l0, (1 - h_next)[:, None] * rnn.weight_ih_l0),
-        "the biases b_ih and b_hh are part of the pre-activation a: leave them in":
-            ((1 - pre_no_bias.tanh() ** 2)[:, None] * rnn.weight_hh_l0,
-             (1 - pre_no_bias.tanh() ** 2)[:, None] * rnn.weight_ih_l0),
-        "the diagonal factor multiplies the columns instead of the rows: use "
-        "slope[:, None] * W (or torch.diag(slope) @ W)":
-            (rnn.weight_hh_l0 * (1 - h_next ** 2)[None, :], J_u),
-    }
-    ok_h = torch.allclose(got_h, J_h, rtol=1e-8, atol=1e-10)
-    ok_u = torch.allclose(got_u, J_u, rtol=1e-8, atol=1e-10)
+    dtype = rnn.weight_hh_l0.dtype
+
+    (rnn_c, u_c, h_c), before = _student_copies(rnn, u, h)
+    got = call_student(fn, rnn_c, u_c, h_c)
+    assert_unchanged(before, [rnn_c, u_c, h_c], ["rnn (its weights)", "u", "h"])
+
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        size = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
+        raise AssertionError(f"return the pair (J_h, J_u), e.g. `return J_h, J_u`; got "
+                             f"{_type_name(got)}{size}")
+    why = "Task 2 multiplies it with the torch tensors dh and du, dh @ J_h.T and J_u @ du"
+    got_h, got_u = (_tensor(g, name, why) for g, name in zip(got, ("J_h", "J_u")))
+
+    shape_h, shape_u = tuple(got_h.shape), tuple(got_u.shape)
+    if H != I and shape_h == (H, I) and shape_u == (H, H):
+        raise AssertionError(f"J_h and J_u are swapped: return (J_h, J_u), J_h of shape "
+                             f"{(H, H)} first (torch.autograd.functional.jacobian(f, (u, h)) "
+                             "returns them in the order of its inputs, u first)")
+    for name, g, e, wrt in (("J_h", got_h, J_h, "h"), ("J_u", got_u, J_u, "u")):
+        shape, want = tuple(g.shape), tuple(e.shape)
+        if shape == want:
+            continue
+        if len(shape) == 2 and shape == want[::-1]:
+            hint = (f" This is the transpose: row i holds the derivatives of h_next[i] with "
+                    f"respect to {wrt}")
+        elif g.numel() == e.numel():
+            hint = (f" Remove the batch and layer axes of the RNN's input and output, e.g. "
+                    f".reshape{want}")
+        elif len(shape) == 1 and shape[0] in (H, e.shape[1]):
+            hint = (f" One vector is not the Jacobian: it has one row per output h_next[i] "
+                    f"(a gradient of the sum of the outputs gives only the column sums; "
+                    "differentiate each output, or use torch.autograd.functional.jacobian)")
+        else:
+            hint = (f" (H outputs by the size of what you differentiate by, {wrt})")
+        raise AssertionError(f"{name} must have shape {want} for H = {H} hidden units and "
+                             f"I = {I} inputs; got {shape}.{hint}")
+    for name, g in (("J_h", got_h), ("J_u", got_u)):
+        _expect_float(g, name, dtype, "Task 2 multiplies it with perturbations of that dtype, "
+                                      "and a matrix product needs one dtype")
+        if g.device != J_h.device:
+            raise AssertionError(f"{name} must be on the device of the rnn, {J_h.device}; got "
+                                 f"{g.device}")
+
+    ok_h, ok_u = _close(got_h, J_h), _close(got_u, J_u)
     if ok_h and ok_u:
-        _ok("J_h and J_u of the tanh RNN step agree with the chain rule at a point with "
-            "non-zero biases")
         return
-    for slip, (wh, wu) in slips.items():
-        if torch.allclose(got_h, wh, rtol=1e-8, atol=1e-10) and (
-                ok_u or torch.allclose(got_u, wu, rtol=1e-8, atol=1e-10)):
+    for name, g in (("J_h", got_h), ("J_u", got_u)):
+        if not bool(g.isfinite().all()):
+            raise AssertionError(f"{name} contains NaN or inf; the Jacobian of a tanh RNN is "
+                                 "finite everywhere")
+    for slip, wh, wu in slips:
+        if (ok_h or _close(got_h, wh)) and (ok_u or _close(got_u, wu)):
             raise AssertionError(slip)
     name, g, e = ("J_h", got_h, J_h) if not ok_h else ("J_u", got_u, J_u)
-    i, j = (int(v) for v in ((g - e).abs() > 1e-10).nonzero()[0])
-    raise AssertionError(f"{name}[{i}, {j}] is {g[i, j].item():.6f}, expected "
-                         f"{e[i, j].item():.6f}. With a = W_ih u + b_ih + W_hh h + b_hh, "
-                         "J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 - tanh(a)^2) W_ih")
+    i, j = _first_mismatch(g, e)
+    raise AssertionError(f"{name}[{i}, {j}] is wrong: {fmt_pair(e[i, j], g[i, j])}. With a = "
+                         "W_ih u + b_ih + W_hh h + b_hh, J_h = diag(1 - tanh(a)^2) W_hh and "
+                         "J_u = diag(1 - tanh(a)^2) W_ih")
 
 
-def check_affine_prediction(fn) -> None:
-    """Check ``fn(rnn, u, h, du, dh) → (B, H)``: the first-order prediction of the next
-    state for a batch of state perturbations ``dh (B, H)`` and one input perturbation
-    ``du (I,)``, F(h, u) + J_h dh_b + J_u du for every row b."""
+#: The hidden cases of Task 1: (label, seed, I, H, weight scale).
+_JACOBIAN_HIDDEN = (
+    ("another seed, more hidden units than inputs", 101, 2, 8, 0.8),
+    ("another seed, more inputs than hidden units, saturated units", 202, 6, 3, 1.6),
+    ("a larger network with small weights", 303, 4, 16, 0.3),
+)
+
+
+def check_rnn_jacobians(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(rnn, u, h) → (J_h, J_u)`` for a single-layer tanh ``nn.RNN`` at one input
+    ``u (I,)`` and state ``h (H,)``: J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 -
+    tanh(a)^2) W_ih, with a = W_ih u + b_ih + W_hh h + b_hh. Torch tensors of the rnn's
+    dtype, shapes (H, H) and (H, I); computed by the formula or by autograd."""
+    _jacobians_case(fn, *_small_torch_rnn())
+    if hidden:
+        for label, seed, n_in, n_hidden, scale in _JACOBIAN_HIDDEN:
+            with hidden_case(label):
+                _jacobians_case(fn, *_small_torch_rnn(seed, n_in, n_hidden, scale))
+    _ok("J_h and J_u of the tanh RNN step agree with the chain rule at a point with "
+        "non-zero biases")
+
+
+# ---------------------------------------------------------------------------------------
+# Task 2: the affine prediction
+# ---------------------------------------------------------------------------------------
+
+def _perturbations(seed, B, H, I, scale=1e-2):
     import torch
 
-    rnn, u, h = _small_torch_rnn(seed=11)
-    g = torch.Generator().manual_seed(12)
-    dh = 1e-2 * torch.randn(4, h.numel(), generator=g, dtype=torch.float64)
-    du = 1e-2 * torch.randn(u.numel(), generator=g, dtype=torch.float64)
-    with torch.no_grad():
-        F, J_h, J_u = _rnn_reference(rnn, u, h)
-        expected = F + dh @ J_h.T + J_u @ du
-        got = fn(rnn, u, h, du, dh)
-    got = _as_float64(got, "the prediction")
+    g = torch.Generator().manual_seed(seed)
+    dh = scale * torch.randn(B, H, generator=g, dtype=torch.float64)
+    du = scale * torch.randn(I, generator=g, dtype=torch.float64)
+    return du, dh
+
+
+def _affine_case(fn, rnn, u, h, du, dh) -> None:
+    import torch
+
+    F, J_h, J_u = _rnn_reference(rnn, u, h)
     B, H = dh.shape
-    if tuple(got.shape) != (B, H):
-        hint = {(H, B): " You returned the transpose: one row per perturbation, dh @ J_h.T",
-                (H,): " Predict every row of the batch dh, not one state",
-                (1, B, H): " Squeeze the layer axis of the RNN's output"}.get(tuple(got.shape), "")
+    expected = F + dh @ J_h.T + J_u @ du
+    W_ih, W_hh, b_ih, b_hh = _weights(rnn)
+    exact = torch.tanh(W_ih @ (u + du) + b_ih + (h + dh) @ W_hh.T + b_hh)
+    slips = [
+        ("the state term is dh @ J_h.T (row b is J_h dh_b), not dh @ J_h",
+         F + dh @ J_h + J_u @ du),
+        ("start from the next state F(h, u), not from the current state h",
+         h + dh @ J_h.T + J_u @ du),
+        ("the input perturbation is missing: add J_u du", F + dh @ J_h.T),
+        ("the state perturbation is missing: add J_h dh_b for each row b",
+         (F + J_u @ du).expand(B, H)),
+        ("these are the perturbations of the next state alone: add the next state F(h, u)",
+         dh @ J_h.T + J_u @ du),
+        ("the input term is J_u du, with the perturbation du, not J_u u",
+         F + dh @ J_h.T + J_u @ u),
+        ("add the first-order terms, F(h, u) + J_h dh + J_u du; you subtracted them",
+         F - dh @ J_h.T - J_u @ du),
+        ("this is the exact next state F(h + dh, u + du); the task is its first-order "
+         "(affine) approximation at (h, u)", exact),
+    ]
+
+    (rnn_c, u_c, h_c, du_c, dh_c), before = _student_copies(rnn, u, h, du, dh)
+    got = call_student(fn, rnn_c, u_c, h_c, du_c, dh_c)
+    assert_unchanged(before, [rnn_c, u_c, h_c, du_c, dh_c],
+                     ["rnn (its weights)", "u", "h", "du", "dh"])
+
+    got = _tensor(got, "the prediction", "the next cell subtracts the exact next states, a "
+                                         "torch tensor, and takes .norm(dim=1)")
+    shape = tuple(got.shape)
+    if shape != (B, H):
+        if B != H and shape == (H, B):
+            hint = " You returned the transpose: one row per perturbation, dh @ J_h.T"
+        elif shape == (H,):
+            hint = " Predict every row of the batch dh, not one state"
+        elif got.numel() == B * H:
+            hint = (" Remove the extra axes (of the RNN's output, for instance) with "
+                    f".reshape({B}, {H})")
+        else:
+            hint = ""
         raise AssertionError(f"for dh of shape {(B, H)} return shape {(B, H)}; got "
-                             f"{tuple(got.shape)}.{hint}")
-    if torch.allclose(got, expected, rtol=1e-8, atol=1e-10):
-        _ok("affine prediction F(h, u) + J_h dh + J_u du, row by row for a batch of dh")
+                             f"{shape}.{hint}")
+    _expect_float(got, "the prediction", rnn.weight_hh_l0.dtype,
+                  "the next cell measures prediction errors down to 1e-9, far below what "
+                  "float32 resolves")
+    if _close(got, expected):
         return
-    slips = {
-        "the state term is dh @ J_h.T (row b is J_h dh_b), not dh @ J_h": F + dh @ J_h + J_u @ du,
-        "start from the next state F(h, u), not from the current state h":
-            h + dh @ J_h.T + J_u @ du,
-        "the input perturbation is missing: add J_u du": F + dh @ J_h.T,
-        "the state perturbation is missing: add J_h dh for each row": (F + J_u @ du).expand(B, H),
-        "these are the perturbations of the next state alone: add the next state F(h, u)":
-            dh @ J_h.T + J_u @ du,
-    }
-    for slip, wrong in slips.items():
-        if torch.allclose(got, wrong, rtol=1e-8, atol=1e-10):
+    if not bool(got.isfinite().all()):
+        raise AssertionError("the prediction contains NaN or inf")
+    for slip, wrong in slips:
+        if _close(got, wrong):
             raise AssertionError(slip)
-    with torch.no_grad():
-        exact = torch.tanh(rnn.weight_ih_l0 @ (u + du) + rnn.bias_ih_l0
-                           + (h + dh) @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
-    if torch.allclose(got, exact, rtol=1e-8, atol=1e-10):
-        raise AssertionError("this is the exact next state F(h + dh, u + du); the task is its "
-                             "first-order (affine) approximation at (h, u)")
-    b, i = (int(v) for v in ((got - expected).abs() > 1e-10).nonzero()[0])
-    raise AssertionError(f"row {b}, unit {i}: expected {expected[b, i].item():.6f}, got "
-                         f"{got[b, i].item():.6f}")
+    b, i = _first_mismatch(got, expected)
+    raise AssertionError(f"row {b}, unit {i}: {fmt_pair(expected[b, i], got[b, i])}. The "
+                         "prediction is F(h, u) + J_h dh_b + J_u du for each row dh_b")
 
 
-def _eig_case(moduli, angles):
-    return np.asarray(moduli) * np.exp(1j * np.asarray(angles, dtype=float))
+#: The hidden cases of Task 2: (label, rnn seed, I, H, perturbation seed, B, scale).
+_AFFINE_HIDDEN = (
+    ("another seed and network size, a single perturbation", 111, 2, 7, 112, 1, 1e-2),
+    ("another seed, as many perturbations as hidden units", 121, 4, 6, 122, 6, 1e-3),
+    ("another seed, a larger batch of larger perturbations", 131, 3, 4, 132, 9, 1e-1),
+)
 
 
-def check_stability_classification(fn) -> None:
+def check_affine_prediction(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(rnn, u, h, du, dh) → (B, H)``: the first-order prediction of the next
+    state for a batch of state perturbations ``dh (B, H)`` and one input perturbation
+    ``du (I,)``, F(h, u) + J_h dh_b + J_u du for every row b, a float64 torch tensor."""
+    rnn, u, h = _small_torch_rnn(seed=11)
+    du, dh = _perturbations(12, 4, h.numel(), u.numel())
+    _affine_case(fn, rnn, u, h, du, dh)
+    if hidden:
+        for label, seed, n_in, n_hidden, p_seed, B, scale in _AFFINE_HIDDEN:
+            with hidden_case(label):
+                rnn, u, h = _small_torch_rnn(seed, n_in, n_hidden)
+                _affine_case(fn, rnn, u, h, *_perturbations(p_seed, B, n_hidden, n_in, scale))
+    _ok("affine prediction F(h, u) + J_h dh + J_u du, row by row for a batch of dh")
+
+
+# ---------------------------------------------------------------------------------------
+# Task 3: stability of a fixed point of a map
+# ---------------------------------------------------------------------------------------
+
+def _pair(r, angle):
+    """A complex-conjugate pair r e^{±i angle} (exact conjugates)."""
+    z = cmath.rect(r, angle)
+    return [z, z.conjugate()]
+
+
+def _reference_label(ev: np.ndarray) -> str:
+    moduli = np.abs(ev)
+    kind = ("stable" if (moduli < 1).all() else "unstable" if (moduli > 1).all()
+            else "saddle")
+    return kind + (" (oscillatory)" if (np.abs(ev.imag) > 1e-9).any() else "")
+
+
+#: The visible cases: real eigenvalues are exactly real (imaginary part 0, as
+#: torch.linalg.eigvals returns them for a real matrix), complex ones come in pairs.
+_CLASS_CASES = [
+    ([0.5, -0.9, 0.2], "stable"),
+    (_pair(0.95, 0.4) + [0.3], "stable (oscillatory)"),
+    ([1.5, -2.0], "unstable"),
+    (_pair(1.2, 2.0), "unstable (oscillatory)"),
+    ([1.3, 0.6, 0.1], "saddle"),
+    (_pair(1.05, 0.1) + [0.5], "saddle (oscillatory)"),
+    ([-0.8, -0.3], "stable"),               # negative real eigenvalues
+    ([-1.4, 0.5], "saddle"),                # a flip, not stable
+]
+
+
+def _kind_by(rule_stable, rule_unstable):
+    def kind(ev):
+        return ("stable" if rule_stable(ev) else "unstable" if rule_unstable(ev)
+                else "saddle")
+    return kind
+
+
+#: Wrong rules for the kind: (message, rule).
+_KIND_SLIPS = [
+    ("for a map compare the moduli abs(lambda) with 1: comparing the real parts with 0 is "
+     "the rule for flows (continuous time), and a map with eigenvalue -0.9 is stable",
+     _kind_by(lambda ev: (ev.real < 0).all(), lambda ev: (ev.real > 0).all())),
+    ("compare the moduli abs(lambda) with 1, not the real parts: a negative or complex "
+     "eigenvalue can have a real part below 1 and a modulus above 1",
+     _kind_by(lambda ev: (ev.real < 1).all(), lambda ev: (ev.real > 1).all())),
+    ("stable and unstable are swapped: abs(lambda) < 1 shrinks a perturbation at every step "
+     "(stable), abs(lambda) > 1 grows it",
+     _kind_by(lambda ev: (np.abs(ev) > 1).all(), lambda ev: (np.abs(ev) < 1).all())),
+    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
+     "a mix is a saddle",
+     _kind_by(lambda ev: (np.abs(ev) < 1).any(), lambda ev: (np.abs(ev) > 1).any())),
+    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
+     "a mix is a saddle",
+     _kind_by(lambda ev: (np.abs(ev) < 1).all() and not (np.abs(ev) > 1).any(),
+              lambda ev: (np.abs(ev) > 1).any())),
+]
+
+#: Wrong rules for ' (oscillatory)': (message, rule).
+_OSC_SLIPS = [
+    ("append ' (oscillatory)' when some eigenvalue is complex (imaginary part above 1e-9 in "
+     "size)", lambda ev: False),
+    ("a complex dtype does not make an eigenvalue complex: torch.linalg.eigvals returns real "
+     "eigenvalues as complex numbers with imaginary part 0. Test the imaginary parts, "
+     "eigenvalues.imag", lambda ev: True),
+    ("a negative real eigenvalue flips the sign of a perturbation at every step but does not "
+     "rotate it: ' (oscillatory)' only when some imaginary part is non-zero",
+     lambda ev: bool((ev.real < 0).any() or (np.abs(ev.imag) > 1e-9).any())),
+    ("one complex eigenvalue (pair) is enough for ' (oscillatory)': use any, not all",
+     lambda ev: bool((np.abs(ev.imag) > 1e-9).all())),
+]
+
+_LABEL = re.compile(r"^\s*(stable|unstable|saddle)\b", re.IGNORECASE)
+
+
+def _parse_label(label: str):
+    """(kind, oscillatory) of a label written a little differently, or None."""
+    m = _LABEL.match(label)
+    if m is None:
+        return None
+    return m.group(1).lower(), "oscill" in label.lower()
+
+
+def _describe(ev: np.ndarray) -> str:
+    return (f"eigenvalues {np.round(ev, 3).tolist()} (moduli "
+            f"{np.round(np.abs(ev), 3).tolist()})")
+
+
+def _classify_all(fn, cases, dtype):
+    """The student's labels for ``cases`` (eigenvalue lists), each handed over as a copy."""
+    import torch
+
+    labels = []
+    for values in cases:
+        eigenvalues = torch.tensor(values, dtype=dtype)
+        (arg,), before = _student_copies(eigenvalues)
+        got = call_student(fn, arg)
+        assert_unchanged(before, [arg], ["eigenvalues"])
+        if not isinstance(got, str):
+            shown = repr(got)
+            shown = shown if len(shown) < 80 else shown[:77] + "..."
+            raise AssertionError(
+                "return a string such as 'saddle' or 'stable (oscillatory)' (the next cell "
+                "counts the labels and tests label.startswith('stable')); got "
+                f"{_type_name(got)}: {shown}")
+        labels.append(got)
+    return labels
+
+
+def _hidden_class_sets():
+    """The hidden eigenvalue sets, by kind of variation (no values in the labels)."""
+    import torch
+
+    g = torch.Generator().manual_seed(61)
+    complex64 = [
+        _pair(0.7, 1.1) + _pair(0.2, 2.5) + [0.9, -0.6],               # stable (osc)
+        [1.7, -1.2, 1.01],                                               # unstable
+        _pair(0.98, 0.05) + [1.3, 0.1, -0.4],                            # saddle (osc)
+        _pair(1.5, 0.3) + _pair(1.1, 1.7),                               # unstable (osc)
+    ]
+    real = [
+        [-0.3],                                                          # one eigenvalue
+        [1.02],
+        [-1.5, 0.99, 0.2, -0.7],
+        [0.999, -0.999, 0.0],
+        [2.0, -3.0, 1.1, -1.05, 4.0],
+        _pair(0.5, 1e-3) + [0.1],                                        # small imag part
+    ]
+    jacobian_like = []
+    for scale in (0.05, 0.12, 0.2):
+        for _ in range(2):
+            J = torch.randn(32, 32, generator=g, dtype=torch.float64) * scale
+            jacobian_like.append(torch.linalg.eigvals(J).numpy().tolist())
+    return [
+        ("eigenvalues in complex64", complex64, torch.complex64),
+        ("real eigenvalues only, other numbers of them", real, torch.complex128),
+        ("many eigenvalues, as torch.linalg.eigvals returns them for a Jacobian",
+         jacobian_like, torch.complex128),
+    ]
+
+
+def check_stability_classification(fn, *, hidden: bool = False) -> None:
     """Check ``fn(eigenvalues) → str`` for the fixed point of a map, given its eigenvalues
     as a complex torch tensor (as ``torch.linalg.eigvals`` returns them): "stable" if every
     eigenvalue has modulus below 1, "unstable" if every modulus is above 1, "saddle"
     otherwise, with " (oscillatory)" appended when an eigenvalue is complex."""
     import torch
 
-    cases = [
-        (_eig_case([0.5, 0.9, 0.2], [0, np.pi, 0]), "stable"),
-        (_eig_case([0.95, 0.95, 0.3], [0.4, -0.4, 0]), "stable (oscillatory)"),
-        (_eig_case([1.5, 2.0], [0, np.pi]), "unstable"),
-        (_eig_case([1.2, 1.2], [2.0, -2.0]), "unstable (oscillatory)"),
-        (_eig_case([1.3, 0.6, 0.1], [0, 0, np.pi]), "saddle"),
-        (_eig_case([1.05, 1.05, 0.5], [0.1, -0.1, 0]), "saddle (oscillatory)"),
-        (_eig_case([0.8, 0.3], [np.pi, np.pi]), "stable"),          # negative real parts
-        (_eig_case([1.4, 0.5], [np.pi, 0]), "saddle"),              # flip, not stable
-    ]
-    hints = {
-        ("stable", "unstable"): "negative eigenvalues are not unstable for a map: compare the "
-                                "moduli abs(lambda) with 1, not the real parts with 0",
-        ("saddle", "stable"): "a map is stable when abs(lambda) < 1 for every eigenvalue: compare "
-                              "moduli with 1, not real parts with 0 (that is the rule for flows)",
-    }
-    for eigenvalues, expected in cases:
-        for kind, arg in (("complex tensor", torch.as_tensor(eigenvalues)),):
-            got = fn(arg)
-            assert isinstance(got, str), f"return a string such as 'saddle'; got {got!r}"
-            if got != expected:
-                hint = hints.get((expected.split()[0], got.split()[0]), "")
-                if not hint and expected.endswith("(oscillatory)") != got.endswith("(oscillatory)"):
-                    hint = ("append ' (oscillatory)' exactly when some eigenvalue has a "
-                            "non-zero imaginary part")
-                raise AssertionError(
-                    f"for eigenvalues {np.round(eigenvalues, 3)} (moduli "
-                    f"{np.round(np.abs(eigenvalues), 3)}) given as a {kind} expected "
-                    f"{expected!r}, got {got!r}. {hint}".rstrip())
+    cases = [np.asarray(values, dtype=complex) for values, _ in _CLASS_CASES]
+    expected = [label for _, label in _CLASS_CASES]
+    labels = _classify_all(fn, [values for values, _ in _CLASS_CASES], torch.complex128)
+    if labels != expected:
+        _explain_labels(cases, expected, labels)
+    if hidden:
+        for label, sets, dtype in _hidden_class_sets():
+            with hidden_case(label):
+                got = _classify_all(fn, sets, dtype)
+                want = [_reference_label(np.asarray(torch.tensor(v, dtype=dtype)))
+                        for v in sets]
+                if got != want:
+                    raise AssertionError("wrong label")
     _ok("stable / unstable / saddle by the moduli of the eigenvalues, oscillatory when complex")
 
 
+def _explain_labels(cases, expected, labels) -> None:
+    """Raise the most specific message for a wrong list of labels."""
+    # 1. the right label, written differently
+    for ev, want, got in zip(cases, expected, labels):
+        if got != want and _parse_label(got) == _parse_label(want):
+            how = ("lower case, one space before '(oscillatory)'" if "(" in want
+                   else "lower case, nothing before or after")
+            raise AssertionError(f"write the label exactly as {want!r} ({how}); got {got!r}")
+    parsed = [_parse_label(got) for got in labels]
+    for ev, got, p in zip(cases, labels, parsed):
+        if p is None:
+            raise AssertionError(f"for {_describe(ev)} you returned {got!r}: return 'stable', "
+                                 "'unstable' or 'saddle', followed by ' (oscillatory)' when "
+                                 "some eigenvalue is complex")
+    kinds = [p[0] for p in parsed]
+    oscs = [p[1] for p in parsed]
+    want_kinds = [w.split()[0] for w in expected]
+    want_oscs = [w.endswith("(oscillatory)") for w in expected]
+    # 2. a known wrong rule explains every answer
+    if kinds != want_kinds:
+        for message, rule in _KIND_SLIPS:
+            if kinds == [rule(ev) for ev in cases]:
+                raise AssertionError(message)
+    if oscs != want_oscs:
+        for message, rule in _OSC_SLIPS:
+            if oscs == [rule(ev) for ev in cases]:
+                raise AssertionError(message)
+    # 3. the first wrong case, with the rule of the part that is wrong
+    for ev, want, got, kind, osc, want_kind, want_osc in zip(
+            cases, expected, labels, kinds, oscs, want_kinds, want_oscs):
+        if got == want:
+            continue
+        if kind != want_kind:
+            hint = ("compare every modulus abs(lambda) with 1: all below, stable; all above, "
+                    "unstable; otherwise a saddle")
+        else:
+            hint = ("append ' (oscillatory)' exactly when some eigenvalue has an imaginary "
+                    "part above 1e-9 in size" if want_osc else
+                    "these eigenvalues are all real (imaginary parts 0): no ' (oscillatory)'")
+        raise AssertionError(f"for {_describe(ev)} given as a complex tensor expected "
+                             f"{want!r}, got {got!r}: {hint}")

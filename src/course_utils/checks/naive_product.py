@@ -5,122 +5,380 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import fmt as _fmt, ok as _ok
-from .stf import _small_plrnn
+from ._common import (assert_unchanged as _assert_unchanged,
+                      expect_torch_tensor as _expect_torch_tensor, fmt_pair as _fmt_pair,
+                      hidden_case as _hidden_case, ok as _ok, snapshot as _snapshot)
+from .stf import _assert_model_dtype, _call, _close, _small_plrnn
 
 CHAPTER = "04_plrnn_max_lyapunov"
 __all__ = ["check_plrnn_jacobians", "check_naive_norms"]
 
-def check_plrnn_jacobians(fn) -> None:
-    """Check ``fn(model, Z)``: the Jacobians dF/dz at each state Z[t] of an orbit (the
-    state before the step), shape ``(T, M, M)``, equal to ``model.jacobian(Z)``."""
+#: The hidden cases of :func:`check_plrnn_jacobians`: (label, model sizes and seed, number of
+#: states T, seed of the states, their scale, dtype name). Their failures never show them.
+_HIDDEN_JACOBIAN_CASES = (
+    ("another orbit length, model size and seed",
+     dict(M=4, L=9, N=1, seed=13), 12, 21, 1.0, "float64"),
+    ("a float32 model and orbit, as in the notebook",
+     dict(M=6, L=11, N=2, seed=17), 9, 23, 1.5, "float32"),
+    ("a longer float32 orbit of a larger model",
+     dict(M=8, L=7, N=3, seed=19), 40, 27, 0.7, "float32"),
+)
+
+#: The hidden cases of :func:`check_naive_norms`: (label, kind, T, d, seed, dtype name,
+#: stretch). "mixed": random non-normal Jacobians; "rotations": stretched rotations that
+#: overflow.
+_HIDDEN_NORM_CASES = (
+    ("another seed, orbit length and dimension",
+     "mixed", 23, 3, 31, "float64", None),
+    ("float32 Jacobians that do not overflow, as in the notebook",
+     "mixed", 40, 5, 37, "float32", None),
+    ("float32 Jacobians that overflow after another number of factors",
+     "rotations", 110, 2, 41, "float32", 2.5),
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Task 1: the Jacobians along an orbit
+
+def _states(T, M, seed, scale, dtype):
     import torch
 
-    model = _small_plrnn(M=5, L=8, N=2)
-    Z = torch.randn(7, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    Z = torch.randn(T, M, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return (scale * Z).to(getattr(torch, dtype))
+
+
+def _jacobian_slips(model, Z, expected):
+    """The typical mistakes of Task 1, and what each gives (float64 is enough: only for
+    the messages)."""
+    import torch
+
+    T, M = Z.shape
+    with torch.no_grad():
+        shifted = model.jacobian(model(Z))
+        no_mask = (torch.diag(model.A) + model.W1 @ model.W2).expand(T, M, M)
+    return [
+        ("you returned the transposes: J[t, i, j] = d F_i / d z_j at Z[t] (with the sum "
+         "trick, permute the blocks to (T, M_out, M_in))", expected.transpose(-1, -2)),
+        ("the Jacobians are evaluated at the next states F(Z[t]): evaluate each at Z[t], "
+         "the state before the step", shifted),
+        ("the blocks are scrambled: the sum trick gives shape (M, T, M), and reshape does "
+         "not move the time index to the front; use blocks.permute(1, 0, 2)",
+         expected.permute(1, 0, 2).reshape(T, M, M)),
+        ("the derivative of the ReLU is missing: J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) "
+         "W2 depends on the state through the active units", no_mask),
+    ]
+
+
+def _check_jacobians(fn, model, Z, what):
+    import torch
+
+    T, M = Z.shape
     with torch.no_grad():
         expected = model.jacobian(Z)
-        shifted = model.jacobian(model(Z))
-    got = fn(model, Z)
-    got = torch.as_tensor(got.detach() if hasattr(got, "detach") else got, dtype=torch.float64)
-    if tuple(got.shape) != (7, 5, 5):
+    slips = _jacobian_slips(model, Z, expected)
+    given = Z.clone()
+    before = _snapshot(model, Z)
+    dtypes = [p.dtype for p in model.parameters()]
+    got = _call(fn, (model, given), dtype=Z.dtype, what=what,
+                hint="Keep the dtype of Z and the model: no .double() or .float(), and "
+                     "torch.eye/torch.zeros with dtype=Z.dtype")
+    _assert_model_dtype(model, dtypes, what)
+    _assert_unchanged(before, [model, given.detach()], ["model (its parameters)", "Z"])
+
+    why = "the next cell calls .detach() on it and passes it to naive_norms"
+    if isinstance(got, (list, tuple)):
+        raise AssertionError(f"orbit_jacobians must return a torch tensor ({why}); got a "
+                             f"{type(got).__name__}. Stack the Jacobians: torch.stack(...)")
+    if isinstance(got, np.ndarray):
+        raise AssertionError(f"orbit_jacobians must return a torch tensor ({why}); got a "
+                             "NumPy array. Compute with torch, without .numpy()")
+    _expect_torch_tensor(got, "orbit_jacobians", why=why)
+    if tuple(got.shape) != (T, M, M):
         hint = ""
-        if got.numel() == 7 * 5 * 7 * 5:
+        if tuple(got.shape) == (T, M, T, M):
             hint = (" You differentiated all outputs with respect to all states: take the "
-                    "blocks J[:, t, :] of the sum over rows, or one state at a time")
-        raise AssertionError(f"for T = 7 states of dimension M = 5 return shape (7, 5, 5); "
-                             f"got {tuple(got.shape)}.{hint}")
-    if torch.allclose(got, expected, rtol=1e-9, atol=1e-10):
-        _ok("orbit Jacobians: dF/dz at every state, the state before each step")
+                    "Jacobian of the sum over rows, model(Z).sum(dim=0), or one state at a "
+                    "time")
+        elif tuple(got.shape) == (M, T, M):
+            hint = (" The sum trick gives the blocks with the time index in the middle, "
+                    "(M, T, M): move it to the front with permute(1, 0, 2)")
+        elif tuple(got.shape) == (M, M, T):
+            hint = (" The time index is last: move it to the front, permute(2, 0, 1)")
+        elif tuple(got.shape) == (T, M):
+            hint = " That is one vector per state: return the whole M x M matrix per state"
+        raise AssertionError(f"for T = {T} states of dimension M = {M} ({what}) return shape "
+                             f"({T}, {M}, {M}); got {tuple(got.shape)}.{hint}")
+    if got.dtype != Z.dtype:
+        raise AssertionError(
+            f"the Jacobians must have the dtype of Z and the model, {Z.dtype} ({what}); got "
+            f"{got.dtype}. naive_norms multiplies them in this dtype, and in the notebook "
+            "(float32) that decides where the product overflows: do not convert the model, "
+            "Z or the result")
+    _expect_torch_tensor(got, "orbit_jacobians", device=Z.device)
+
+    got = got.detach()
+    rtol, atol = (1e-9, 1e-10) if Z.dtype == torch.float64 else (1e-5, 1e-6)
+    close = _close(got, expected, rtol, atol)
+    if bool(close.all()):
         return
-    if torch.allclose(got, expected.transpose(-1, -2), rtol=1e-9, atol=1e-10):
-        raise AssertionError("you returned the transposes: J[t, i, j] = d F_i / d z_j at Z[t] "
-                             "(with the sum trick, permute the blocks to (T, M_out, M_in))")
-    if torch.allclose(got, shifted, rtol=1e-9, atol=1e-10):
-        raise AssertionError("the Jacobians are evaluated at the next states F(Z[t]): "
-                             "evaluate each at Z[t], the state before the step")
-    t = int(((got - expected).abs().amax(dim=(1, 2)) > 1e-10).nonzero()[0])
-    raise AssertionError(f"the Jacobian at state t = {t} is wrong: expected "
-                         f"{_fmt(expected[t, 0])} in its first row, got {_fmt(got[t, 0])}")
+    for slip, wrong in slips:
+        if bool(_close(got, wrong, rtol, atol).all()):
+            raise AssertionError(f"{slip} ({what})")
+    deviation = float(((got - expected).abs() / (1 + expected.abs())).max())
+    if Z.dtype == torch.float64 and deviation < 1e-4:
+        raise AssertionError(
+            f"your Jacobians differ from the reference by up to {deviation:.1e} ({what}): more "
+            "than rounding in float64 explains, as much as the precision of float32. Z and "
+            "the model are float64 here, so part of your computation ran in float32: keep "
+            "the dtype of Z and the model (no .float(), torch.eye/torch.zeros with "
+            "dtype=Z.dtype)")
+    t = int((~close).any(dim=-1).any(dim=-1).nonzero()[0])
+    i = int((~close[t]).any(dim=-1).nonzero()[0])
+    raise AssertionError(f"the Jacobian at state t = {t} is wrong ({what}): in its row i = "
+                         f"{i}, {_fmt_pair(expected[t, i], got[t, i])}. J[t] = dF/dz at "
+                         "Z[t]: J[t, i, j] = d F_i / d z_j")
 
 
-def check_naive_norms(fn) -> None:
-    """Check ``fn(J)``: the spectral norms ||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1||
-    of the running products (not their logs), computed in the dtype of ``J`` (T, d, d),
-    with ``inf`` (or ``nan``) from the first product that overflows."""
+def check_plrnn_jacobians(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(model, Z)``: the Jacobians dF/dz at each state Z[t] of an orbit (the
+    state before the step), shape ``(T, M, M)`` in the dtype of ``Z``, equal to
+    ``model.jacobian(Z)``.
+
+    With ``hidden=True`` (the grader) three more cases follow: other sizes and seeds, and
+    float32 models and orbits as in the notebook.
+    """
+    model = _small_plrnn(M=5, L=8, N=2)
+    Z = _states(7, 5, 3, 1.0, "float64")
+    _check_jacobians(fn, model, Z, "T = 7, M = 5")
+    _ok("orbit Jacobians: dF/dz at every state, the state before each step")
+    if hidden:
+        for label, sizes, T, seed, scale, dtype in _HIDDEN_JACOBIAN_CASES:
+            with _hidden_case(label):
+                model = _small_plrnn(**sizes, dtype=dtype)
+                _check_jacobians(fn, model, _states(T, sizes["M"], seed, scale, dtype),
+                                 "a hidden case")
+
+
+# ---------------------------------------------------------------------------------------
+# Task 2: the norms of the naive product
+
+def _mixed_jacobians(T, d, seed, dtype):
+    """Random Jacobians far from normal (the order of the factors matters), no overflow."""
+    import torch
+
+    J = torch.randn(T, d, d, generator=torch.Generator().manual_seed(seed),
+                    dtype=torch.float64) / 1.5
+    J[:, 0, 1] += 2.0
+    return J.to(getattr(torch, dtype))
+
+
+def _rotations(T, seed, stretch, dtype, generator=None):
+    """Rotations stretched by ``stretch``: the norm of a product of n is stretch^n."""
+    import torch
+
+    g = generator if generator is not None else torch.Generator().manual_seed(seed)
+    angles = torch.rand(T, generator=g, dtype=torch.float64) * 6.28
+    c, s = torch.cos(angles), torch.sin(angles)
+    R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    return (stretch * R).to(getattr(torch, dtype))
+
+
+def _running_norms(factors, *, right=True, ord=2):
+    """Norms of the running products of ``factors`` (in their order), in float64."""
+    import torch
+
+    out, P = [], torch.eye(factors.shape[-1], dtype=torch.float64)
+    for F in factors.double():
+        P = P @ F if right else F @ P
+        out.append(torch.linalg.matrix_norm(P, ord=ord))
+    return torch.stack(out)
+
+
+def _norm_slips(J, expected):
+    """The typical mistakes of Task 2 on Jacobians that do not overflow, and what each
+    gives."""
+    import torch
+
+    single = torch.linalg.matrix_norm(J.double().flip(0), ord=2)
+    shifted = torch.cat([expected[1:], expected.new_full((1,), float("inf"))])
+    logs = "return the norms, not their logarithms (the plot takes the log scale)"
+    P, radii = torch.eye(J.shape[-1], dtype=torch.float64), []
+    for Jt in J.double().flip(0):
+        P = P @ Jt
+        radii.append(torch.linalg.eigvals(P).abs().max())
+    return [
+        (logs, torch.log(expected)),
+        (logs, torch.log10(expected)),
+        ("the spectral norm is the largest singular value, torch.linalg.matrix_norm(P, "
+         "ord=2), not the largest |eigenvalue|", torch.stack(radii)),
+        ("use the spectral norm, torch.linalg.matrix_norm(P, ord=2); the default is the "
+         "Frobenius norm", _running_norms(J.flip(0), ord="fro")),
+        ("start from the end of the orbit, as the sheet does: J_T, then J_T J_{T-1}, ... "
+         "(multiply the next earlier Jacobian on the right)", _running_norms(J, right=False)),
+        ("start from the end of the orbit: the first norm is ||J_T||, then ||J_T J_{T-1}||, "
+         "...", _running_norms(J)),
+        ("multiply the earlier Jacobian on the right, P = P @ J_{T-n}: the product is "
+         "J_T J_{T-1} ..., not J_{T-1} J_T", _running_norms(J.flip(0), right=False)),
+        ("these are the norms of the single Jacobians ||J_T||, ||J_{T-1}||, ...: take the "
+         "norms of the running products, P = P @ J[T - 1 - n]", single),
+        ("you multiplied the norms, ||J_T|| ||J_{T-1}|| ...: take the norm of the product "
+         "of the matrices, which is smaller", torch.cumprod(single, 0)),
+        ("one factor too many: the first norm is ||J_T|| alone, the second ||J_T J_{T-1}||",
+         shifted),
+    ]
+
+
+def _call_norms(fn, J, what):
+    """Call ``fn`` on a copy of ``J``; check that ``J`` is unchanged and that the result is
+    a tensor of shape (T,) in the dtype and on the device of ``J``."""
+    import torch
+
+    T = J.shape[0]
+    given = J.clone()
+    before = _snapshot(J)
+    try:
+        got = _call(fn, (given,), dtype=J.dtype, what=what,
+                    hint="Compute in the dtype of J: torch.eye(d, dtype=J.dtype), "
+                         "torch.full((T,), float('inf'), dtype=J.dtype), no .double()")
+    except RuntimeError as error:
+        text = str(error)
+        if "linalg" in text and ("converge" in text or "finite" in text):
+            raise AssertionError(
+                f"your code raised RuntimeError from a linear-algebra routine ({what}): the "
+                "norm (an SVD) of a product with inf or nan entries fails. Test "
+                "torch.isfinite(P).all() before taking the norm, and stop there; the "
+                "remaining norms stay inf") from error
+        raise
+    _assert_unchanged(before, [given], ["J"])
+    why = "the next cell calls torch.isfinite on it"
+    if isinstance(got, (list, tuple)):
+        raise AssertionError(
+            f"naive_norms must return a torch tensor ({why}); got a {type(got).__name__}. Fill "
+            "the tensor norms = torch.full((T,), float('inf'), dtype=J.dtype) of the template")
+    if isinstance(got, np.ndarray):
+        raise AssertionError(f"naive_norms must return a torch tensor ({why}); got a NumPy "
+                             "array. Compute with torch, without .numpy()")
+    _expect_torch_tensor(got, "naive_norms", why=why)
+    if tuple(got.shape) != (T,):
+        raise AssertionError(f"for T = {T} Jacobians ({what}) return {T} norms, shape ({T},); "
+                             f"got shape {tuple(got.shape)}")
+    if got.dtype != J.dtype:
+        raise AssertionError(
+            f"the norms must have the dtype of the Jacobians, {J.dtype} ({what}); got "
+            f"{got.dtype}. The product is computed in the Jacobians' dtype (float32 in the "
+            "notebook, where it overflows): norms = torch.full((T,), float('inf'), "
+            "dtype=J.dtype), and no .double() or .float()")
+    _expect_torch_tensor(got, "naive_norms", device=J.device)
+    if got.requires_grad:
+        raise AssertionError("the norms must not require a gradient (the plot calls .numpy() "
+                             "on them): the Jacobians have none, so do not create norms with "
+                             "requires_grad=True")
+    return got
+
+
+def _check_norm_values(fn, J, what):
+    """Jacobians that do not overflow: every norm against the reference."""
     import torch
 
     from ..lyapunov import naive_product_log_norms
 
-    def as_tensor(a):
-        return torch.as_tensor(a.detach() if hasattr(a, "detach") else np.asarray(a),
-                               dtype=torch.float64)
+    dtype = "float64" if J.dtype == torch.float64 else "float32"
+    expected = torch.exp(naive_product_log_norms(J, dtype=dtype))
+    slips = _norm_slips(J, expected)
+    got = _call_norms(fn, J, what).to(torch.float64)
+    rtol = 1e-8 if J.dtype == torch.float64 else 1e-4
+    close = _close(got, expected, rtol, 0.0)
+    if bool(close.all()):
+        return
+    for slip, wrong in slips:
+        if bool(_close(got, wrong, rtol, 0.0).all()):
+            raise AssertionError(f"{slip} ({what})")
+    n = int((~close).nonzero()[0])
+    if bool(torch.isnan(got[n])):
+        raise AssertionError(
+            f"norm number {n + 1} (of the product of the last {n + 1} Jacobians) is nan "
+            f"({what}), but that product is finite, with norm {expected[n].item():.6g}")
+    if not bool(torch.isfinite(got[n])):
+        raise AssertionError(
+            f"norm number {n + 1} (of the product of the last {n + 1} Jacobians) is "
+            f"{got[n].item()} ({what}), but that product is finite, with norm "
+            f"{expected[n].item():.6g}: does your loop stop too early, or fill only part of "
+            "norms? There is one norm for every n = 1, ..., T")
+    raise AssertionError(f"norm number {n + 1} (of the product of the last {n + 1} "
+                         f"Jacobians) is wrong ({what}): "
+                         f"{_fmt_pair(expected[n].item(), got[n].item())}")
+
+
+def _check_overflow(fn, J, what):
+    """Float32 stretched rotations that overflow: the finite norms, then inf (or nan)."""
+    import torch
+
+    from ..lyapunov import naive_product_log_norms
+
+    reference = naive_product_log_norms(J, dtype="float32")
+    n_ref = int(torch.isfinite(reference).sum())
+    got = _call_norms(fn, J, what).to(torch.float64)
+    finite = torch.isfinite(got)
+    n_got = int(finite.sum())
+    first = int((~finite).nonzero()[0]) if n_got < len(got) else len(got)
+    if first > n_ref and not bool(got[n_ref] >= got[n_ref - 1] if n_ref else True):
+        raise AssertionError(
+            f"from norm number {n_ref + 1} on the product has overflowed float32 ({what}), "
+            f"and every norm is inf (or nan); your norm number {n_ref + 1} is "
+            f"{got[n_ref].item():.6g}. Leave inf where the product is not finite (the "
+            "template fills norms with inf), and stop multiplying there")
+    if first > n_ref:
+        raise AssertionError(
+            f"the product should overflow float32 after {n_ref} finite norms ({what}), but "
+            f"your first {first} norms are finite: compute the product literally, in the "
+            "Jacobians' dtype (float32), not in float64 and without rescaling it, and leave "
+            "inf (or nan) from the first product that is not finite")
+    if first < n_ref:
+        raise AssertionError(
+            f"expected {n_ref} finite norms before the overflow, then inf ({what}); your norm "
+            f"number {first + 1} is {got[first].item()} already. Stop only when the product "
+            "itself is no longer finite")
+    if n_got > n_ref:
+        later = int(finite[n_ref:].nonzero()[0]) + n_ref
+        raise AssertionError(
+            f"after the first product that overflows, every later norm is inf (or nan) "
+            f"({what}); your norm number {later + 1} is finite again. Stop multiplying at "
+            "the first product that is not finite")
+    expected = torch.exp(reference[:n_ref])
+    close = _close(got[:n_ref], expected, 1e-4, 0.0)
+    if not bool(close.all()):
+        n = int((~close).nonzero()[0])
+        raise AssertionError(
+            f"before the overflow the float32 norms should be the stretch factor to the "
+            f"power n ({what}); norm number {n + 1}: "
+            f"{_fmt_pair(expected[n].item(), got[n].item())}")
+
+
+def check_naive_norms(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(J)``: the spectral norms ||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1||
+    of the running products (not their logs), computed in the dtype of ``J`` (T, d, d) and
+    returned as a tensor of shape (T,) in that dtype, with ``inf`` (or ``nan``) from the
+    first product that overflows.
+
+    With ``hidden=True`` (the grader) three more cases follow: another seed, length and
+    dimension; float32 Jacobians; and an overflow after another number of factors.
+    """
+    import torch
 
     g = torch.Generator().manual_seed(4)
     J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
     J[:, 0, 1] += 2.0                           # far from normal: the order matters
-    expected = torch.exp(naive_product_log_norms(J, dtype="float64"))
-    got = as_tensor(fn(J))
-    if got.shape != expected.shape:
-        raise AssertionError(f"for T = 30 Jacobians return 30 norms (shape (30,)); got "
-                             f"shape {tuple(got.shape)}")
-    if not torch.allclose(got, expected, rtol=1e-8):
-        forward, P = [], torch.eye(4, dtype=torch.float64)
-        for Jt in J:
-            P = Jt @ P
-            forward.append(torch.linalg.matrix_norm(P, ord=2))
-        wrong_side, P = [], torch.eye(4, dtype=torch.float64)
-        for Jt in J.flip(0):
-            P = Jt @ P
-            wrong_side.append(torch.linalg.matrix_norm(P, ord=2))
-        fro, P = [], torch.eye(4, dtype=torch.float64)
-        for Jt in J.flip(0):
-            P = P @ Jt
-            fro.append(torch.linalg.matrix_norm(P))
-        from_start, P = [], torch.eye(4, dtype=torch.float64)
-        for Jt in J:
-            P = P @ Jt
-            from_start.append(torch.linalg.matrix_norm(P, ord=2))
-        slips = {"return the norms, not their logarithms (the plot takes the log scale)":
-                     torch.log(expected),
-                 "use the spectral norm, torch.linalg.matrix_norm(P, ord=2); the default "
-                 "is the Frobenius norm": torch.stack(fro),
-                 "start from the end of the orbit, as the sheet does: J_T, then J_T J_{T-1}, "
-                 "... (multiply the next earlier Jacobian on the right)": torch.stack(forward),
-                 "start from the end of the orbit: the first norm is ||J_T||, then "
-                 "||J_T J_{T-1}||, ...": torch.stack(from_start),
-                 "multiply the earlier Jacobian on the right, P = P @ J_{T-n}: the product is "
-                 "J_T J_{T-1} ..., not J_{T-1} J_T": torch.stack(wrong_side)}
-        for slip, wrong in slips.items():
-            if torch.allclose(got, wrong, rtol=1e-8):
-                raise AssertionError(slip)
-        n = int((~torch.isclose(got, expected, rtol=1e-8)).nonzero()[0])
-        raise AssertionError(f"norm number {n + 1} (of the product of the last {n + 1} "
-                             f"Jacobians) is wrong: expected {expected[n].item():.6g}, got "
-                             f"{got[n].item():.6g}")
+    _check_norm_values(fn, J, "T = 30 float64 Jacobians")
     # Overflow in float32: rotations stretched by 3 overflow after about 81 factors.
-    angles = torch.rand(100, generator=g, dtype=torch.float64) * 6.28
-    c, s_ = torch.cos(angles), torch.sin(angles)
-    R = torch.stack([torch.stack([c, -s_], -1), torch.stack([s_, c], -1)], -2)
-    J32 = (3.0 * R).to(torch.float32)
-    reference = naive_product_log_norms(J32, dtype="float32")
-    n_ref = int(torch.isfinite(reference).sum())
-    got = as_tensor(fn(J32))
-    if got.shape != reference.shape:
-        raise AssertionError(f"for T = 100 Jacobians return 100 norms; got {tuple(got.shape)}")
-    finite = torch.isfinite(got)
-    n_got = int(finite.sum())
-    if n_got > n_ref:
-        raise AssertionError(
-            f"the product should overflow float32 after {n_ref} finite norms (3^n > 3.4e38), "
-            f"but you have {n_got} finite ones: compute in the Jacobians' dtype (float32), "
-            "not in float64")
-    if n_got < n_ref or not bool(finite[:n_ref].all()):
-        raise AssertionError(f"expected {n_ref} finite norms before the overflow, then inf; "
-                             f"got {n_got} finite ones")
-    if not torch.allclose(got[:n_ref], torch.exp(reference[:n_ref]), rtol=1e-4):
-        raise AssertionError("before the overflow the float32 norms should be 3^n")
+    J32 = _rotations(100, None, 3.0, "float32", generator=g)
+    _check_overflow(fn, J32, "T = 100 float32 Jacobians, stretched rotations")
     _ok("naive_norms: ||J_T ... J_{T-n+1}||_2 in the Jacobians' dtype, inf after the "
         "overflow")
-
-
+    if hidden:
+        for label, kind, T, d, seed, dtype, stretch in _HIDDEN_NORM_CASES:
+            with _hidden_case(label):
+                if kind == "mixed":
+                    _check_norm_values(fn, _mixed_jacobians(T, d, seed, dtype),
+                                       "a hidden case")
+                else:
+                    _check_overflow(fn, _rotations(T, seed, stretch, dtype), "a hidden case")

@@ -5,43 +5,82 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import ok as _ok
-from .stf import _check_predictions, _forced_run, _small_plrnn
+from ._common import hidden_case as _hidden_case, ok as _ok
+from .stf import _check_predictions, _forced_run, _signals, _small_plrnn
 
 CHAPTER = "05_single_variable_reconstruction"
 __all__ = ["check_stf_forward_warmup"]
 
-def check_stf_forward_warmup(fn) -> None:
-    """Check ``fn(model, x, tau_f, warmup)``: forcing at every t < warmup and at t = warmup
-    + n tau_f, predictions of all T steps, shape ``(B, T, N)``, equal to
-    :func:`course_utils.training.stf_forward` in values and gradients."""
-    import torch
+#: The hidden cases of :func:`check_stf_forward_warmup`: (label, model sizes and seed, batch
+#: size, sequence length, tau_f, warmup, data seed, dtype name). Their failures never show
+#: these values.
+_HIDDEN_CASES = (
+    ("another seed, batch size, sequence length, forcing interval and warm-up",
+     dict(M=6, L=9, N=1, seed=19), 2, 26, 4, 3, 53, "float64"),
+    ("more than one observed unit, and a warm-up longer than the forcing interval",
+     dict(M=7, L=12, N=2, seed=23), 4, 21, 3, 11, 59, "float64"),
+    ("a float32 model and float32 data, as in the notebook",
+     dict(M=8, L=10, N=1, seed=31), 3, 44, 10, 6, 61, "float32"),
+)
 
-    from ..training import forcing_times
 
-    model = _small_plrnn(N=1, M=5)
-    x = torch.randn(3, 30, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+def _warmup_slips(model, x, tau_f, warmup, forced):
+    """The typical mistakes of Task 1 of chapter 05, and what each gives."""
     T = x.shape[1]
     t = np.arange(T)
+    shifted = ("the forcing after the warm-up is shifted by one step: force every t < warmup, "
+               "then t = warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)")
+    return [
+        ("the warm-up is not forced at every step: force every t < warmup",
+         _forced_run(model, x, t % tau_f == 0) if warmup else None),
+        ("after the warm-up, count the forcing interval from its end: force at t = "
+         "warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)",
+         _forced_run(model, x, (t < warmup) | (t % tau_f == 0)) if warmup else None),
+        ("after the warm-up the model is forced at every step: then force only every "
+         "tau_f steps", _forced_run(model, x, np.ones(T, bool)) if tau_f > 1 else None),
+        (shifted, _forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == 1))
+         if tau_f > 1 else None),
+        (shifted, _forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == tau_f - 1))
+         if tau_f > 1 else None),
+        ("the forcing after the warm-up starts one step late: the warm-up is t < warmup, "
+         "and t = warmup is the first sparse forcing time ((t - warmup) % tau_f == 0)",
+         _forced_run(model, x, (t <= warmup) | ((t - warmup - 1) % tau_f == 0))
+         if tau_f > 1 else None),
+        ("forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]",
+         _forced_run(model, x, forced, reset_hidden=True)),
+        ("the predictions lag by one step: keep model.observe(model(z))",
+         _forced_run(model, x, forced, lagged=True)),
+        ("you force with the next observation x[:, t + 1], the target of step t: force "
+         "with x[:, t]", _forced_run(model, x, forced, ahead=True)),
+    ]
+
+
+def _run_warmup_case(fn, model, x, tau_f, warmup, what):
+    from ..training import forcing_times
+
+    forced = forcing_times(x.shape[1], tau_f, warmup)
+    _check_predictions("stf_forward_warmup", fn, model, x, (tau_f, warmup), forced,
+                       _warmup_slips(model, x, tau_f, warmup, forced), what, warmup=warmup)
+
+
+def check_stf_forward_warmup(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(model, x, tau_f, warmup)``: forcing at every t < warmup and at t = warmup
+    + n tau_f, predictions of all T steps, shape ``(B, T, N)`` in the dtype of ``x``, equal
+    to :func:`course_utils.training.stf_forward` in values and gradients.
+
+    With ``hidden=True`` (the grader) three more cases follow: other seeds, batch sizes,
+    lengths, forcing intervals and warm-ups, two observed units, and float32 as in the
+    notebook.
+    """
+    model = _small_plrnn(N=1, M=5)
+    x = _signals(3, 30, 1, seed=2)
     for tau_f, warmup in ((7, 9), (5, 4), (6, 0)):
-        forced = forcing_times(T, tau_f, warmup)
-        slips = {
-            "the warm-up is not forced at every step: force every t < warmup":
-                _forced_run(model, x, t % tau_f == 0) if warmup else None,
-            "after the warm-up, count the forcing interval from its end: force at t = "
-            "warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)":
-                _forced_run(model, x, (t < warmup) | (t % tau_f == 0)) if warmup else None,
-            "after the warm-up the model is forced at every step: then force only every "
-            "tau_f steps": _forced_run(model, x, np.ones(T, bool)),
-            "forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]":
-                _forced_run(model, x, forced, reset_hidden=True),
-            "the predictions lag by one step: keep model.observe(model(z))":
-                _forced_run(model, x, forced, lagged=True),
-        }
-        _check_predictions("stf_forward_warmup", fn, (model, x, tau_f, warmup),
-                           _forced_run(model, x, forced), slips,
-                           f"tau_f = {tau_f}, warmup = {warmup}")
+        _run_warmup_case(fn, model, x, tau_f, warmup, f"tau_f = {tau_f}, warmup = {warmup}")
     _ok("stf_forward_warmup: forced at every step of the warm-up, then every tau_f steps; "
         "predictions and gradients match the reference")
-
-
+    if hidden:
+        for label, sizes, B, T, tau_f, warmup, seed, dtype in _HIDDEN_CASES:
+            with _hidden_case(label):
+                model = _small_plrnn(**sizes, dtype=dtype)
+                _run_warmup_case(fn, model, _signals(B, T, sizes["N"], seed, dtype), tau_f,
+                                 warmup, "a hidden case")

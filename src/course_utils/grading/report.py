@@ -72,8 +72,9 @@ def feedback_markdown(student: StudentResult, chapter: str, max_points: float) -
         lines += ["Nothing could be graded: " + student.status + ".", ""]
     for task in student.tasks:
         mark = "\u2713" if task.status == "passed" else "\u2717"
+        unit = "point" if task.max_points == 1 else "points"
         lines += [f"## {mark} {task.title}: {_points(task.points)} of "
-                  f"{_points(task.max_points)} points", ""]
+                  f"{_points(task.max_points)} {unit}", ""]
         if task.status == "passed":
             lines.append("Correct: the check passes, on its visible and its hidden cases.")
         else:

@@ -84,7 +84,8 @@ def _verdict_source(check_cell: str, nonce: str) -> tuple[str, list[str]]:
                 and node.value.func.id.startswith("check_")):
             name = node.value.func.id
             args = [ast.unparse(a) for a in node.value.args] + [
-                f"{k.arg}={ast.unparse(k.value)}" for k in node.value.keywords]
+                f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}"
+                for k in node.value.keywords]
             calls.append(f"_grading_kernel.run({nonce!r}, {name!r}, {', '.join(args)})")
             names.append(name)
     lines = ["import course_utils.grading.kernel as _grading_kernel", *calls,
@@ -117,6 +118,7 @@ def build_notebook(reference: Reference, task: Task, student_code: str | None, n
             earlier = checks[index]
             cells.append(cell(_verdict_source(source, f"{nonce}:{earlier.id}")[0], "verdict",
                               earlier.id))
+            cells.append(cell(strip_check_calls(source), "reference"))  # the cell's other code
         elif index in checks:
             cells.append(cell(strip_check_calls(source), "reference"))
         elif index in tasks and verify_earlier:
@@ -183,6 +185,8 @@ def _timeout_for(settings: Settings):
 def _execute(notebook, workdir: Path, settings: Settings):
     """Run ``notebook`` in a fresh kernel in ``workdir``; returns (exception or None,
     client). The kernel is always shut down."""
+    from jupyter_core.utils import run_sync
+
     client_class = _client_class()
     km = SandboxedKernelManager(workdir, sandbox=settings.sandbox, memory=settings.memory,
                                 file_size=settings.file_size)
@@ -201,11 +205,12 @@ def _execute(notebook, workdir: Path, settings: Settings):
                 raise
             error = caught
         finally:
+            _kill(km)  # the kernel, and with the sandbox everything it started
             try:
                 if km.has_kernel:
-                    km.shutdown_kernel(now=True)
-            except Exception:  # noqa: BLE001 - the kernel may be gone already
-                _kill(km)
+                    run_sync(km.shutdown_kernel)(now=True)
+            except Exception:  # noqa: BLE001 - the kernel is gone already
+                pass
     return error, client
 
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 
 __all__ = ["bwrap_available", "resolve_sandbox", "kernel_environment", "SandboxedKernelManager"]
 
@@ -84,8 +84,9 @@ def kernel_environment(workdir: Path, *, quick: bool = True) -> dict[str, str]:
     return env
 
 
-class SandboxedKernelManager(KernelManager):
-    """A kernel manager whose kernel runs under :mod:`course_utils.grading.launcher`'s
+class SandboxedKernelManager(AsyncKernelManager):
+    """An (asynchronous, as nbclient needs it to enforce time limits) kernel manager whose
+    kernel runs under :mod:`course_utils.grading.launcher`'s
     limits and, with ``sandbox="bwrap"``, inside bubblewrap, talking over ``ipc`` sockets
     in ``workdir``."""
 

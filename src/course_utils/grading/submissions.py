@@ -114,8 +114,9 @@ def _from_folder(folder: Path) -> list[Submission]:
     entries = sorted(p for p in folder.iterdir() if _visible(p.relative_to(folder)))
     subdirs = [p for p in entries if p.is_dir()]
     files = [p for p in entries if p.is_file()]
-    if len(subdirs) == 1 and not files:  # a zip with one top-level folder
-        return _from_folder(subdirs[0])
+    if len(subdirs) == 1 and not files and sum(1 for p in subdirs[0].rglob("*.ipynb")
+                                                if _visible(p.relative_to(subdirs[0]))) > 1:
+        return _from_folder(subdirs[0])  # a zip whose one top-level folder holds the group
     found = [Submission(_student_name(p.stem), p) for p in files]
     for sub in subdirs:
         notebooks = sorted(p for p in sub.rglob("*.ipynb") if _visible(p.relative_to(sub)))
@@ -159,16 +160,21 @@ def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
             target.mkdir(parents=True)
             try:
                 found += _from_folder(_extract(path, target))
-            except (zipfile.BadZipFile, ValueError) as error:
+            except zipfile.BadZipFile:
+                found.append(Submission(_student_name(path.stem), None, "not a zip archive"))
+            except ValueError as error:
                 found.append(Submission(_student_name(path.stem), None,
-                                        f"not a zip archive ({error})"))
+                                        f"unsafe zip archive ({error})"))
         else:
             found.append(Submission(_student_name(path.stem), path))
-    seen: dict[str, int] = {}
+    used: set[str] = set()
     for sub in found:
-        seen[sub.student] = seen.get(sub.student, 0) + 1
-        if seen[sub.student] > 1:
-            sub.student = f"{sub.student}_{seen[sub.student]}"
+        name, k = sub.student, 1
+        while name in used:
+            k += 1
+            name = f"{sub.student}_{k}"
+        sub.student = name
+        used.add(name)
     return found
 
 
@@ -228,25 +234,31 @@ def task_code(notebook, reference: Reference, task: Task) -> tuple[str | None, s
 
 
 def _added(cell, reference: Reference) -> bool:
-    return (cell.cell_type == "code" and cell.get("id") not in reference.template_ids
+    # Without cell ids (nbformat < 4.5) no cell can be told to be new: none is taken.
+    return (cell.cell_type == "code" and cell.get("id") is not None
+            and cell.get("id") not in reference.template_ids
             and _task_of(cell) is None and not (cell.get("metadata", {}).get(METADATA_KEY)))
 
 
 def strip_check_calls(source: str) -> str:
-    """``source`` without its top-level calls of ``check_*`` functions (the grader runs its
-    own checks, never a student's)."""
-    lines = source.splitlines()
+    """``source`` with each top-level call of a ``check_*`` function replaced by ``None``
+    (the grader runs its own checks, never a student's); the rest is left as written."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return "\n".join(line for line in lines if not CHECK_CALL.match(line))
-    drop: set[int] = set()
-    for node in tree.body:
-        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Name)
-                and node.value.func.id.startswith("check_")):
-            drop.update(range(node.lineno - 1, node.end_lineno))
-    return "\n".join(line for k, line in enumerate(lines) if k not in drop)
+        return "\n".join(line for line in source.split("\n") if not CHECK_CALL.match(line))
+    lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
+    calls = [node.value for node in tree.body
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+             and isinstance(node.value.func, ast.Name) and node.value.func.id.startswith("check_")]
+    for call in reversed(calls):  # offsets are UTF-8 bytes, 1-based lines
+        first, last = call.lineno - 1, call.end_lineno - 1
+        before, after = lines[first][:call.col_offset], lines[last][call.end_col_offset:]
+        if before.strip() or after.strip():  # other statements on its lines: keep them
+            lines[first:last + 1] = [before + b"None" + after]
+        else:
+            del lines[first:last + 1]
+    return "\n".join(line.decode() for line in lines)
 
 
 def copy_tree_files(source: Path, target: Path) -> None:
