@@ -215,6 +215,12 @@ def ch04(tmp_path_factory):
                ] if bwrap_available() else []
     writer = f"TARGETS = {targets!r}\n" + FILE_WRITER + JAC_AUTOGRAD
     _write(folder, "writes_files", _submission(CH04, {"task1": writer, "task2": NORMS_LOOP}))
+    if bwrap_available():  # the sandbox hides the solutions: copying them fails
+        copier = (f"source = open({str(ROOT / 'solutions' / (CH04 + '.py'))!r}).read()\n"
+                  "exec(source[source.index('def naive_norms'):source.index('# %%', "
+                  "source.index('def naive_norms'))])\n")
+        _write(folder, "reads_solution", _submission(CH04, {"task1": JAC_AUTOGRAD,
+                                                             "task2": copier}))
     (folder / "not_json.ipynb").write_text("this is not a notebook {")
     empty = nbformat.v4.new_notebook()
     _write(folder, "empty", empty)
@@ -249,7 +255,7 @@ def test_ch04_batch_finishes_and_writes_everything(ch04, record_property):
         assert (out / name).is_file(), name
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["student"] for r in rows] == sorted((r["student"] for r in rows), key=str.lower)
-    assert len(rows) == len(ch04["students"]) + 5
+    assert len(rows) == len(ch04["students"]) + 5 + bwrap_available()
     assert set(rows[0]) == {"student", "task1", "task2", "total", "max", "status"}
     assert all(r["max"] == "4" for r in rows)
     for row in rows:
@@ -305,12 +311,15 @@ def test_ch04_files_outside_the_kernel_folder_are_protected(ch04):
     student = _results(ch04["out"])["writes_files"]
     # Deleting and writing files in its own folder is allowed and costs nothing.
     assert _statuses(student) == ["passed", "passed"]
+    copier = _results(ch04["out"])["reads_solution"]
+    assert _statuses(copier) == ["passed", "failed"]
+    assert "FileNotFoundError" in _message(copier, 1)
 
 
 def test_ch04_summary_counts_the_class_mistakes(ch04):
     page = (ch04["out"] / "summary.html").read_text()
     assert "data:image/png;base64," in page
-    n = len(ch04["students"]) + 5
+    n = len(ch04["students"]) + 5 + bwrap_available()
     assert f"of {n}</td>" in page
     assert "Task 1 (Jacobians along the orbit)" in page
     feedback = (ch04["out"] / "feedback" / "hardcoded.md").read_text()

@@ -693,3 +693,22 @@ def test_kernel_command(tmp_path, mode):
         assert bwrap[bwrap.index("--bind") + 1:bwrap.index("--bind") + 3] == [str(tmp_path)] * 2
         assert bwrap[bwrap.index("--cap-drop") + 1] == "ALL"
         assert bwrap[1:4] == ["--ro-bind", "/", "/"]
+
+
+def test_bwrap_hides_solutions_and_submissions_but_never_the_environment(tmp_path, root):
+    from pathlib import Path
+    from course_utils.grading.sandbox import _bwrap_args
+
+    folder, notebook = tmp_path / "subs", tmp_path / "alice.ipynb"
+    folder.mkdir()
+    notebook.write_text("{}")
+    args = _bwrap_args(tmp_path / "work", (folder, notebook, tmp_path / "missing",
+                                           Path(sys.prefix).parent, root / "src"))
+    pairs = list(zip(args, args[1:]))
+    assert ("--tmpfs", str(folder.resolve())) in pairs
+    assert args[args.index(str(notebook.resolve())) - 1] == "/dev/null"
+    assert str(tmp_path / "missing") not in args
+    assert str(Path(sys.prefix).parent.resolve()) not in args  # holds the environment
+    assert str((root / "src").resolve()) not in args            # holds the package
+    # The masks come before the kernel's own folder, which stays writable.
+    assert args.index(str(folder.resolve())) < args.index("--bind")

@@ -19,7 +19,8 @@ from typing import Any, Iterator
 import numpy as np
 
 __all__ = ["ok", "fmt", "fmt_pair", "HiddenCaseError", "hidden_case", "call_student",
-           "expect_torch_tensor", "expect_tf_tensor", "snapshot", "assert_unchanged"]
+           "expect_torch_tensor", "expect_tf_tensor", "type_name", "torch_result", "snapshot",
+           "assert_unchanged"]
 
 
 def ok(message: str) -> None:
@@ -101,6 +102,26 @@ def expect_torch_tensor(got: Any, what: str, *, shape=None, dtype=None, device=N
     if device is not None and got.device != torch.device(device):
         raise AssertionError(f"{what} must be on the device of its inputs, {device}; got "
                              f"{got.device}")
+
+
+def type_name(x) -> str:
+    """How a message names the type of a result: "list", "a NumPy array (dtype int64)"."""
+    if isinstance(x, np.ndarray):
+        return f"a NumPy array (dtype {x.dtype})"
+    return type(x).__name__
+
+
+def torch_result(got, what: str, why: str):
+    """``got`` detached, after asserting that it is a torch tensor; ``why`` says what the
+    next cell does with it."""
+    import torch
+
+    if not isinstance(got, torch.Tensor):
+        hint = (": compute with torch operations, or convert with torch.as_tensor"
+                if isinstance(got, (np.ndarray, list, tuple, complex, float, int)) else "")
+        raise AssertionError(f"{what} must be a torch tensor ({why}); got "
+                             f"{type_name(got)}{hint}")
+    return got.detach()
 
 
 def expect_tf_tensor(got: Any, what: str, *, why: str = "") -> None:

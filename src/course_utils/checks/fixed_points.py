@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from ._common import (assert_unchanged, call_student, fmt_pair, hidden_case, ok as _ok,
-                      snapshot)
+                      snapshot, torch_result, type_name)
 
 CHAPTER = "06_rnn_fixed_points"
 __all__ = ["check_rnn_jacobians", "check_affine_prediction", "check_stability_classification"]
@@ -50,22 +50,8 @@ def _weights(rnn):
                                               rnn.bias_ih_l0, rnn.bias_hh_l0))
 
 
-def _type_name(x) -> str:
-    if isinstance(x, np.ndarray):
-        return f"a NumPy array (dtype {x.dtype})"
-    return type(x).__name__
 
 
-def _tensor(got, what: str, why: str):
-    """``got`` detached, after asserting that it is a torch tensor."""
-    import torch
-
-    if not isinstance(got, torch.Tensor):
-        hint = (": compute with torch operations, or convert with torch.as_tensor"
-                if isinstance(got, (np.ndarray, list, tuple, float, int)) else "")
-        raise AssertionError(f"{what} must be a torch tensor ({why}); got "
-                             f"{_type_name(got)}{hint}")
-    return got.detach()
 
 
 def _close(got, expected, rtol=_RTOL, atol=_ATOL) -> bool:
@@ -158,9 +144,9 @@ def _jacobians_case(fn, rnn, u, h) -> None:
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         size = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
         raise AssertionError(f"return the pair (J_h, J_u), e.g. `return J_h, J_u`; got "
-                             f"{_type_name(got)}{size}")
+                             f"{type_name(got)}{size}")
     why = "Task 2 multiplies it with the torch tensors dh and du, dh @ J_h.T and J_u @ du"
-    got_h, got_u = (_tensor(g, name, why) for g, name in zip(got, ("J_h", "J_u")))
+    got_h, got_u = (torch_result(g, name, why) for g, name in zip(got, ("J_h", "J_u")))
 
     shape_h, shape_u = tuple(got_h.shape), tuple(got_u.shape)
     if H != I and shape_h == (H, I) and shape_u == (H, H):
@@ -275,7 +261,7 @@ def _affine_case(fn, rnn, u, h, du, dh) -> None:
     assert_unchanged(before, [rnn_c, u_c, h_c, du_c, dh_c],
                      ["rnn (its weights)", "u", "h", "du", "dh"])
 
-    got = _tensor(got, "the prediction", "the next cell subtracts the exact next states, a "
+    got = torch_result(got, "the prediction", "the next cell subtracts the exact next states, a "
                                          "torch tensor, and takes .norm(dim=1)")
     shape = tuple(got.shape)
     if shape != (B, H):
@@ -432,7 +418,7 @@ def _classify_all(fn, cases, dtype):
             raise AssertionError(
                 "return a string such as 'saddle' or 'stable (oscillatory)' (the next cell "
                 "counts the labels and tests label.startswith('stable')); got "
-                f"{_type_name(got)}: {shown}")
+                f"{type_name(got)}: {shown}")
         labels.append(got)
     return labels
 

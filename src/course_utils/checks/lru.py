@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from ._common import assert_unchanged, call_student, hidden_case, ok as _ok, snapshot
+from ._common import (assert_unchanged, call_student, hidden_case, ok as _ok, snapshot,
+                      torch_result, type_name)
 
 CHAPTER = "07_lru_modal_dynamics"
 __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
@@ -17,22 +18,8 @@ __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
 # Shared helpers
 # ---------------------------------------------------------------------------------------
 
-def _type_name(x) -> str:
-    if isinstance(x, np.ndarray):
-        return f"a NumPy array (dtype {x.dtype})"
-    return type(x).__name__
 
 
-def _tensor(got, what: str, why: str):
-    """``got`` detached, after asserting that it is a torch tensor."""
-    import torch
-
-    if not isinstance(got, torch.Tensor):
-        hint = (": compute with torch operations, or convert with torch.as_tensor"
-                if isinstance(got, (np.ndarray, list, tuple, complex, float, int)) else "")
-        raise AssertionError(f"{what} must be a torch tensor ({why}); got "
-                             f"{_type_name(got)}{hint}")
-    return got.detach()
 
 
 def _tolerance(*tensors):
@@ -114,7 +101,7 @@ def _eigen_case(fn, nu_log, theta_log) -> None:
     got = call_student(fn, *copies)
     assert_unchanged(before, copies, ["nu_log", "theta_log"])
 
-    got = _tensor(got, "lambda", "the task asks for the complex tensor lambda, as the LRU "
+    got = torch_result(got, "lambda", "the task asks for the complex tensor lambda, as the LRU "
                                  "computes it from its parameters")
     shape = tuple(nu_log.shape)
     rtol, atol = _tolerance(got, nu_log)
@@ -195,8 +182,8 @@ def _pair_result(got, what: str = "combine(e1, e2)"):
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         size = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
         raise AssertionError(f"{what} must return the pair (a, b), e.g. `return a, b` "
-                             f"({_PAIR_WHY}); got {_type_name(got)}{size}")
-    return tuple(_tensor(v, f"{name} of {what}", _PAIR_WHY) for v, name in zip(got, "ab"))
+                             f"({_PAIR_WHY}); got {type_name(got)}{size}")
+    return tuple(torch_result(v, f"{name} of {what}", _PAIR_WHY) for v, name in zip(got, "ab"))
 
 
 def _call_combine(fn, e1, e2):

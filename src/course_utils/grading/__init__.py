@@ -75,7 +75,11 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                       "process, folder and limits, but files outside its folder are not "
                       "protected by the operating system (see README, 'For tutors')",
                       RuntimeWarning, stacklevel=2)
-    settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode)
+    from .submissions import find_solutions
+
+    hide = (find_solutions(solutions), Path(out), *map(Path, submissions))
+    settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode,
+                        hide=hide)
     package = Path(__file__).resolve().parents[1]
     before = _tree_digest(package)
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))

@@ -56,7 +56,7 @@ class Settings:
     max_output: int = 1 << 20  # bytes of output kept per cell
     kill_output: int = 32 << 20  # bytes of output after which the kernel is stopped
     sandbox: str = "none"  # "bwrap" or "none" (see sandbox.resolve_sandbox)
-    hidden: bool = True
+    hide: tuple = ()  # paths the sandboxed kernel must not see (solutions, submissions)
 
 
 @dataclass
@@ -189,7 +189,7 @@ def _execute(notebook, workdir: Path, settings: Settings):
 
     client_class = _client_class()
     km = SandboxedKernelManager(workdir, sandbox=settings.sandbox, memory=settings.memory,
-                                file_size=settings.file_size)
+                                file_size=settings.file_size, hide=settings.hide)
     client = client_class(notebook, km=km, timeout_func=_timeout_for(settings),
                           kernel_name="python3", allow_errors=False, record_timing=False,
                           max_output=settings.max_output, kill_output=settings.kill_output,

@@ -2,7 +2,8 @@
 Linux allows it inside a bubblewrap sandbox.
 
 With ``sandbox="bwrap"`` a kernel sees the whole file system read-only, except its own
-temporary working directory; it has a private ``/tmp``, no network, its own process
+temporary working directory, and the solutions, the submissions and the grades not at all
+(empty folders in their place); it has a private ``/tmp``, no network, its own process
 namespace (it can neither see nor signal the grader, and everything it starts dies with
 it), and no capabilities, even when the grader runs as root. It talks to the grader over
 Unix sockets in its working directory (ZeroMQ's ``ipc`` transport), which cross the
@@ -32,10 +33,20 @@ _PASSED_ON = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV", "CONDA_PREF
               "COURSE_DEVICE", "CUDA_VISIBLE_DEVICES")
 
 
-def _bwrap_args(workdir: Path) -> list[str]:
+def _bwrap_args(workdir: Path, hide: tuple[str | Path, ...] = ()) -> list[str]:
+    """bubblewrap's arguments: everything read-only but ``workdir``; the folders and
+    files in ``hide`` (the solutions, the submissions, the grades) made empty."""
+    masks: list[str] = []
+    keep = [Path(sys.prefix).resolve(), Path(__file__).resolve().parents[1]]
+    for path in map(Path, hide):
+        path = path.resolve()
+        if not path.exists() or any(k == path or k.is_relative_to(path) for k in keep):
+            continue  # never hide the Python environment or the package itself
+        masks += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null",
+                                                               str(path)]
     workdir = str(workdir)
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", "--bind", workdir, workdir,
+            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", *masks, "--bind", workdir, workdir,
             "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--chdir", workdir]
 
@@ -91,12 +102,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     in ``workdir``."""
 
     def __init__(self, workdir: Path, *, sandbox: str = "none", memory: int = 4 << 30,
-                 file_size: int = 256 << 20, **kwargs):
+                 file_size: int = 256 << 20, hide: tuple[str | Path, ...] = (), **kwargs):
         workdir = Path(workdir)
         super().__init__(kernel_name="python3", transport="ipc", ip=str(workdir / "ipc"),
                          connection_file=str(workdir / ".kernel.json"), **kwargs)
         self.workdir, self.sandbox = workdir, sandbox
-        self.memory, self.file_size = int(memory), int(file_size)
+        self.memory, self.file_size, self.hide = int(memory), int(file_size), tuple(hide)
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         connection = ["-f", self.connection_file, *(extra_arguments or [])]
@@ -104,5 +115,5 @@ class SandboxedKernelManager(AsyncKernelManager):
                    "--memory", str(self.memory), "--file-size", str(self.file_size),
                    "--", *connection]
         if self.sandbox == "bwrap":
-            command = [*_bwrap_args(self.workdir), *command]
+            command = [*_bwrap_args(self.workdir, self.hide), *command]
         return command
