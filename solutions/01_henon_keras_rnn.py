@@ -61,7 +61,9 @@ DTYPE = tf.float64  # tf.zeros and tf.constant default to float32: we always say
 #
 # **Task 1.** Complete `call`: take $z$ from `states`, apply the map to the whole batch
 # at once, and return the new state both as the output and as the (one-element list of)
-# next states. Use TensorFlow operations (`tf.stack` helps).
+# next states. Use TensorFlow operations only (`tf.stack` helps): no NumPy, no `.numpy()`,
+# no Python `if` on a tensor's value, since the cell will also run inside
+# `keras.layers.RNN` compiled by `tf.function`, where $z$ has no values yet.
 
 # %%
 class HenonCell(keras.layers.Layer):
@@ -177,7 +179,7 @@ fig.tight_layout()
 # $$
 #
 # **Task 2.** Write `henon_jacobian(z, a, b)` for a batch of states `z` of shape `(T, 2)`
-# (a NumPy array or a tensor), returning an array of shape `(T, 2, 2)` whose entry
+# (a NumPy array), returning a float64 NumPy array of shape `(T, 2, 2)` whose entry
 # `[t, i, j]` is $\partial z_{t+1, i} / \partial z_{t, j}$.
 
 # %%

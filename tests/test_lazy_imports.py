@@ -30,3 +30,19 @@ def test_core_modules_do_not_import_tensorflow_or_torch():
 ])
 def test_framework_modules_keep_the_other_framework_out(modules, expected):
     assert _imported_frameworks(modules) == expected
+
+
+def test_numpy_checks_of_the_keras_chapter_import_no_framework():
+    """Chapter 01's NumPy tasks are checked (hidden cases too) without PyTorch or
+    TensorFlow: a Keras chapter's grading kernel never loads PyTorch."""
+    code = ("import sys\n"
+            "from course_utils.checks import check_henon_jacobian, check_lyapunov_qr\n"
+            "from course_utils.henon import henon_jacobian\n"
+            "from course_utils.lyapunov import lyapunov_from_jacobians\n"
+            "check_henon_jacobian(henon_jacobian, hidden=True)\n"
+            "check_lyapunov_qr(lambda J, transient=0: lyapunov_from_jacobians(J, transient="
+            "transient), hidden=True)\n"
+            "print(sorted(m for m in ('tensorflow', 'torch', 'keras') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -35,7 +35,8 @@ _WATCHED = ("builtins", "math", "cmath", "copy", "numpy", "numpy.linalg", "numpy
             "torch.nn", "torch.nn.functional", "torch.func", "tensorflow", "keras")
 # Classes whose methods a check relies on.
 _WATCHED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"))
-# Attributes that change on their own (IPython's output history, the last traceback).
+# Attributes that change on their own: IPython's output history, and the input() that
+# ipykernel installs for each request.
 _VOLATILE = {"_", "__", "___", "input", "raw_input", "__warningregistry__"}
 
 _state: dict = {}
