@@ -11,7 +11,10 @@ import csv
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 import zipfile
 
 import nbformat
@@ -696,7 +699,6 @@ def test_kernel_command(tmp_path, mode):
 
 
 def test_bwrap_hides_solutions_and_submissions_but_never_the_environment(tmp_path, root):
-    from pathlib import Path
     from course_utils.grading.sandbox import _bwrap_args
 
     folder, notebook = tmp_path / "subs", tmp_path / "alice.ipynb"
@@ -712,3 +714,22 @@ def test_bwrap_hides_solutions_and_submissions_but_never_the_environment(tmp_pat
     assert str((root / "src").resolve()) not in args            # holds the package
     # The masks come before the kernel's own folder, which stays writable.
     assert args.index(str(folder.resolve())) < args.index("--bind")
+
+
+def test_bwrap_keeps_a_python_environment_that_lives_under_tmp(monkeypatch, tmp_path):
+    """The sandbox's /tmp is empty: an environment or clone in /tmp (as CI may have it) is
+    bound back read-only, and only the outermost of nested folders."""
+    from course_utils.grading.sandbox import _bwrap_args
+
+    env = Path(tempfile.mkdtemp(dir="/tmp"))
+    (env / "lib" / "site").mkdir(parents=True)
+    try:
+        monkeypatch.setattr(sys, "path", [str(env / "lib" / "site"), str(env), "/usr/lib"])
+        args = _bwrap_args(tmp_path / "work")
+        binds = [args[k + 1] for k, a in enumerate(args) if a == "--ro-bind"]
+        assert str(env.resolve()) in binds
+        assert str((env / "lib" / "site").resolve()) not in binds  # inside env already
+        assert "/usr/lib" not in binds                              # visible anyway
+        assert args.index(str(env.resolve())) > args.index("/tmp")  # after the empty /tmp
+    finally:
+        shutil.rmtree(env)

@@ -46,9 +46,22 @@ def _bwrap_args(workdir: Path, hide: tuple[str | Path, ...] = ()) -> list[str]:
                                                                str(path)]
     workdir = str(workdir)
     return ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", *masks, "--bind", workdir, workdir,
+            "--tmpfs", "/tmp", "--tmpfs", "/dev/shm", *_python_under_tmp(), *masks,
+            "--bind", workdir, workdir,
             "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--chdir", workdir]
+
+
+def _python_under_tmp() -> list[str]:
+    """Read-only binds, over the sandbox's empty /tmp, of what Python needs from /tmp: the
+    environment and the package when they live there (e.g. a CI clone in /tmp)."""
+    tmp = Path("/tmp").resolve()
+    needed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                          *sys.path) if p and Path(p).exists()}
+    needed.add(Path(__file__).resolve().parents[2])  # the folder holding course_utils
+    under = sorted(p for p in needed if p.is_relative_to(tmp) and p != tmp)
+    top = [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
+    return [arg for p in top for arg in ("--ro-bind", str(p), str(p))]
 
 
 @functools.lru_cache(maxsize=None)
