@@ -376,12 +376,27 @@ def stf_forward(model, x, tau_f):
     return torch.stack(out, 1)
 """
 STF_EVERY_STEP = STF_CAT.replace("if t % tau_f == 0:", "if True:")
+STF_ZEROED = STF_CAT.replace("z = torch.cat([x[:, t], z[:, N:]], dim=-1)",
+                             "z = torch.cat([x[:, t], torch.zeros_like(z[:, N:])], dim=-1)")
+STF_LAGGED = STF_CAT.replace("        z = model(z)\n        predictions.append(model.observe(z))",
+                             "        predictions.append(model.observe(z))\n        z = model(z)")
+CH03_STUDENTS = {  # name -> (code or None to delete the task cell, status)
+    "cat": (STF_CAT, "passed"),
+    "clone": (STF_CLONE, "passed"),
+    "every_step": (STF_EVERY_STEP, "failed"),
+    "zeroed": (STF_ZEROED, "failed"),
+    "lagged": (STF_LAGGED, "failed"),
+    "deleted": (None, "task cell not found"),
+    "memory_hog": ("hog = bytearray(64 * 2**30)\n" + STF_CAT, "memory limit"),
+    "tampered": (STF_EVERY_STEP + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n",
+                 "tampered"),
+}
 
 
 @pytest.fixture(scope="module")
 def ch03(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ch03_submissions")
-    for name, code in (("cat", STF_CAT), ("clone", STF_CLONE), ("every_step", STF_EVERY_STEP)):
+    for name, (code, _) in CH03_STUDENTS.items():
         student = folder / name
         student.mkdir()
         _write(student, "03_stf_lorenz", _submission("03_stf_lorenz", {"task1": code}))
@@ -392,13 +407,21 @@ def ch03(tmp_path_factory):
     return {r.student: r for r in results}
 
 
-def test_ch03_one_folder_per_student(ch03):
-    assert [t.status for t in ch03["cat"].tasks] == ["passed"]
-    assert [t.status for t in ch03["clone"].tasks] == ["passed"]
-    assert ch03["cat"].total == ch03["clone"].total == 3
-    wrong = ch03["every_step"].tasks[0]
-    assert wrong.status == "failed" and wrong.points == 0
-    assert "force only when t is a multiple of tau_f" in wrong.message
+@pytest.mark.parametrize("name", list(CH03_STUDENTS))
+def test_ch03_one_folder_per_student(ch03, name):
+    task = ch03[name].tasks[0]
+    assert task.status == CH03_STUDENTS[name][1], task.message
+    assert task.points == (3 if task.status == "passed" else 0)
+
+
+def test_ch03_messages_and_statuses(ch03):
+    assert "force only when t is a multiple of tau_f" in ch03["every_step"].tasks[0].message
+    assert "unobserved units" in ch03["zeroed"].tasks[0].message
+    assert "lag" in ch03["lagged"].tasks[0].message
+    assert "MemoryError" in ch03["memory_hog"].tasks[0].message
+    assert "torch.allclose" in ch03["tampered"].tasks[0].message
+    assert ch03["memory_hog"].status == "memory limit (task1)"
+    assert ch03["deleted"].status == "graded"
     assert ch03["nobody"].status == "no notebook" and ch03["nobody"].total == 0
 
 
@@ -448,6 +471,17 @@ def ch01(tmp_path_factory):
     _write(folder, "numpy_in_call", _submission("01_henon_keras_rnn", {
         "task1": CELL_NUMPY, "task2": JACOBIAN_STACK,
         "task3": QR_LOOP.replace("np.log(", "np.log10(")}))
+    _write(folder, "structure", _submission("01_henon_keras_rnn", {
+        "task1": None, "task2": JACOBIAN_STACK.replace("return np.stack", "return np.stack(")
+        , "task3": QR_LOOP}, reorder=True))
+    _write(folder, "hostile", _submission("01_henon_keras_rnn", {
+        "task1": "import os\nos._exit(3)\n", "task2": "while True:\n    pass\n",
+        "task3": QR_LOOP + "\nimport course_utils.checks.henon as h\n"
+                 "h.check_lyapunov_qr = lambda *a, **k: None\n"}))
+    _write(folder, "transposed", _submission("01_henon_keras_rnn", {
+        "task1": CELL_STACK, "task3": QR_LOOP,
+        "task2": JACOBIAN_STACK.replace("return np.stack([", "return np.swapaxes(np.stack([")
+                               .replace("-1)], 1)", "-1)], 1), 1, 2)")}))
     out = tmp_path_factory.mktemp("ch01_grades")
     results = grade("01_henon_keras_rnn", [folder], out, workers=2, timeout=TIMEOUT,
                     memory_gb=MEMORY_GB, solutions=ROOT / "solutions", show_progress=False)
@@ -462,6 +496,15 @@ def test_ch01_keras_tasks_graded_one_by_one(ch01):
     assert [t.points for t in wrong.tasks] == [0, 1, 0]
     assert "TensorFlow" in wrong.tasks[0].message
     assert "natural log" in wrong.tasks[2].message
+    structure = ch01["structure"]  # cells in reverse order, Task 1 deleted, a syntax error
+    assert [t.status for t in structure.tasks] == ["task cell not found", "failed", "passed"]
+    assert "SyntaxError" in structure.tasks[1].message and structure.total == 3
+    hostile = ch01["hostile"]
+    assert [t.status for t in hostile.tasks] == ["kernel died", "timed out", "tampered"]
+    assert hostile.status == "kernel died (task1); timed out (task2); tampered (task3)"
+    transposed = ch01["transposed"]
+    assert [t.points for t in transposed.tasks] == [2, 0, 3]
+    assert "transposes" in transposed.tasks[1].message
 
 
 # ------------------------------------------------------------- every chapter's reference
