@@ -710,8 +710,8 @@ def test_bwrap_hides_solutions_and_submissions_but_never_the_environment(tmp_pat
     assert ("--tmpfs", str(folder.resolve())) in pairs
     assert args[args.index(str(notebook.resolve())) - 1] == "/dev/null"
     assert str(tmp_path / "missing") not in args
-    assert str(Path(sys.prefix).parent.resolve()) not in args  # holds the environment
-    assert str((root / "src").resolve()) not in args            # holds the package
+    assert ("--tmpfs", str(Path(sys.prefix).parent.resolve())) not in pairs  # the environment
+    assert ("--tmpfs", str((root / "src").resolve())) not in pairs           # the package
     # The masks come before the kernel's own folder, which stays writable.
     assert args.index(str(folder.resolve())) < args.index("--bind")
 

@@ -57,7 +57,8 @@ def _python_under_tmp() -> list[str]:
     environment and the package when they live there (e.g. a CI clone in /tmp)."""
     tmp = Path("/tmp").resolve()
     needed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                          *sys.path) if p and Path(p).exists()}
+                                          *sys.path)
+              if p and Path(p).is_absolute() and Path(p).exists()}  # not the grader's cwd
     needed.add(Path(__file__).resolve().parents[2])  # the folder holding course_utils
     under = sorted(p for p in needed if p.is_relative_to(tmp) and p != tmp)
     top = [p for p in under if not any(p != q and p.is_relative_to(q) for q in under)]
