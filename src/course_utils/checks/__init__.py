@@ -27,8 +27,6 @@ TensorFlow and PyTorch are imported only inside the checks that need them.
 
 from __future__ import annotations
 
-import importlib
-
 from . import fixed_points, henon, keras_rnn, lru, naive_product, stf, warmup
 from .fixed_points import check_affine_prediction, check_rnn_jacobians, check_stability_classification
 from .henon import check_henon_cell, check_henon_jacobian, check_lyapunov_qr
@@ -55,5 +53,4 @@ def checks_of(chapter: str) -> dict:
     except KeyError:
         raise KeyError(f"no checks for chapter {chapter!r}; known: "
                        f"{', '.join(sorted(BY_CHAPTER))}") from None
-    module = importlib.import_module(module.__name__)
     return {name: getattr(module, name) for name in module.__all__}

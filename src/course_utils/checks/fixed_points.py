@@ -164,8 +164,8 @@ def _jacobians_case(fn, rnn, u, h) -> None:
             hint = (f" Remove the batch and layer axes of the RNN's input and output, e.g. "
                     f".reshape{want}")
         elif len(shape) == 1 and shape[0] in (H, e.shape[1]):
-            hint = (f" One vector is not the Jacobian: it has one row per output h_next[i] "
-                    f"(a gradient of the sum of the outputs gives only the column sums; "
+            hint = (" One vector is not the Jacobian: it has one row per output h_next[i] "
+                    "(a gradient of the sum of the outputs gives only the column sums; "
                     "differentiate each output, or use torch.autograd.functional.jacobian)")
         else:
             hint = (f" (H outputs by the size of what you differentiate by, {wrt})")

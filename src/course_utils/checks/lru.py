@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ._common import (assert_unchanged, call_student, hidden_case, ok as _ok, snapshot,
                       torch_result, type_name)
 
@@ -197,8 +195,6 @@ def _call_combine(fn, e1, e2):
 
 
 def _scan_case(fn, e1, e2) -> None:
-    import torch
-
     (a1, b1), (a2, b2) = e1, e2
     exp_a, exp_b = a2 * a1, a2 * b1 + b2
     a_slips = [

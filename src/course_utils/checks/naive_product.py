@@ -231,8 +231,6 @@ def _norm_slips(J, expected):
 def _call_norms(fn, J, what):
     """Call ``fn`` on a copy of ``J``; check that ``J`` is unchanged and that the result is
     a tensor of shape (T,) in the dtype and on the device of ``J``."""
-    import torch
-
     T = J.shape[0]
     given = J.clone()
     before = _snapshot(J)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 from .report import StudentResult, write_reports
 from .runner import Settings, TaskResult, run_reference, run_task
 from .sandbox import resolve_sandbox
-from .submissions import collect, load_reference, read_notebook, task_code
+from .submissions import collect, find_solutions, load_reference, read_notebook, task_code
 
 __all__ = ["grade", "Settings", "StudentResult", "TaskResult", "ReferenceFailed"]
 
@@ -75,8 +74,6 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                       "process, folder and limits, but files outside its folder are not "
                       "protected by the operating system (see README, 'For tutors')",
                       RuntimeWarning, stacklevel=2)
-    from .submissions import find_solutions
-
     hide = (find_solutions(solutions), Path(out), *map(Path, submissions))
     settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode,
                         hide=hide)
@@ -122,8 +119,8 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                 results[student].tasks.append(result)
                 bar.update(1)
         bar.close()
+        order = {t.id: k for k, t in enumerate(reference.tasks)}
         for student in results.values():
-            order = {t.id: k for k, t in enumerate(reference.tasks)}
             student.tasks.sort(key=lambda t: order[t.task])
             if student.status == "graded":
                 student.status = _status(student.tasks)

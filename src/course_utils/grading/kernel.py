@@ -120,7 +120,6 @@ def _verify() -> None:
     for key, value in old.items():
         if new.get(key, value) == value:
             continue
-        module_name, _, attr = key.partition(".")
         current = _getattr(_modules.get(key.rsplit(".", 1)[0]), key.rsplit(".", 1)[1], None)
         if _isinstance(current, types.ModuleType):
             continue  # a lazily imported submodule taking its place

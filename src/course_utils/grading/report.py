@@ -80,9 +80,8 @@ def feedback_markdown(student: StudentResult, chapter: str, max_points: float) -
         else:
             lines.append(f"**{task.status}**" + (f": {task.message}" if task.message and
                                                   task.message != task.status else ""))
-        if task.found and task.found != "tagged":
-            lines += ["", f"_Your code for this task was found {task.found}._"
-                      if not task.found.startswith("task cell") else ""]
+        if task.found not in ("", "tagged", "task cell not found"):
+            lines += ["", f"_Your code for this task was found {task.found}._"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from ..notebooks import METADATA_KEY, Task
 from .sandbox import SandboxedKernelManager, kernel_environment
-from .submissions import Reference, copy_tree_files, strip_check_calls
+from .submissions import Reference, check_calls, copy_tree_files, strip_check_calls
 
 __all__ = ["Settings", "TaskResult", "build_notebook", "run_task", "run_reference",
            "STATUSES"]
@@ -76,18 +76,14 @@ class TaskResult:
 def _verdict_source(check_cell: str, nonce: str) -> tuple[str, list[str]]:
     """The grader's verdict cell for a reference check cell: each top-level
     ``check_x(args)`` becomes ``run(nonce, "check_x", args)``."""
-    tree = ast.parse(check_cell)
     calls, names = [], []
-    for node in tree.body:
-        if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Name)
-                and node.value.func.id.startswith("check_")):
-            name = node.value.func.id
-            args = [ast.unparse(a) for a in node.value.args] + [
-                f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}"
-                for k in node.value.keywords]
-            calls.append(f"_grading_kernel.run({nonce!r}, {name!r}, {', '.join(args)})")
-            names.append(name)
+    for call in check_calls(ast.parse(check_cell)):
+        name = call.func.id
+        args = [ast.unparse(a) for a in call.args] + [
+            f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}"
+            for k in call.keywords]
+        calls.append(f"_grading_kernel.run({nonce!r}, {name!r}, {', '.join(args)})")
+        names.append(name)
     lines = ["import course_utils.grading.kernel as _grading_kernel", *calls,
              f"_grading_kernel.passed({nonce!r}, {names!r})"]
     return "\n".join(lines), names
@@ -201,8 +197,7 @@ def _execute(notebook, workdir: Path, settings: Settings):
                            stdout=log, stderr=log)
         except BaseException as caught:  # noqa: BLE001 - every failure is a result
             if isinstance(caught, (KeyboardInterrupt, SystemExit)):
-                _kill(km)
-                raise
+                raise  # the grader's own interrupt: the kernel is killed below
             error = caught
         finally:
             _kill(km)  # the kernel, and with the sandbox everything it started
@@ -215,12 +210,18 @@ def _execute(notebook, workdir: Path, settings: Settings):
 
 
 def _failing_cell(notebook):
-    """The index and role of the cell that raised, from the outputs."""
-    for index, cell in enumerate(notebook.cells):
+    """The role of the cell that raised and its error output, or (None, None)."""
+    for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
-                return index, cell.metadata.get(_ROLE), output
-    return None, None, None
+                return cell.metadata.get(_ROLE), output
+    return None, None
+
+
+def _printed(cells) -> str:
+    """What ``cells`` printed to their streams."""
+    return "".join(o.get("text", "") for c in cells for o in c.get("outputs", [])
+                   if o.get("output_type") == "stream")
 
 
 def _clean(text: str, limit: int = 400) -> str:
@@ -232,7 +233,7 @@ def _classify(error, client, notebook, nonce: str, settings: Settings) -> tuple[
     """(status, message) of a finished run."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    index, role, output = _failing_cell(notebook)
+    role, output = _failing_cell(notebook)
     if client.output_exceeded:
         return "output limit", (f"the cell printed more than {settings.kill_output >> 20} MB; "
                                 "the kernel was stopped")
@@ -263,10 +264,7 @@ def _classify(error, client, notebook, nonce: str, settings: Settings) -> tuple[
         return "grader error", f"a reference cell failed ({ename}: {evalue})"
     if error is not None:
         return "grader error", _clean(f"{type(error).__name__}: {error}")
-    verdict = notebook.cells[-1]
-    printed = "".join(o.get("text", "") for o in verdict.get("outputs", [])
-                      if o.get("output_type") == "stream")
-    if f"{nonce} passed" in printed:
+    if f"{nonce} passed" in _printed(notebook.cells[-1:]):
         return "passed", ""
     return "tampered", "the check's pass line is missing: the task cell interfered with it"
 
@@ -302,14 +300,12 @@ def run_reference(reference: Reference, settings: Settings, workdir: Path) -> li
     notebook = build_notebook(reference, last, None, nonce, verify_earlier=True)
     start = time.perf_counter()
     error, client = _execute(notebook, workdir, settings)
-    index, role, output = _failing_cell(notebook)
+    _, output = _failing_cell(notebook)
     results = []
     for task in reference.tasks:
         cells = [c for c in notebook.cells if c.metadata.get(_ROLE) == "verdict"
                  and c.metadata.get(METADATA_KEY, {}).get("task") == task.id]
-        printed = "".join(o.get("text", "") for c in cells for o in c.get("outputs", [])
-                          if o.get("output_type") == "stream")
-        ok = f"{nonce}:{task.id} passed" in printed
+        ok = f"{nonce}:{task.id} passed" in _printed(cells)
         message = "" if ok else (_clean(f"{output.get('ename')}: {output.get('evalue')}")
                                  if output else _clean(repr(error)))
         results.append(TaskResult(task.id, task.title, task.points if ok else 0, task.points,

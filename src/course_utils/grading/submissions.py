@@ -25,7 +25,7 @@ from pathlib import Path
 from ..notebooks import METADATA_KEY, CHECK_CALL, Task, make_exercise, task_layout, to_ipynb
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
-           "read_notebook", "task_code", "strip_check_calls"]
+           "read_notebook", "task_code", "check_calls", "strip_check_calls"]
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 
@@ -240,6 +240,14 @@ def _added(cell, reference: Reference) -> bool:
             and _task_of(cell) is None and not (cell.get("metadata", {}).get(METADATA_KEY)))
 
 
+def check_calls(tree: ast.Module) -> list[ast.Call]:
+    """The calls of ``check_*`` functions that are statements of their own at the top
+    level of a parsed cell."""
+    return [node.value for node in tree.body
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Name) and node.value.func.id.startswith("check_")]
+
+
 def strip_check_calls(source: str) -> str:
     """``source`` with each top-level call of a ``check_*`` function replaced by ``None``
     (the grader runs its own checks, never a student's); the rest is left as written."""
@@ -248,10 +256,7 @@ def strip_check_calls(source: str) -> str:
     except SyntaxError:
         return "\n".join(line for line in source.split("\n") if not CHECK_CALL.match(line))
     lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
-    calls = [node.value for node in tree.body
-             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-             and isinstance(node.value.func, ast.Name) and node.value.func.id.startswith("check_")]
-    for call in reversed(calls):  # offsets are UTF-8 bytes, 1-based lines
+    for call in reversed(check_calls(tree)):  # offsets are UTF-8 bytes, 1-based lines
         first, last = call.lineno - 1, call.end_lineno - 1
         before, after = lines[first][:call.col_offset], lines[last][call.end_col_offset:]
         if before.strip() or after.strip():  # other statements on its lines: keep them
