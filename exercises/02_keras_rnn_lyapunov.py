@@ -30,6 +30,27 @@
 # a check cell tells you whether your code is right, and if not, what is wrong.
 
 # %%
+# Setup: makes the course's package course_utils importable. On Google Colab it is
+# installed from the course repository (Colab already has PyTorch and TensorFlow);
+# anywhere else this cell only checks that it is installed (see the README).
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        raise RuntimeError(
+            "Cannot install course_utils on Colab: the course's repository URL is not "
+            "configured (repository: url in book/_config.yml is empty). Ask the course team.")
+    else:
+        raise ModuleNotFoundError(
+            "course_utils is not installed in this environment. In the course repository's "
+            "folder run `pip install torch==2.13.0`, then "
+            "`pip install -e '.[tf,torch,notebooks]'` (see the README), and restart the kernel.")
+
+# %%
 import time
 
 import numpy as np
@@ -52,7 +73,7 @@ rng = np.random.default_rng(SEED)
 # %% [markdown]
 # ## A toy task that needs memory
 #
-# The *adding problem* (Hochreiter & Schmidhuber 1997): each input $x_t = (v_t, m_t)$
+# The *adding problem* (Hochreiter and Schmidhuber 1997): each input $x_t = (v_t, m_t)$
 # carries a value $v_t$ drawn uniformly from $[0, 1]$ and a marker $m_t \in \{0, 1\}$.
 # Exactly two steps of each sequence are marked, and the target is the sum of the two
 # marked values. The network only sees the sequence one step at a time, so it has to keep
@@ -350,7 +371,8 @@ for name, lam_n in spectra.items():
 #   memory, close to the edge of chaos. This is why orthogonal initialisation is popular.
 # * *Trained*: most directions now contract several times faster, and only a few stay slow.
 #   Training made the network forget what the task does not need, and keep what it does.
-#   The Kaplan-Yorke dimension is 0 for both: the state collapses onto one input-driven
+#   The Kaplan-Yorke dimension (Kaplan and Yorke 1979) is 0 for both: the state collapses
+#   onto one input-driven
 #   trajectory.
 # * *Scaled up*: $\lambda_1 > 0$, so tiny differences in the state grow; the response to an
 #   input sequence then depends on where the network started, and its state wanders on a
@@ -362,3 +384,10 @@ for name, lam_n in spectra.items():
 # * Units: the exponents are per step of the network, natural log. The network has no
 #   physical time step; if its steps stood for a time $\Delta t$, dividing by $\Delta t$
 #   would give rates per time unit (`dt=` in the toolkit).
+
+
+# %% [markdown]
+# ## References
+#
+# * Hochreiter, S. and Schmidhuber, J. (1997). Long short-term memory. *Neural Computation*, 9(8), 1735–1780. https://doi.org/10.1162/neco.1997.9.8.1735
+# * Kaplan, J. L. and Yorke, J. A. (1979). Chaotic behavior of multidimensional difference equations. In H.-O. Peitgen and H.-O. Walther (eds.), *Functional Differential Equations and Approximation of Fixed Points*, Lecture Notes in Mathematics 730, pp. 204–227. Springer.

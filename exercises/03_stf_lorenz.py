@@ -14,9 +14,10 @@
 # So far we have measured dynamical systems that were given. Now we *learn* one from data:
 # a recurrent network is trained on a noisy time series of the Lorenz-63 system until, run
 # freely, it produces an attractor of its own with the same geometry and the same rhythm.
-# This is *dynamical systems reconstruction*. Its main difficulty is that the system is
-# chaotic: gradients through long unrolled sequences explode, and short ones do not see the
-# long-term behaviour. *Sparse teacher forcing* (STF) is one answer.
+# This is *dynamical systems reconstruction* (Durstewitz et al. 2023). Its main difficulty
+# is that the system is chaotic: gradients through long unrolled sequences explode, and
+# short ones do not see the long-term behaviour (Mikhaeil et al. 2022). *Sparse teacher
+# forcing* (STF), proposed in the same work, is one answer.
 #
 # **Goals**
 # 1. Know the data: a noisy delay embedding of the x component of Lorenz-63.
@@ -26,6 +27,27 @@
 #    and the power-spectrum distance $D_H$.
 #
 # The next chapter measures the trained model's maximum Lyapunov exponent.
+
+# %%
+# Setup: makes the course's package course_utils importable. On Google Colab it is
+# installed from the course repository (Colab already has PyTorch and TensorFlow);
+# anywhere else this cell only checks that it is installed (see the README).
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        raise RuntimeError(
+            "Cannot install course_utils on Colab: the course's repository URL is not "
+            "configured (repository: url in book/_config.yml is empty). Ask the course team.")
+    else:
+        raise ModuleNotFoundError(
+            "course_utils is not installed in this environment. In the course repository's "
+            "folder run `pip install torch==2.13.0`, then "
+            "`pip install -e '.[tf,torch,notebooks]'` (see the README), and restart the kernel.")
 
 # %%
 import time
@@ -49,7 +71,7 @@ torch.set_num_threads(1)   # the matrices are small: one thread is fastest
 # %% [markdown]
 # ## The data
 #
-# The Lorenz-63 system, $\dot x = \sigma (y - x)$, $\dot y = x(\rho - z) - y$,
+# The Lorenz-63 system (Lorenz 1963), $\dot x = \sigma (y - x)$, $\dot y = x(\rho - z) - y$,
 # $\dot z = xy - \beta z$ with $(\sigma, \rho, \beta) = (10, 28, 8/3)$, is integrated
 # accurately and read out every $\Delta t = 0.01$ time units. We pretend to observe only its
 # first component $x$, and build from it the *delay embedding*
@@ -58,7 +80,7 @@ torch.set_num_threads(1)   # the matrices are small: one thread is fastest
 # \boldsymbol{x}_t = \left(x_t,\; x_{t-d},\; x_{t-2d}\right), \qquad d = 10 \text{ steps},
 # $$
 #
-# which by Takens' theorem is a faithful (smoothly deformed) picture of the attractor. Each
+# which by Takens' theorem (Takens 1981) is a faithful (smoothly deformed) picture of the attractor. Each
 # column is standardised, and Gaussian observation noise with 5 % of the standard deviation
 # is added. `lorenz_dataset` makes this data set from a fixed seed in a few seconds, or
 # loads it from `lorenz_data.pt` if that file was made before. Besides the noisy training
@@ -97,7 +119,9 @@ ax.legend();
 # $$
 #
 # `course_utils.models.ShallowPLRNN(M, L, N)` implements it, with the parameters
-# `A (M,)`, `W1 (M, L)`, `W2 (L, M)`, `h1 (M,)` and `h2 (L,)` named as here.
+# `A (M,)`, `W1 (M, L)`, `W2 (L, M)`, `h1 (M,)` and `h2 (L,)` named as here. Like the
+# PLRNN of Koppe et al. (2019) and its dendritic extension (Brenner et al. 2022), it is
+# piecewise linear, which makes its fixed points computable exactly (chapter 06).
 #
 # Training on subsequences $\boldsymbol{x}_{t:t+T}$ with targets shifted by one step asks
 # the model to predict $\boldsymbol{x}_{t'+1}$ from its state at $t'$. Run freely over a
@@ -179,6 +203,16 @@ for name, seconds in timings.items():
     print(f"{name:17s} {1000 * seconds:6.1f} ms per update (forward and backward)")
 
 # %% [markdown]
+# Both use one CPU thread: `torch.set_num_threads(1)` above for autograd, and
+# `stf_forward_fused` limits NumPy's BLAS to one thread itself (with `threadpoolctl`), so
+# that the trained model does not depend on the thread count. More threads do not help
+# matrices this small: on a 2-core CPU an update took 6 ms with one thread or two, but with
+# another program busy on the second core NumPy's default of two threads made it 12 to
+# 17 ms, against 6 ms with one (`benchmarks/RESULTS.md`). Training also stays on the CPU
+# where there is a GPU: each of the 200 sequential steps is a handful of tiny operations,
+# and a GPU would spend its time launching them, one kernel at a time.
+
+# %% [markdown]
 # ## Training
 #
 # The default settings: $M$ latent units, $L$ hidden units, batches of subsequences of
@@ -240,7 +274,7 @@ plot_series([X_test[:1500], model.observe(Z_start)], ["test data", "PLRNN from x
 #
 # ## Measuring the reconstruction
 #
-# **State-space divergence.** Cover the range of the true data (padded by 0.1 standard
+# **State-space divergence** (Koppe et al. 2019). Cover the range of the true data (padded by 0.1 standard
 # deviations) with $30^3$ boxes, count the fraction of points of each orbit in each box
 # ($p_k$ true, $q_k$ generated, with a pseudo-count of $10^{-5}$ per box), and take the
 # Kullback-Leibler divergence
@@ -273,9 +307,25 @@ print(f"{'true system vs test data':28s}{state_space_divergence(X_true, floor):8
 #   Gaussian cloud with the data's covariance (about 2) and $D_H$ is close to the floor.
 # * The model was trained on noisy data but generates a clean orbit: the noise is not part
 #   of the dynamics it learned.
-# * Try other settings: a forcing interval $\tau_f$ of 1 (teacher forcing at every step)
-#   trains a good one-step predictor that may still generate the wrong long-term behaviour;
-#   a very large $\tau_f$ lets gradients explode.
+# * Try other settings: a forcing interval $\tau_f$ of 1 (classical teacher forcing at every
+#   step (Williams and Zipser 1989)) trains a good one-step predictor that may still generate
+#   the wrong long-term behaviour; a very large $\tau_f$ lets gradients explode.
+# * Generalized teacher forcing (Hess et al. 2023) forces at every step, but only
+#   partly: the state is pulled towards the data by a weighted average of the two, which
+#   keeps the gradients bounded while the model still runs mostly on its own.
 #
 # The next chapter asks whether the model is chaotic in the right amount: its maximum
 # Lyapunov exponent should be close to Lorenz-63's 0.906 per time unit.
+
+
+# %% [markdown]
+# ## References
+#
+# * Brenner, M., Hess, F., Mikhaeil, J. M., Bereska, L. F., Monfared, Z., Kuo, P.-C. and Durstewitz, D. (2022). Tractable dendritic RNNs for reconstructing nonlinear dynamical systems. In *Proceedings of the 39th International Conference on Machine Learning*, Proceedings of Machine Learning Research 162, pp. 2292–2320.
+# * Durstewitz, D., Koppe, G. and Thurm, M. I. (2023). Reconstructing computational system dynamics from neural data with recurrent neural networks. *Nature Reviews Neuroscience*, 24(11), 693–710. https://doi.org/10.1038/s41583-023-00740-7
+# * Hess, F., Monfared, Z., Brenner, M. and Durstewitz, D. (2023). Generalized teacher forcing for learning chaotic dynamics. In *Proceedings of the 40th International Conference on Machine Learning*, Proceedings of Machine Learning Research 202.
+# * Koppe, G., Toutounji, H., Kirsch, P., Lis, S. and Durstewitz, D. (2019). Identifying nonlinear dynamical systems via generative recurrent neural networks with applications to fMRI. *PLoS Computational Biology*, 15(8), e1007263. https://doi.org/10.1371/journal.pcbi.1007263
+# * Lorenz, E. N. (1963). Deterministic nonperiodic flow. *Journal of the Atmospheric Sciences*, 20(2), 130–141.
+# * Mikhaeil, J. M., Monfared, Z. and Durstewitz, D. (2022). On the difficulty of learning chaotic dynamics with RNNs. In *Advances in Neural Information Processing Systems 35 (NeurIPS 2022)*.
+# * Takens, F. (1981). Detecting strange attractors in turbulence. In D. Rand and L.-S. Young (eds.), *Dynamical Systems and Turbulence, Warwick 1980*, Lecture Notes in Mathematics 898, pp. 366–381. Springer.
+# * Williams, R. J. and Zipser, D. (1989). A learning algorithm for continually running fully recurrent neural networks. *Neural Computation*, 1(2), 270–280.

@@ -13,8 +13,10 @@
 #
 # In the STF chapter the model saw a three-dimensional delay embedding: we had built the
 # coordinates of the attractor for it. Can a PLRNN find them itself, from the scalar series
-# $x_t$ alone? By Takens' theorem the information is there: the past of $x$ determines the
-# state. The model has to store what it needs of that past in its unobserved latent units.
+# $x_t$ alone? By Takens' theorem (Takens 1981) the information is there: the past
+# of $x$ determines the state. Sauer et al. (1991) made this precise for attractors of
+# fractal (box-counting) dimension $d$: almost every delay map into more than $2d$
+# dimensions is one-to-one on the attractor. The model has to store what it needs of that past in its unobserved latent units.
 #
 # **Goals**
 # 1. Train a PLRNN with a single read-out unit, $N = 1$, on the $x$ component of the data.
@@ -23,6 +25,27 @@
 #    model is asked to predict (**Task 1**).
 # 3. Check the reconstruction: the generated series against the data, the power spectra,
 #    and the maximum Lyapunov exponent.
+
+# %%
+# Setup: makes the course's package course_utils importable. On Google Colab it is
+# installed from the course repository (Colab already has PyTorch and TensorFlow);
+# anywhere else this cell only checks that it is installed (see the README).
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        raise RuntimeError(
+            "Cannot install course_utils on Colab: the course's repository URL is not "
+            "configured (repository: url in book/_config.yml is empty). Ask the course team.")
+    else:
+        raise ModuleNotFoundError(
+            "course_utils is not installed in this environment. In the course repository's "
+            "folder run `pip install torch==2.13.0`, then "
+            "`pip install -e '.[tf,torch,notebooks]'` (see the README), and restart the kernel.")
 
 # %%
 import numpy as np
@@ -188,3 +211,10 @@ print(f"lambda_max = {lam_max:.3f} +- {lam.std().item():.3f} per time unit; trut
 #   coordinates itself. With these settings it still does about as well as the embedded
 #   one, but it needs the warm-up and enough latent units; with fewer updates or another
 #   seed, expect more variation than in the STF chapter.
+
+
+# %% [markdown]
+# ## References
+#
+# * Sauer, T., Yorke, J. A. and Casdagli, M. (1991). Embedology. *Journal of Statistical Physics*, 65(3–4), 579–616.
+# * Takens, F. (1981). Detecting strange attractors in turbulence. In D. Rand and L.-S. Young (eds.), *Dynamical Systems and Turbulence, Warwick 1980*, Lecture Notes in Mathematics 898, pp. 366–381. Springer.

@@ -38,10 +38,34 @@
 #    those of the Lorenz system.
 
 # %%
+# Setup: makes the course's package course_utils importable. On Google Colab it is
+# installed from the course repository (Colab already has PyTorch and TensorFlow);
+# anywhere else this cell only checks that it is installed (see the README).
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+
+if importlib.util.find_spec("course_utils") is None:
+    if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+        raise RuntimeError(
+            "Cannot install course_utils on Colab: the course's repository URL is not "
+            "configured (repository: url in book/_config.yml is empty). Ask the course team.")
+    else:
+        raise ModuleNotFoundError(
+            "course_utils is not installed in this environment. In the course repository's "
+            "folder run `pip install torch==2.13.0`, then "
+            "`pip install -e '.[tf,torch,notebooks]'` (see the README), and restart the kernel.")
+
+# %%
+import copy
+
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
+from course_utils import runtime
 from course_utils.runtime import pick
 from course_utils.tasks import flipflop_batch
 from course_utils.models import RNNReadout
@@ -52,12 +76,15 @@ from course_utils.checks import (check_rnn_jacobians, check_affine_prediction,
                                  check_stability_classification)
 
 torch.set_num_threads(1)
+device = runtime.device()   # the fixed-point searches run here (COURSE_DEVICE=cpu overrides)
+print("device:", device)
 
 # %% [markdown]
 # ## The 3-bit flip-flop
 #
 # Three input channels carry occasional pulses of $+1$ or $-1$; each output channel has to
-# hold the sign of the last pulse on its input channel until the next one. The network has
+# hold the sign of the last pulse on its input channel until the next one; one of the
+# networks that Sussillo and Barak (2013) took apart was trained on this task. The network has
 # to store three bits, $2^3 = 8$ patterns, for as long as the inputs stay silent.
 
 # %%
@@ -198,8 +225,8 @@ fig.tight_layout()
 
 # %%
 starts = sample_states(h_traj, 256, seed=0)
-fps = find_fixed_points(rnn, starts, u0, n_iter=pick(2000, 500), noise=0.02, seed=0,
-                        progress_bar=True)
+fps = find_fixed_points(copy.deepcopy(rnn).to(device), starts, u0, n_iter=pick(2000, 500),
+                        noise=0.02, seed=0, progress_bar=True).to("cpu")   # back for the analysis
 print(fps.summary())
 
 # %% [markdown]
@@ -289,7 +316,7 @@ fig.tight_layout()
 # For the shallow PLRNN of the Lorenz chapters, $z_t = A z_{t-1} + W_1 \mathrm{ReLU}(W_2
 # z_{t-1} + h_2) + h_1$, no search is needed. In each linear region, where the pattern
 # $d \in \{0, 1\}^L$ of active ReLUs is fixed, $D = \operatorname{diag}(d)$, the map is
-# affine, and a fixed point solves a linear system:
+# affine, and a fixed point solves a linear system (Koppe et al. 2019; Brenner et al. 2022):
 #
 # $$
 # (I - A - W_1 D W_2)\, z^* = W_1 D h_2 + h_1 .
@@ -300,7 +327,7 @@ fig.tight_layout()
 # an orbit of the model visits, and follow each solution into the region where it lands
 # until nothing new turns up (`plrnn_fixed_points`).
 #
-# Lorenz-63 has three fixed points, the origin and $C_\pm = (\pm\sqrt{\beta(\rho - 1)},
+# Lorenz-63 (Lorenz 1963) has three fixed points, the origin and $C_\pm = (\pm\sqrt{\beta(\rho - 1)},
 # \pm\sqrt{\beta(\rho - 1)}, \rho - 1)$. The model sees the standardised delay embedding
 # $(x_t, x_{t-10}, x_{t-20})$; at a fixed point $x$ is constant, so a fixed point of
 # Lorenz-63 appears in the model's observation space as $((x^* - \mu_i)/\sigma_i)_{i=1,2,3}$,
@@ -315,7 +342,7 @@ plrnn = load_pretrained_plrnn().double()
 data = lorenz_dataset("lorenz_data.pt")
 dt = data["settings"]["dt"]
 Z = plrnn.generate(data["test"][0].double(), pick(20_000, 5_000))[1000:]
-pl_fps = plrnn_fixed_points(plrnn, orbit=Z)
+pl_fps = plrnn_fixed_points(copy.deepcopy(plrnn).to(device), orbit=Z).to("cpu")
 print(pl_fps.summary())
 
 c = np.sqrt(LORENZ_BETA * (LORENZ_RHO - 1))
@@ -374,3 +401,12 @@ fig.tight_layout()
 # * A piecewise-linear model has exact fixed points, one linear solve per region. The search
 #   over regions is not exhaustive for large $L$: it finds the fixed points of the regions
 #   that the orbit visits and of those the solutions lead to.
+
+
+# %% [markdown]
+# ## References
+#
+# * Brenner, M., Hess, F., Mikhaeil, J. M., Bereska, L. F., Monfared, Z., Kuo, P.-C. and Durstewitz, D. (2022). Tractable dendritic RNNs for reconstructing nonlinear dynamical systems. In *Proceedings of the 39th International Conference on Machine Learning*, Proceedings of Machine Learning Research 162, pp. 2292–2320.
+# * Koppe, G., Toutounji, H., Kirsch, P., Lis, S. and Durstewitz, D. (2019). Identifying nonlinear dynamical systems via generative recurrent neural networks with applications to fMRI. *PLoS Computational Biology*, 15(8), e1007263. https://doi.org/10.1371/journal.pcbi.1007263
+# * Lorenz, E. N. (1963). Deterministic nonperiodic flow. *Journal of the Atmospheric Sciences*, 20(2), 130–141.
+# * Sussillo, D. and Barak, O. (2013). Opening the black box: low-dimensional dynamics in high-dimensional recurrent neural networks. *Neural Computation*, 25(3), 626–649.

@@ -47,7 +47,7 @@ DTYPE = tf.float64  # tf.zeros and tf.constant default to float32: we always say
 # %% [markdown]
 # ## The map and the cell
 #
-# The Hénon map acts on the state $z_t = (x_t, y_t)$ by
+# The Hénon map{footcite:p}`henon1976` acts on the state $z_t = (x_t, y_t)$ by
 #
 # $$
 # z_{t+1} = F(z_t) = \begin{pmatrix} 1 - a\,x_t^2 + y_t \\ b\,x_t \end{pmatrix},
@@ -264,10 +264,12 @@ print("d z_5 / d z_0 == J(z_4) ... J(z_0):", np.allclose(D_tape, D_chain, rtol=1
 #
 # A small perturbation $\delta z_0$ evolves, to first order, as
 # $\delta z_T = J(z_{T-1}) \cdots J(z_0)\, \delta z_0$. The Lyapunov exponents are the
-# average logarithmic growth rates of this product along the orbit. Multiplying the
+# average logarithmic growth rates of this product along the orbit{footcite:p}`eckmann1985`.
+# Multiplying the
 # Jacobians out directly fails on a chaotic orbit: the product grows like
 # $e^{\lambda_1 T}$, overflows, and all its columns collapse onto the most unstable
-# direction. The QR method (Benettin et al. 1980) keeps an orthonormal frame instead:
+# direction. The QR method{footcite:p}`benettin1980a,benettin1980b` keeps an orthonormal
+# frame instead:
 # starting from $Q_0 = I$, at every step
 #
 # $$
@@ -345,7 +347,14 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 # * $\lambda_1 + \lambda_2 = \ln 0.3$ to rounding error, for *any* orbit length: the
 #   determinant of every Jacobian is $-b$, so areas shrink by the factor $b = 0.3$ each step
 #   and the sum of the logarithmic stretchings is $\ln |\det J| = \ln b$ at every step.
-# * The Kaplan-Yorke dimension $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
+# * The Kaplan-Yorke dimension{footcite:p}`kaplan1979` $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
 #   attractor is more than a curve and less than an area, as the zoom suggested.
 # * The eight orbits give slightly different finite-time exponents; their spread, a few
 #   thousandths after $10^4$ steps, is the statistical error of a single estimate.
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

@@ -52,7 +52,7 @@ rng = np.random.default_rng(SEED)
 # %% [markdown]
 # ## A toy task that needs memory
 #
-# The *adding problem* (Hochreiter & Schmidhuber 1997): each input $x_t = (v_t, m_t)$
+# The *adding problem*{footcite:p}`hochreiter1997`: each input $x_t = (v_t, m_t)$
 # carries a value $v_t$ drawn uniformly from $[0, 1]$ and a marker $m_t \in \{0, 1\}$.
 # Exactly two steps of each sequence are marked, and the target is the sum of the two
 # marked values. The network only sees the sequence one step at a time, so it has to keep
@@ -355,7 +355,8 @@ for name, lam_n in spectra.items():
 #   memory, close to the edge of chaos. This is why orthogonal initialisation is popular.
 # * *Trained*: most directions now contract several times faster, and only a few stay slow.
 #   Training made the network forget what the task does not need, and keep what it does.
-#   The Kaplan-Yorke dimension is 0 for both: the state collapses onto one input-driven
+#   The Kaplan-Yorke dimension{footcite:p}`kaplan1979` is 0 for both: the state collapses
+#   onto one input-driven
 #   trajectory.
 # * *Scaled up*: $\lambda_1 > 0$, so tiny differences in the state grow; the response to an
 #   input sequence then depends on where the network started, and its state wanders on a
@@ -367,3 +368,10 @@ for name, lam_n in spectra.items():
 # * Units: the exponents are per step of the network, natural log. The network has no
 #   physical time step; if its steps stood for a time $\Delta t$, dividing by $\Delta t$
 #   would give rates per time unit (`dt=` in the toolkit).
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

@@ -14,9 +14,10 @@
 # So far we have measured dynamical systems that were given. Now we *learn* one from data:
 # a recurrent network is trained on a noisy time series of the Lorenz-63 system until, run
 # freely, it produces an attractor of its own with the same geometry and the same rhythm.
-# This is *dynamical systems reconstruction*. Its main difficulty is that the system is
-# chaotic: gradients through long unrolled sequences explode, and short ones do not see the
-# long-term behaviour. *Sparse teacher forcing* (STF) is one answer.
+# This is *dynamical systems reconstruction*{footcite:p}`durstewitz2023`. Its main difficulty
+# is that the system is chaotic: gradients through long unrolled sequences explode, and
+# short ones do not see the long-term behaviour{footcite:p}`mikhaeil2022`. *Sparse teacher
+# forcing* (STF), proposed in the same work, is one answer.
 #
 # **Goals**
 # 1. Know the data: a noisy delay embedding of the x component of Lorenz-63.
@@ -49,7 +50,7 @@ torch.set_num_threads(1)   # the matrices are small: one thread is fastest
 # %% [markdown]
 # ## The data
 #
-# The Lorenz-63 system, $\dot x = \sigma (y - x)$, $\dot y = x(\rho - z) - y$,
+# The Lorenz-63 system{footcite:p}`lorenz1963`, $\dot x = \sigma (y - x)$, $\dot y = x(\rho - z) - y$,
 # $\dot z = xy - \beta z$ with $(\sigma, \rho, \beta) = (10, 28, 8/3)$, is integrated
 # accurately and read out every $\Delta t = 0.01$ time units. We pretend to observe only its
 # first component $x$, and build from it the *delay embedding*
@@ -58,7 +59,7 @@ torch.set_num_threads(1)   # the matrices are small: one thread is fastest
 # \boldsymbol{x}_t = \left(x_t,\; x_{t-d},\; x_{t-2d}\right), \qquad d = 10 \text{ steps},
 # $$
 #
-# which by Takens' theorem is a faithful (smoothly deformed) picture of the attractor. Each
+# which by Takens' theorem{footcite:p}`takens1981` is a faithful (smoothly deformed) picture of the attractor. Each
 # column is standardised, and Gaussian observation noise with 5 % of the standard deviation
 # is added. `lorenz_dataset` makes this data set from a fixed seed in a few seconds, or
 # loads it from `lorenz_data.pt` if that file was made before. Besides the noisy training
@@ -97,7 +98,9 @@ ax.legend();
 # $$
 #
 # `course_utils.models.ShallowPLRNN(M, L, N)` implements it, with the parameters
-# `A (M,)`, `W1 (M, L)`, `W2 (L, M)`, `h1 (M,)` and `h2 (L,)` named as here.
+# `A (M,)`, `W1 (M, L)`, `W2 (L, M)`, `h1 (M,)` and `h2 (L,)` named as here. Like the
+# PLRNN of {footcite:t}`koppe2019` and its dendritic extension{footcite:p}`brenner2022`, it is
+# piecewise linear, which makes its fixed points computable exactly (chapter 06).
 #
 # Training on subsequences $\boldsymbol{x}_{t:t+T}$ with targets shifted by one step asks
 # the model to predict $\boldsymbol{x}_{t'+1}$ from its state at $t'$. Run freely over a
@@ -183,6 +186,16 @@ for name, seconds in timings.items():
     print(f"{name:17s} {1000 * seconds:6.1f} ms per update (forward and backward)")
 
 # %% [markdown]
+# Both use one CPU thread: `torch.set_num_threads(1)` above for autograd, and
+# `stf_forward_fused` limits NumPy's BLAS to one thread itself (with `threadpoolctl`), so
+# that the trained model does not depend on the thread count. More threads do not help
+# matrices this small: on a 2-core CPU an update took 6 ms with one thread or two, but with
+# another program busy on the second core NumPy's default of two threads made it 12 to
+# 17 ms, against 6 ms with one (`benchmarks/RESULTS.md`). Training also stays on the CPU
+# where there is a GPU: each of the 200 sequential steps is a handful of tiny operations,
+# and a GPU would spend its time launching them, one kernel at a time.
+
+# %% [markdown]
 # ## Training
 #
 # The default settings: $M$ latent units, $L$ hidden units, batches of subsequences of
@@ -244,7 +257,7 @@ plot_series([X_test[:1500], model.observe(Z_start)], ["test data", "PLRNN from x
 #
 # ## Measuring the reconstruction
 #
-# **State-space divergence.** Cover the range of the true data (padded by 0.1 standard
+# **State-space divergence**{footcite:p}`koppe2019`. Cover the range of the true data (padded by 0.1 standard
 # deviations) with $30^3$ boxes, count the fraction of points of each orbit in each box
 # ($p_k$ true, $q_k$ generated, with a pseudo-count of $10^{-5}$ per box), and take the
 # Kullback-Leibler divergence
@@ -277,9 +290,19 @@ print(f"{'true system vs test data':28s}{state_space_divergence(X_true, floor):8
 #   Gaussian cloud with the data's covariance (about 2) and $D_H$ is close to the floor.
 # * The model was trained on noisy data but generates a clean orbit: the noise is not part
 #   of the dynamics it learned.
-# * Try other settings: a forcing interval $\tau_f$ of 1 (teacher forcing at every step)
-#   trains a good one-step predictor that may still generate the wrong long-term behaviour;
-#   a very large $\tau_f$ lets gradients explode.
+# * Try other settings: a forcing interval $\tau_f$ of 1 (classical teacher forcing at every
+#   step{footcite:p}`williams1989`) trains a good one-step predictor that may still generate
+#   the wrong long-term behaviour; a very large $\tau_f$ lets gradients explode.
+# * Generalized teacher forcing{footcite:p}`hess2023` forces at every step, but only
+#   partly: the state is pulled towards the data by a weighted average of the two, which
+#   keeps the gradients bounded while the model still runs mostly on its own.
 #
 # The next chapter asks whether the model is chaotic in the right amount: its maximum
 # Lyapunov exponent should be close to Lorenz-63's 0.906 per time unit.
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

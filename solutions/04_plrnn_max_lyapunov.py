@@ -14,7 +14,8 @@
 # A reconstruction that looks right may still be wrong in a quantitative way: it could be
 # periodic where the system is chaotic, or chaotic at the wrong rate. The maximum Lyapunov
 # exponent is an invariant of the dynamics, the same for every orbit on the attractor and
-# unchanged by a smooth change of coordinates such as a delay embedding. So the PLRNN
+# unchanged by a smooth change of coordinates such as a delay
+# embedding{footcite:p}`eckmann1985`. So the PLRNN
 # trained on the delay-embedded Lorenz-63 data should have the exponent of Lorenz-63,
 # $\lambda^*_{\max} = 0.906$ per time unit.
 #
@@ -31,6 +32,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
+from course_utils import runtime
 from course_utils.runtime import pick
 from course_utils.data import lorenz_dataset
 from course_utils.pretrained import load_pretrained_plrnn
@@ -39,6 +41,8 @@ from course_utils.checks import check_plrnn_jacobians, check_naive_norms
 
 LAMBDA_TRUE = 0.906     # Lorenz-63 at (10, 28, 8/3), per time unit, natural log
 torch.set_num_threads(1)
+device = runtime.device()   # the GPU if there is one (COURSE_DEVICE=cpu overrides)
+print("device:", device)
 
 # %% [markdown]
 # ## The model
@@ -180,15 +184,16 @@ print(f"the product of {n_overflow + 1} Jacobians is the first that is not finit
 # \lambda_{\max} = \frac{1}{n\,\Delta t} \sum_{t=1}^{n} \ln \|J_t v_t\| .
 # $$
 #
-# This is the QR method for a single direction (Benettin et al. 1980). It never overflows,
+# This is the QR method for a single direction{footcite:p}`benettin1980a,benettin1980b`. It
+# never overflows,
 # and after a few steps $v_t$ has turned into the most expanding direction. We run it in
 # float64 on eight orbits of 20,000 steps, each after a transient of 1,000 steps. The
 # model's time step is one read-out interval, $\Delta t = 0.01$ time units, so the exponent
 # per step is divided by $\Delta t$ to give it per time unit, the unit of the true value.
 
 # %%
-model64 = copy.deepcopy(model).double()
-starts = Z[:: T // 8][:8].double()                     # 8 states on the attractor
+model64 = copy.deepcopy(model).double().to(device)
+starts = Z[:: T // 8][:8].double().to(device)         # 8 states on the attractor
 n_qr = 20_000
 lam, running = max_lyapunov(model64, starts, n_qr, jacobian=model64.jacobian,
                             transient=1000, dt=dt, return_history=True)
@@ -220,7 +225,7 @@ ax_naive.set_title("The naive product")
 ax_naive.legend(loc="upper left")
 steps = np.arange(1, n_qr + 1)
 for b in range(len(lam)):
-    ax_qr.plot(steps[9:], running[b, 9:].numpy(), lw=0.7)
+    ax_qr.plot(steps[9:], running[b, 9:].cpu().numpy(), lw=0.7)
 ax_qr.axhline(LAMBDA_TRUE, color="k", ls="--", lw=1, label=f"Lorenz-63, {LAMBDA_TRUE}")
 ax_qr.set_xscale("log")
 ax_qr.set_xlabel("steps averaged, $n$")
@@ -236,7 +241,9 @@ print(f"predicted overflow after n* = ln(max float32) / lambda_max = 88.72 / "
 # * The norms of the naive product grow along the line $e^{n \lambda_{\max} \Delta t}$, with
 #   wiggles where the orbit passes regions of stronger or weaker stretching, and then stop:
 #   the product has overflowed float32, close to the predicted step. In float64 the same
-#   happens about eight times later; a longer orbit always gets there.
+#   happens about eight times later; a longer orbit always gets there. The same growth
+#   is why gradients through a chaotic orbit explode in training{footcite:p}`mikhaeil2022`:
+#   backpropagation through time multiplies the same Jacobians.
 # * The QR estimates settle within a few thousand steps, and the eight orbits agree: the
 #   exponent is a property of the attractor, not of the orbit. The remaining spread
 #   shrinks like $1/\sqrt{n}$.
@@ -244,3 +251,10 @@ print(f"predicted overflow after n* = ln(max float32) / lambda_max = 88.72 / "
 #   model's exponent is per step, the truth per time unit.
 # * A reconstruction with the right attractor and the wrong $\lambda_{\max}$ would predict
 #   the wrong horizon of predictability. The shipped model is within a few per cent.
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

@@ -13,8 +13,10 @@
 #
 # In the STF chapter the model saw a three-dimensional delay embedding: we had built the
 # coordinates of the attractor for it. Can a PLRNN find them itself, from the scalar series
-# $x_t$ alone? By Takens' theorem the information is there: the past of $x$ determines the
-# state. The model has to store what it needs of that past in its unobserved latent units.
+# $x_t$ alone? By Takens' theorem{footcite:p}`takens1981` the information is there: the past
+# of $x$ determines the state. {footcite:t}`sauer1991` made this precise for attractors of
+# fractal (box-counting) dimension $d$: almost every delay map into more than $2d$
+# dimensions is one-to-one on the attractor. The model has to store what it needs of that past in its unobserved latent units.
 #
 # **Goals**
 # 1. Train a PLRNN with a single read-out unit, $N = 1$, on the $x$ component of the data.
@@ -190,3 +192,10 @@ print(f"lambda_max = {lam_max:.3f} +- {lam.std().item():.3f} per time unit; trut
 #   coordinates itself. With these settings it still does about as well as the embedded
 #   one, but it needs the warm-up and enough latent units; with fewer updates or another
 #   seed, expect more variation than in the STF chapter.
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

@@ -23,7 +23,7 @@
 #
 # and at a **fixed point**, $F(h^*, u^*) = h^*$, the eigenvalues of $J_h$ say whether the
 # network returns there after a perturbation ($|\lambda| < 1$ in every direction: stable),
-# runs away ($|\lambda| > 1$: unstable) or both (a saddle). Sussillo and Barak (2013)
+# runs away ($|\lambda| > 1$: unstable) or both (a saddle). {footcite:t}`sussillo2013`
 # found such points in trained networks by minimising the *speed*
 # $q(h) = \frac{1}{2}\|F(h, u^*) - h\|^2$ from many starting states, and explained what
 # the networks compute with the points they found.
@@ -38,10 +38,13 @@
 #    those of the Lorenz system.
 
 # %%
+import copy
+
 import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
+from course_utils import runtime
 from course_utils.runtime import pick
 from course_utils.tasks import flipflop_batch
 from course_utils.models import RNNReadout
@@ -52,12 +55,15 @@ from course_utils.checks import (check_rnn_jacobians, check_affine_prediction,
                                  check_stability_classification)
 
 torch.set_num_threads(1)
+device = runtime.device()   # the fixed-point searches run here (COURSE_DEVICE=cpu overrides)
+print("device:", device)
 
 # %% [markdown]
 # ## The 3-bit flip-flop
 #
 # Three input channels carry occasional pulses of $+1$ or $-1$; each output channel has to
-# hold the sign of the last pulse on its input channel until the next one. The network has
+# hold the sign of the last pulse on its input channel until the next one; one of the
+# networks that {footcite:t}`sussillo2013` took apart was trained on this task. The network has
 # to store three bits, $2^3 = 8$ patterns, for as long as the inputs stay silent.
 
 # %%
@@ -205,8 +211,8 @@ fig.tight_layout()
 
 # %%
 starts = sample_states(h_traj, 256, seed=0)
-fps = find_fixed_points(rnn, starts, u0, n_iter=pick(2000, 500), noise=0.02, seed=0,
-                        progress_bar=True)
+fps = find_fixed_points(copy.deepcopy(rnn).to(device), starts, u0, n_iter=pick(2000, 500),
+                        noise=0.02, seed=0, progress_bar=True).to("cpu")   # back for the analysis
 print(fps.summary())
 
 # %% [markdown]
@@ -304,7 +310,7 @@ fig.tight_layout()
 # For the shallow PLRNN of the Lorenz chapters, $z_t = A z_{t-1} + W_1 \mathrm{ReLU}(W_2
 # z_{t-1} + h_2) + h_1$, no search is needed. In each linear region, where the pattern
 # $d \in \{0, 1\}^L$ of active ReLUs is fixed, $D = \operatorname{diag}(d)$, the map is
-# affine, and a fixed point solves a linear system:
+# affine, and a fixed point solves a linear system{footcite:p}`koppe2019,brenner2022`:
 #
 # $$
 # (I - A - W_1 D W_2)\, z^* = W_1 D h_2 + h_1 .
@@ -315,7 +321,7 @@ fig.tight_layout()
 # an orbit of the model visits, and follow each solution into the region where it lands
 # until nothing new turns up (`plrnn_fixed_points`).
 #
-# Lorenz-63 has three fixed points, the origin and $C_\pm = (\pm\sqrt{\beta(\rho - 1)},
+# Lorenz-63{footcite:p}`lorenz1963` has three fixed points, the origin and $C_\pm = (\pm\sqrt{\beta(\rho - 1)},
 # \pm\sqrt{\beta(\rho - 1)}, \rho - 1)$. The model sees the standardised delay embedding
 # $(x_t, x_{t-10}, x_{t-20})$; at a fixed point $x$ is constant, so a fixed point of
 # Lorenz-63 appears in the model's observation space as $((x^* - \mu_i)/\sigma_i)_{i=1,2,3}$,
@@ -330,7 +336,7 @@ plrnn = load_pretrained_plrnn().double()
 data = lorenz_dataset("lorenz_data.pt")
 dt = data["settings"]["dt"]
 Z = plrnn.generate(data["test"][0].double(), pick(20_000, 5_000))[1000:]
-pl_fps = plrnn_fixed_points(plrnn, orbit=Z)
+pl_fps = plrnn_fixed_points(copy.deepcopy(plrnn).to(device), orbit=Z).to("cpu")
 print(pl_fps.summary())
 
 c = np.sqrt(LORENZ_BETA * (LORENZ_RHO - 1))
@@ -389,3 +395,10 @@ fig.tight_layout()
 # * A piecewise-linear model has exact fixed points, one linear solve per region. The search
 #   over regions is not exhaustive for large $L$: it finds the fixed points of the regions
 #   that the orbit visits and of those the solutions lead to.
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

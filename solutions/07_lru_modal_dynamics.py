@@ -13,7 +13,7 @@
 #
 # The RNNs of the earlier chapters are nonlinear at every step, so their state has to be
 # computed one step after the other, and their gradients pass through long products of
-# Jacobians. A **linear recurrent unit** (LRU, Orvieto et al. 2023) keeps the recurrence
+# Jacobians. The **linear recurrent unit** (LRU) of {footcite:t}`orvieto2023` keeps the recurrence
 # linear and diagonal, in complex numbers, and puts the nonlinearity outside it:
 #
 # $$
@@ -44,6 +44,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import torch
 
+from course_utils import runtime
 from course_utils.runtime import pick
 from course_utils.lru import (LRU, autonomous_orbit, linear_recurrence_loop,
                               linear_recurrence_scan, RealImagModalDynamics,
@@ -181,7 +182,7 @@ print(f"state variance per unit input: {var_raw.min():.1f} to {var_raw.max():.1f
 #
 # Composition of maps is associative, so the partial compositions $e_1 \bullet e_2
 # \bullet \dots \bullet e_k$ for all $k$ (the states, for $x_0 = 0$) can be computed by a
-# **parallel prefix scan**: combine neighbours pairwise, recurse on the half-length
+# **parallel prefix scan**{footcite:p}`blelloch1990`: combine neighbours pairwise, recurse on the half-length
 # sequence, and fill in the rest, $O(\log T)$ rounds of elementwise work.
 #
 # **Task 2.** Write the operator `combine(e1, e2)` for an earlier element `e1 = (a1, b1)`
@@ -204,14 +205,17 @@ check_scan_operator(combine)
 # Folding the sequence with your operator from the left is the loop; the toolkit's
 # `linear_recurrence_scan` applies the same operator in $\lceil \log_2 T \rceil$ rounds. We
 # check that the three agree on a sequence of $T = 10{,}000$ steps in complex64 and time
-# the loop against the scan for growing $T$ (on this machine's CPU; on a GPU the gap is
-# much larger, see `benchmarks/RESULTS.md`).
+# the loop against the scan for growing $T$, on `device` (the GPU where there is one, where
+# the gap should be larger; `benchmarks/RESULTS.md` has the CPU figures).
 
 # %%
+device = runtime.device()   # the GPU if there is one (COURSE_DEVICE=cpu overrides)
+print("device:", device)
 H = 64
 g = torch.Generator().manual_seed(1)
 a = torch.polar(0.9 + 0.099 * torch.rand(H, generator=g), 2 * math.pi * torch.rand(H, generator=g))
 b = torch.randn(10_000, H, generator=g, dtype=torch.complex64)
+a, b = a.to(device), b.to(device)
 x_loop = linear_recurrence_loop(a, b)
 x_scan = linear_recurrence_scan(a, b)
 e = (a.expand(1, H), b[:1])
@@ -232,13 +236,15 @@ def best_time(fn, repeats):
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()      # wait for the GPU before reading the clock
         times.append(time.perf_counter() - start)
     return min(times)
 
 
 print(f"{'T':>8} {'loop (s)':>10} {'scan (s)':>10} {'speed-up':>9}")
 for T in pick([1_000, 10_000, 100_000], [1_000, 10_000]):
-    b = torch.randn(T, H, generator=g, dtype=torch.complex64)
+    b = torch.randn(T, H, generator=g, dtype=torch.complex64).to(device)
     t_loop = best_time(lambda: linear_recurrence_loop(a, b), 1 if T > 10_000 else 3)
     t_scan = best_time(lambda: linear_recurrence_scan(a, b), 3)
     print(f"{T:>8,} {t_loop:>10.4f} {t_scan:>10.4f} {t_loop / t_scan:>8.0f}x")
@@ -361,3 +367,10 @@ gru = DeepGRU(d_model=20, n_vars=3, n_layers=2, seed=0)
 with torch.no_grad():
     out = gru(torch.zeros(10, 20, 3), torch.randn(10, 50, 20, 3))
 print("DeepGRU:", tuple(out.shape), "(batch, steps, width, channels)")
+
+
+# %% [markdown]
+# ## References
+#
+# ```{footbibliography}
+# ```

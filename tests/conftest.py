@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,3 +25,38 @@ def tf():
     from course_utils.runtime import import_tensorflow
 
     return import_tensorflow(floatx="float64")  # as the notebooks do
+
+
+@dataclass
+class BookBuild:
+    """A Jupyter Book build: the process's result, its HTML folder and how long it took."""
+
+    result: subprocess.CompletedProcess
+    html: Path
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def build_book():
+    """build_book(out, *, config=book/_config.yml, toc=book/_toc.yml) -> BookBuild
+
+    Build the book from the repository root into ``out`` (quick mode, ``-W -n
+    --keep-going``), as ``make book`` does."""
+
+    def build(out: Path, *, config: Path = ROOT / "book" / "_config.yml",
+              toc: Path = ROOT / "book" / "_toc.yml") -> BookBuild:
+        start = time.perf_counter()
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
+             "--config", str(config), "--toc", str(toc), "--path-output", str(out),
+             "-W", "-n", "--keep-going", "-q"],
+            capture_output=True, text=True, env={**os.environ, "COURSE_QUICK": "1"}, cwd=ROOT)
+        return BookBuild(result, Path(out) / "_build" / "html", time.perf_counter() - start)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def book(build_book, tmp_path_factory) -> BookBuild:
+    """The whole book, every chapter executed, built once per test session (quick mode)."""
+    return build_book(tmp_path_factory.mktemp("book"))

@@ -7,6 +7,7 @@ import pytest
 
 from course_utils import notebooks
 from course_utils.notebooks import MarkerError, expected_outputs, make_exercise, release
+from course_utils.repository import make_repository, read_repository, setup_cell
 
 HEADER = textwrap.dedent("""\
     # ---
@@ -71,11 +72,12 @@ def _code_cells(text):
 
 
 def _exec_task_cells(text):
-    """Run the cells that define f and C (not the check cells: check_f is not defined)."""
+    """Run the template's cells that define f and C (not the check cells: check_f is not
+    defined; nor the setup cell before them)."""
     namespace = {}
     cells = _code_cells(text)
     for index in (0, 2):
-        exec(cells[index], namespace)
+        exec(cells[index + notebooks.SETUP_CELLS], namespace)
     return namespace
 
 
@@ -424,6 +426,10 @@ def test_release_writes_the_grading_metadata(tmp_path):
         assert all("course_utils" not in c["metadata"] for c in nb["cells"]
                    if c["cell_type"] != "code")
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        if kind == "exercises":  # the setup cell first, with no metadata of ours
+            assert "".join(code[0]["source"]) == setup_cell(None)
+            assert not {"course_utils", "tags", "mystnb"} & set(code[0]["metadata"])
+            code = code[notebooks.SETUP_CELLS:]
         assert len(code) == 5
         meta = [c["metadata"] for c in code]
         assert meta[0]["course_utils"] == {"task": "task1", "title": "Task 1 (f)", "points": 2}
@@ -443,6 +449,11 @@ def test_release_writes_the_grading_metadata(tmp_path):
                 code[0]["source"])
         else:
             assert "return y + 1" in "".join(code[0]["source"])
+        # The book shows the solution notebook: its task cells, only they, are collapsed.
+        hidden = [k for k, m in enumerate(meta) if "hide-input" in m.get("tags", [])]
+        assert hidden == ([0, 2] if kind == "solutions" else []), kind
+        prompts = [m["mystnb"] for m in meta if "mystnb" in m]
+        assert prompts == ([notebooks.HIDE_SOLUTION] * 2 if kind == "solutions" else []), kind
 
 
 def test_the_repository_notebooks_carry_the_grading_metadata(root):
@@ -453,16 +464,22 @@ def test_the_repository_notebooks_carry_the_grading_metadata(root):
     for source in sources:
         tasks = notebooks.task_layout(source.read_text(encoding="utf-8"), source)
         assert tasks, f"{source.name} has no gradable task"
-        expected = {}
-        for task in tasks:
-            expected[task.code_cell] = {"task": task.id, "title": task.title,
-                                        "points": task.points}
-            expected[task.check_cell] = {"check": task.id}
         for kind in ("solutions", "exercises"):
             path = root / kind / f"{source.stem}.ipynb"
             nb = nbformat.read(path, as_version=4)
             assert nb.metadata["course_utils"] == {"chapter": source.stem}, path
             code = [c for c in nb.cells if c.cell_type == "code"]
+            if kind == "exercises":  # the setup cell comes first
+                tasks = notebooks.exercise_tasks(tasks)
+                assert code[0].source == setup_cell(read_repository(
+                    root / "book" / "_config.yml")), path
+                first = next(k for k, c in enumerate(nb.cells) if c.cell_type == "code")
+                assert first >= 1 and nb.cells[0].source.startswith("# "), path  # the title
+            expected = {}
+            for task in tasks:
+                expected[task.code_cell] = {"task": task.id, "title": task.title,
+                                            "points": task.points}
+                expected[task.check_cell] = {"check": task.id}
             found = {k: dict(c.metadata["course_utils"]) for k, c in enumerate(code)
                      if "course_utils" in c.metadata}
             assert found == expected, path
@@ -481,3 +498,53 @@ def test_the_repository_notebooks_carry_the_grading_metadata(root):
                     assert stub in cell.source, (path, task.id)
                 else:
                     assert f"# BEGIN SOLUTION {task.title} [" in cell.source, (path, task.id)
+            # In the book (built from the solutions) exactly the task cells are collapsed.
+            hidden = {k for k, c in enumerate(code) if "hide-input" in c.metadata.get("tags", [])}
+            prompted = {k for k, c in enumerate(code) if "mystnb" in c.metadata}
+            wanted = {t.code_cell for t in tasks} if kind == "solutions" else set()
+            assert hidden == prompted == wanted, path
+            assert all(code[k].metadata["mystnb"] == notebooks.HIDE_SOLUTION for k in prompted)
+
+
+# --- the exercise's setup cell and the repository it installs from -----------------------
+
+def test_template_starts_with_the_setup_cell_after_the_title():
+    repository = make_repository("https://github.com/example-org/dstml-course", "dev")
+    _, cells = notebooks.parse_percent(make_exercise(SOLUTION, repository=repository))
+    assert [c.kind for c in cells[:2]] == ["markdown", "code"]
+    assert "# # Title" in cells[0].lines
+    assert "\n".join(cells[1].lines).strip() == setup_cell(repository)
+    assert notebooks.SETUP_CELLS == 1
+    code = ["\n".join(c.lines) for c in cells if c.kind == "code"]
+    assert code[1].lstrip().startswith("def f(x):")  # the solution's first code cell next
+    assert sum("importlib.util.find_spec" in c for c in code) == 1
+    # The solution's notebook has no setup cell.
+    assert "find_spec" not in notebooks.to_ipynb(SOLUTION, "solutions/x")
+
+
+def _config(repo, body):
+    (repo / "book").mkdir()
+    (repo / "book" / "_config.yml").write_text(body)
+
+
+def test_release_installs_from_the_configured_repository(tmp_path):
+    repo = _repo(tmp_path)
+    _config(repo, "title: T\nrepository:\n  url: https://github.com/example-org/dstml-course.git"
+                  "\n  branch: dev\n")
+    release(repo)
+    requirement = '"course-utils @ git+https://github.com/example-org/dstml-course@dev"'
+    assert requirement in (repo / "exercises" / "01_demo.py").read_text()
+    nb = json.loads((repo / "exercises" / "01_demo.ipynb").read_text())
+    setup = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert requirement in "".join(setup["source"])
+    assert "pip" not in (repo / "solutions" / "01_demo.ipynb").read_text()
+
+
+def test_release_rejects_a_malformed_repository_url(tmp_path, capsys):
+    repo = _repo(tmp_path)
+    _config(repo, "repository:\n  url: https://gitlab.com/example-org/dstml-course\n")
+    assert notebooks.main(["release", "--root", str(repo)]) == 2
+    err = capsys.readouterr().err
+    assert f"repository.url in {repo / 'book' / '_config.yml'} must be a GitHub" in err
+    assert "got 'https://gitlab.com/example-org/dstml-course'" in err
+    assert not (repo / "exercises").exists()

@@ -1,7 +1,6 @@
 """The repository as a whole: generated files up to date, exercise templates failing only
 at their "your code here" cells, and the book building without warnings (quick mode)."""
 
-import os
 import re
 import subprocess
 import sys
@@ -59,18 +58,12 @@ def test_exercise_fails_only_at_its_stub(source, solved, task, record_property):
     assert f"{task}: your code here" in message, message
 
 
-def test_book_builds_without_warnings(tmp_path, record_property):
-    env = {**os.environ, "COURSE_QUICK": "1"}
-    start = time.perf_counter()
-    result = subprocess.run(
-        [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT),
-         "--config", str(ROOT / "book" / "_config.yml"), "--toc", str(ROOT / "book" / "_toc.yml"),
-         "--path-output", str(tmp_path), "-W", "-n", "--keep-going", "-q"],
-        capture_output=True, text=True, env=env, cwd=ROOT)
-    record_property("notebook_seconds", time.perf_counter() - start)
+def test_book_builds_without_warnings(book, record_property):
+    """The book (the session's one build, tests/conftest.py, shared with test_book.py)."""
+    record_property("notebook_seconds", book.seconds)
     record_property("notebook_label", "book build, all chapters")
+    result, html = book.result, book.html
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    html = tmp_path / "_build" / "html"
     assert (html / "book" / "intro.html").exists()
     for source in SOURCES:
         page = (html / "solutions" / f"{source.stem}.html").read_text()

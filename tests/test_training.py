@@ -178,3 +178,75 @@ def test_evaluation_of_the_model_against_its_own_orbit_gives_zero_distances():
     assert math.isfinite(figures["lambda_max"])
     assert figures["lambda_max_rel_error"] == pytest.approx(
         abs(figures["lambda_max"] - 0.906) / 0.906)
+
+
+# ---------------------------------------------------------------- BLAS threads
+
+_TRAIN_IN_SUBPROCESS = """
+import sys, numpy as np, torch
+from course_utils.models import ShallowPLRNN
+from course_utils.training import train_stf
+torch.set_num_threads(1)
+t = np.arange(3000) * 0.05
+data = np.stack([np.sin(t), np.cos(1.3 * t), np.sin(0.7 * t + 1)], axis=1)
+data = torch.tensor(data + 0.05 * np.random.default_rng(0).standard_normal(data.shape),
+                    dtype=torch.float32)
+model = ShallowPLRNN(64, 1000, 3, seed=0)
+train_stf(model, data, n_steps=24, batch_size=64, seq_len=16, tau_f=4, lr=1e-3,
+          show_progress=False)
+torch.save(model.state_dict(), sys.argv[1])
+"""
+
+
+def test_training_is_bit_identical_whatever_the_blas_threads(tmp_path):
+    """The same training in two processes started with one and with two BLAS threads
+    (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, MKL_NUM_THREADS) gives the same parameters bit
+    for bit: the library runs its fused NumPy passes with one BLAS thread (threadpoolctl).
+    The model is wide (M = 64, L = 1000) because on a 2-core x86 machine with OpenBLAS
+    0.3.31 two threads round differently only for such matrix products (M = 10, L = 100
+    gives the same bits); without the limit this test fails there."""
+    import os
+    import subprocess
+    import sys
+
+    states = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+                   MKL_NUM_THREADS=threads, CI="1")
+        path = tmp_path / f"threads{threads}.pt"
+        subprocess.run([sys.executable, "-c", _TRAIN_IN_SUBPROCESS, str(path)], env=env,
+                       check=True, timeout=300)
+        states.append(torch.load(path, weights_only=True))
+    start = ShallowPLRNN(64, 1000, 3, seed=0).state_dict()
+    assert not all(torch.equal(states[0][k], start[k]) for k in start)   # it trained
+    for name in start:
+        assert torch.equal(states[0][name], states[1][name]), \
+            f"{name} differs between 1 and 2 BLAS threads"
+
+
+def test_fused_passes_run_with_one_blas_thread(monkeypatch):
+    """Inside the fused forward and backward loops NumPy's BLAS has one thread, even when
+    the caller allowed two; afterwards the caller's setting is back."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from course_utils import training
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = {}
+    for name in ("_forward_loop", "_backward_loop"):
+        original = getattr(training, name)
+
+        def recording(*args, _name=name, _original=original):
+            seen[_name] = blas_threads()
+            return _original(*args)
+
+        monkeypatch.setattr(training, name, recording)
+    model = _model(M=5, L=9)
+    x = torch.randn(3, 12, 3, dtype=torch.float64)
+    with threadpool_limits(2, user_api="blas"):
+        outside = blas_threads()
+        stf_loss(stf_forward_fused(model, x, tau_f=4), x).backward()
+        assert blas_threads() == outside
+    assert seen == {"_forward_loop": {1}, "_backward_loop": {1}}

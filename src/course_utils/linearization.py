@@ -66,8 +66,9 @@ class Linearization:
         F(h + dh, u + du) ≈ F(h, u) + J_h dh + J_u du,
 
     with an error of O(``||dh||^2 + ||du||^2``) for tanh, and exact for ReLU as long as
-    no pre-activation changes sign. ``u (I,)`` and ``h (H,)`` are one point each; results are
-    detached tensors in the model's dtype (float32 or float64). The weights are read from
+    no pre-activation changes sign. ``u (I,)`` and ``h (H,)`` are one point each, moved to
+    the model's device; results are detached tensors in the model's dtype (float32 or
+    float64) on that device (attribute ``device``). The weights are read from
     ``model`` at every call, so a model trained further is linearised as it is then.
 
     Attributes: ``model``, ``kind`` ("rnn" or "plrnn"), ``nonlinearity`` ("tanh" or
@@ -89,6 +90,11 @@ class Linearization:
             self.hidden_size, self.input_size = model.hidden_size, model.input_size
             self.dtype = model.weight_hh_l0.dtype
         self.model = model
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the model's parameters, where every result is computed."""
+        return (self.model.A if self.kind == "plrnn" else self.model.weight_hh_l0).device
 
     def __repr__(self) -> str:
         dtype = str(self.dtype).replace("torch.", "")
@@ -141,8 +147,9 @@ class Linearization:
         """One input (I,) in the model's dtype; None means zeros."""
         I = self.input_size
         if u is None:
-            return torch.zeros(I, dtype=self.dtype)
-        u = torch.as_tensor(u.detach() if isinstance(u, torch.Tensor) else u, dtype=self.dtype)
+            return torch.zeros(I, dtype=self.dtype, device=self.device)
+        u = torch.as_tensor(u.detach() if isinstance(u, torch.Tensor) else u, dtype=self.dtype,
+                            device=self.device)
         if I == 0 and u.numel() == 0:
             return u.reshape(0)
         if u.ndim != 1:
@@ -158,7 +165,8 @@ class Linearization:
     def _state(self, h, name: str = "h", batch: bool = False):
         """One state (H,), or with ``batch`` a state or a batch of states (B, H)."""
         H = self.hidden_size
-        h = torch.as_tensor(h.detach() if isinstance(h, torch.Tensor) else h, dtype=self.dtype)
+        h = torch.as_tensor(h.detach() if isinstance(h, torch.Tensor) else h, dtype=self.dtype,
+                            device=self.device)
         if batch:
             if h.ndim not in (1, 2) or h.shape[-1] != H:
                 raise ValueError(f"{name} must have shape (H,) or (B, H) with H = {H}; got "
@@ -204,8 +212,10 @@ class Linearization:
         """
         u, h = self._input(u), self._state(h)
         du = self._input(du, "du")
-        dh = torch.zeros(self.hidden_size, dtype=self.dtype) if dh is None else \
-            self._state(dh, "dh", batch=True)
+        if dh is None:
+            dh = torch.zeros(self.hidden_size, dtype=self.dtype, device=self.device)
+        else:
+            dh = self._state(dh, "dh", batch=True)
         with torch.no_grad():
             F = self._f(h[None], u)[0]
             J_h, J_u = (J[0] for J in self._jacobians(h[None], u))
@@ -307,7 +317,7 @@ class FixedPoints:
       of the region each point was solved in.
 
     ``len(fps)`` is K; ``fps.summary()`` (also its ``repr``) is a table of index, residual,
-    largest modulus, count and label.
+    largest modulus, count and label; ``fps.to(device)`` moves every tensor.
     """
 
     points: torch.Tensor
@@ -330,6 +340,14 @@ class FixedPoints:
 
     def __len__(self) -> int:
         return self.points.shape[0]
+
+    def to(self, device) -> "FixedPoints":
+        """to(device) → FixedPoints: the same fixed points with every tensor on ``device``
+        (e.g. ``"cpu"`` after a search on a GPU, for NumPy and plotting)."""
+        return FixedPoints(self.points.to(device), self.residuals.to(device),
+                           self.eigenvalues.to(device), list(self.labels),
+                           self.counts.to(device),
+                           None if self.patterns is None else self.patterns.to(device))
 
     def summary(self) -> str:
         """summary() → str: one line per fixed point (index, residual, max modulus,
@@ -357,7 +375,7 @@ def _merge(points: torch.Tensor, scores: torch.Tensor, merge_tol: float):
     order = torch.argsort(scores, stable=True)
     close = torch.cdist(points[order], points[order],
                         compute_mode="donot_use_mm_for_euclid_dist") <= merge_tol
-    free = torch.ones(len(order), dtype=torch.bool)
+    free = torch.ones(len(order), dtype=torch.bool, device=points.device)
     reps, counts = [], []
     while free.any():  # one pass per merged point, not per candidate
         i = int(torch.argmax(free.to(torch.int8)))
@@ -365,7 +383,8 @@ def _merge(points: torch.Tensor, scores: torch.Tensor, merge_tol: float):
         reps.append(int(order[i]))
         counts.append(int(members.sum()))
         free &= ~members
-    return torch.tensor(reps, dtype=torch.long), torch.tensor(counts, dtype=torch.long)
+    return (torch.tensor(reps, dtype=torch.long, device=points.device),
+            torch.tensor(counts, dtype=torch.long, device=points.device))
 
 
 def _assemble(lin: Linearization, u, points, counts, patterns=None) -> FixedPoints:
@@ -374,15 +393,17 @@ def _assemble(lin: Linearization, u, points, counts, patterns=None) -> FixedPoin
     with torch.no_grad():
         residuals = torch.linalg.vector_norm(lin._f(points, u) - points, dim=-1)
         J_h, _ = lin._jacobians(points, u)
-    values = torch.linalg.eigvals(J_h) if len(points) else torch.zeros(0, H, dtype=torch.complex128)
+    values = torch.linalg.eigvals(J_h) if len(points) else \
+        torch.zeros(0, H, dtype=torch.complex128, device=points.device)
     values = torch.take_along_dim(values, torch.argsort(values.abs(), dim=-1, descending=True,
                                                         stable=True), dim=-1)
-    order = torch.argsort(values.abs()[:, 0], stable=True) if H else torch.arange(len(points))
+    order = torch.argsort(values.abs()[:, 0], stable=True) if H else \
+        torch.arange(len(points), device=points.device)
     order = order[torch.argsort(counts[order], descending=True, stable=True)]
     points, residuals, values = points[order], residuals[order], values[order]
     counts = counts[order]
     patterns = patterns[order] if patterns is not None else None
-    labels = _labels(values.numpy(), 1e-6) if len(points) else []
+    labels = _labels(values.cpu().numpy(), 1e-6) if len(points) else []
     return FixedPoints(points, residuals, values, labels, counts, patterns)
 
 
@@ -415,7 +436,8 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
     residual represents each group, ``counts`` says how many candidates it stands for) and
     classified by the eigenvalues of J_h (:func:`classify_fixed_point`). Slow points
     (local minima of q with q > 0) are not returned; if none is found the result is empty
-    (K = 0). Everything runs on a float64 copy of the model, and the results are float64,
+    (K = 0). Everything runs on a float64 copy of the model, on the model's device (the
+    initial states are moved there), and the results are float64 tensors on that device,
     sorted by count in descending order, then by the largest eigenvalue modulus.
 
     Keyword arguments
@@ -437,7 +459,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
     H = lin.hidden_size
     u = lin._input(u)
     h = torch.as_tensor(initial_states.detach() if isinstance(initial_states, torch.Tensor)
-                        else initial_states, dtype=torch.float64)
+                        else initial_states, dtype=torch.float64, device=lin.device)
     if h.ndim == 1:
         h = h[None]
     if h.ndim != 2 or h.shape[1] != H or h.shape[0] == 0:
@@ -450,7 +472,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
             raise ValueError(f"{name} must be >= 0; got {value}")
     if noise > 0:
         g = torch.Generator().manual_seed(seed) if seed is not None else None
-        h = h + noise * torch.randn(h.shape, generator=g, dtype=torch.float64)
+        h = h + noise * torch.randn(h.shape, generator=g, dtype=torch.float64).to(h.device)
 
     h = h.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([h], lr=lr)
@@ -470,7 +492,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
         steps.close()
 
     h = h.detach()
-    eye = torch.eye(H, dtype=torch.float64)
+    eye = torch.eye(H, dtype=torch.float64, device=h.device)
     with torch.no_grad():
         residual = torch.linalg.vector_norm(lin._f(h, u) - h, dim=-1)
         for _ in range(newton_steps):
@@ -487,7 +509,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
     keep = torch.isfinite(h).all(-1) & (residual < tol)
     h, residual = h[keep], residual[keep]
     if len(h) == 0:
-        return _assemble(lin, u, h.reshape(0, H), torch.zeros(0, dtype=torch.long))
+        return _assemble(lin, u, h.reshape(0, H), h.new_zeros(0, dtype=torch.long))
     reps, counts = _merge(h, residual, merge_tol)
     return _assemble(lin, u, h[reps], counts)
 
@@ -500,7 +522,8 @@ def _unseen(patterns: torch.Tensor, tried: torch.Tensor) -> torch.Tensor:
     """The unique rows of ``patterns`` (P, L) that are not rows of ``tried``."""
     both = torch.cat([tried, patterns])
     _, inverse = torch.unique(both, dim=0, return_inverse=True)
-    seen = torch.zeros(int(inverse.max()) + 1 if len(both) else 0, dtype=torch.bool)
+    seen = torch.zeros(int(inverse.max()) + 1 if len(both) else 0, dtype=torch.bool,
+                       device=patterns.device)
     seen[inverse[: len(tried)]] = True
     return torch.unique(patterns[~seen[inverse[len(tried):]]], dim=0)
 
@@ -548,7 +571,8 @@ def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
     1 + the largest coordinate) are merged; ``counts`` is the number of regions that gave
     the point, ``patterns`` the region each point was solved in. Points, residuals (with
     the model's own step) and eigenvalues are float64, the most stable point first (by the
-    largest eigenvalue modulus); the model is copied to float64 first. An orbit given for
+    largest eigenvalue modulus), on the model's device; the model is copied to float64
+    first. An orbit given for
     L <= ``max_enumerate`` is not needed and is ignored.
 
     Keyword arguments
@@ -574,8 +598,8 @@ def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
     weights = lin._weights()
     u = lin._input(None)
     if L <= max_enumerate:
-        codes = torch.arange(2 ** L, dtype=torch.long)
-        patterns = ((codes[:, None] >> torch.arange(L)) & 1).bool()          # (2^L, L)
+        codes = torch.arange(2 ** L, dtype=torch.long, device=lin.device)
+        patterns = ((codes[:, None] >> torch.arange(L, device=lin.device)) & 1).bool()
         rounds = 1
     else:
         if orbit is None:
@@ -584,7 +608,7 @@ def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
                              "model.generate(...)) whose regions seed the search, or raise "
                              "max_enumerate")
         states = torch.as_tensor(orbit.detach() if isinstance(orbit, torch.Tensor) else orbit,
-                                 dtype=torch.float64)
+                                 dtype=torch.float64, device=lin.device)
         if states.ndim not in (2, 3) or states.shape[-1] != M or states.numel() == 0:
             raise ValueError(f"orbit must have shape (T, M) or (B, T, M) with M = {M} and T >= 1; "
                              f"got {tuple(states.shape)}")
@@ -605,7 +629,7 @@ def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
             break
     z, d = torch.cat(found_z), torch.cat(found_d)
     if len(z) == 0:
-        return _assemble(lin, u, z.reshape(0, M), torch.zeros(0, dtype=torch.long),
+        return _assemble(lin, u, z.reshape(0, M), z.new_zeros(0, dtype=torch.long),
                          d.reshape(0, L))
     with torch.no_grad():
         residual = torch.linalg.vector_norm(lin._f(z, u) - z, dim=-1)
@@ -625,12 +649,13 @@ def rnn_trajectories(rnn, inputs, h0=None) -> torch.Tensor:
     ``inputs`` follow the module's layout: ``(B, T, I)`` with ``batch_first=True``,
     ``(T, B, I)`` otherwise, or ``(T, I)`` for one sequence (B = 1). ``h0`` is the initial
     state, ``(H,)`` (shared by all sequences) or ``(B, H)``, zeros by default. Convenient
-    for :func:`sample_states`, whose result starts :func:`find_fixed_points`.
+    for :func:`sample_states`, whose result starts :func:`find_fixed_points`. Computed on
+    the RNN's device (the inputs are moved there).
     """
     _check_rnn(rnn, "rnn")
     dtype, H, I = rnn.weight_hh_l0.dtype, rnn.hidden_size, rnn.input_size
     x = torch.as_tensor(inputs.detach() if isinstance(inputs, torch.Tensor) else inputs,
-                        dtype=dtype)
+                        dtype=dtype, device=rnn.weight_hh_l0.device)
     layout = "(B, T, I)" if rnn.batch_first else "(T, B, I)"
     if x.ndim not in (2, 3) or x.shape[-1] != I:
         raise ValueError(f"inputs must have shape {layout} (this RNN's layout) or (T, I) with "
@@ -639,7 +664,8 @@ def rnn_trajectories(rnn, inputs, h0=None) -> torch.Tensor:
         x = x[None] if rnn.batch_first else x[:, None]
     B = x.shape[0] if rnn.batch_first else x.shape[1]
     if h0 is not None:
-        h0 = torch.as_tensor(h0.detach() if isinstance(h0, torch.Tensor) else h0, dtype=dtype)
+        h0 = torch.as_tensor(h0.detach() if isinstance(h0, torch.Tensor) else h0, dtype=dtype,
+                             device=x.device)
         batch = h0.reshape(-1, H).shape[0] if h0.ndim >= 2 and h0.shape[-1] == H else 1
         if h0.shape[-1:] != (H,) or h0.ndim > 3 or batch not in (1, B):
             raise ValueError(f"h0 must have shape (H,) or (B, H) with H = {H} and B = {B}; got "
@@ -672,4 +698,4 @@ def sample_states(trajectories, n: int, *, seed: int | None = None) -> torch.Ten
         raise ValueError(f"n must be in 1..{states.shape[0]} (the number of states in "
                          f"trajectories of shape {tuple(trajectories.shape)}); got {n}")
     g = torch.Generator().manual_seed(seed) if seed is not None else None
-    return states[torch.randperm(states.shape[0], generator=g)[:n]].clone()
+    return states[torch.randperm(states.shape[0], generator=g)[:n].to(states.device)].clone()

@@ -120,17 +120,20 @@ def _torch_dtype(dtype):
 
 
 def _initial_states(f, z0, dtype):
-    """Validate ``z0`` (shape (d,) or (B, d)) against ``f``; return (z, batched)."""
+    """Validate ``z0`` (shape (d,) or (B, d)) against ``f``; return (z, batched), z on the
+    device of f's parameters (that of z0 when f is not a module with parameters)."""
     import torch
 
     z = torch.as_tensor(z0).to(_torch_dtype(dtype))
+    params = list(f.parameters()) if isinstance(f, torch.nn.Module) else []
+    if params:
+        z = z.to(params[0].device)
     if z.ndim not in (1, 2) or z.shape[-1] < 1:
         raise ValueError(f"z0 must have shape (d,) or (B, d); got shape {tuple(z.shape)}")
     batched = z.ndim == 2
     z = z if batched else z[None]
     if not torch.isfinite(z).all():
         raise ValueError("z0 contains non-finite values")
-    params = list(f.parameters()) if isinstance(f, torch.nn.Module) else []
     if params and params[0].dtype != z.dtype:
         raise ValueError(f"the model's parameters are {params[0].dtype} but the states are "
                          f"{z.dtype}: convert the model (model.double() for float64) or pass "
@@ -197,8 +200,11 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
 
     ``f`` maps a batch of states ``(B, d) -> (B, d)`` (row by row); ``z0`` is ``(d,)`` or
     ``(B, d)``, and the result has shape ``(k,)`` or ``(B, k)``, sorted in descending
-    order, a torch tensor. A flow enters as its integrator step (e.g. an RK4 step of
-    length ``dt``); pass that ``dt`` to get exponents per time unit.
+    order, a torch tensor. It is computed on the device of ``f``'s parameters when ``f``
+    is a module that has some (``z0`` is moved there), else on that of ``z0``, and the
+    result stays on it: a GPU helps with large batches of orbits. A flow enters as its
+    integrator step (e.g. an RK4 step of length ``dt``); pass that ``dt`` to get exponents
+    per time unit.
 
     Keyword arguments
 
@@ -239,8 +245,8 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
                          f"n_steps={n_steps}, transient={transient}, "
                          f"reortho_every={reortho_every}")
     step = _step_and_jacobian(f, jacobian)
-    Q = torch.eye(d, k, dtype=z.dtype).expand(B, d, k).clone()
-    log_sum = torch.zeros(B, k, dtype=z.dtype)
+    Q = torch.eye(d, k, dtype=z.dtype, device=z.device).expand(B, d, k).clone()
+    log_sum = torch.zeros(B, k, dtype=z.dtype, device=z.device)
     history, n_total = [], transient + n_steps
     with torch.no_grad():
         for t in _steps(n_total, show_progress, "Lyapunov spectrum"):
@@ -321,7 +327,8 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     an analytic ``jacobian`` the product J_t v_t comes from one forward-mode pass
     (``torch.func.jvp``), without forming J_t. ``z0`` is ``(d,)`` or ``(B, d)``; the
     result is a scalar tensor or shape ``(B,)``; natural log per step, or per time unit
-    with ``dt``.
+    with ``dt``. On the device of ``f``'s parameters or of ``z0``, as
+    :func:`lyapunov_spectrum`.
 
     Keyword arguments
 
@@ -345,9 +352,9 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
                          f"transient={transient}")
     if v0 is None:
         g = torch.Generator().manual_seed(seed)
-        v = torch.randn(B, d, generator=g, dtype=torch.float64).to(z.dtype)
+        v = torch.randn(B, d, generator=g, dtype=torch.float64).to(z.device, z.dtype)
     else:
-        v = torch.as_tensor(v0).to(z.dtype).expand(B, d).clone()
+        v = torch.as_tensor(v0).to(z.device, z.dtype).expand(B, d).clone()
     v = v / torch.linalg.vector_norm(v, dim=-1, keepdim=True)
     if jacobian is None:
         from torch.func import jvp
@@ -357,7 +364,7 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     else:
         def tangent_step(z, v):
             return f(z), (jacobian(z) @ v[..., None])[..., 0]
-    log_sum = torch.zeros(B, dtype=z.dtype)
+    log_sum = torch.zeros(B, dtype=z.dtype, device=z.device)
     history = []
     with torch.no_grad(), warnings.catch_warnings():
         # torch's first jvp imports decompositions that use the deprecated torch.jit.script
@@ -390,7 +397,8 @@ def naive_product_log_norms(jacobians, *, dtype="float32"):
         P_1 = J_T,  P_2 = J_T J_{T-1},  ...,  P_T = J_T J_{T-1} ... J_1,
 
     computed in ``dtype``, for Jacobians ``J_1, ..., J_T`` of shape ``(T, d, d)`` (in orbit
-    order; NumPy or torch). Returns a float64 tensor of length T; on a chaotic orbit
+    order; NumPy or torch). Returns a float64 tensor of length T, on the device of
+    ``jacobians``; on a chaotic orbit
     ln ||P_n||_2 grows like n λ_1 until the product overflows, and from that product on
     the entry is ``inf``. Compare with :func:`predicted_overflow_step`.
     """
@@ -415,7 +423,7 @@ def naive_product_log_norms(jacobians, *, dtype="float32"):
     else:
         if not torch.isfinite(P).all():
             overflow = T - 1
-    out = torch.full((T,), math.inf, dtype=torch.float64)
+    out = torch.full((T,), math.inf, dtype=torch.float64, device=J.device)
     if overflow > 0:
         norms = torch.linalg.matrix_norm(products[:overflow], ord=2).to(torch.float64)
         out[:overflow] = torch.log(norms)

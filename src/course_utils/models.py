@@ -76,16 +76,17 @@ class ShallowPLRNN(nn.Module):
         A free-running orbit z_0, z_1 = F(z_0), ..., z_{n_steps-1}, without gradients. The
         initial state has the observation ``x0`` (shape ``(N,)`` or ``(B, N)``) in its first
         N units and zeros in the others, unless a whole initial state ``z0`` (``(M,)`` or
-        ``(B, M)``) is given instead. The read-outs are ``Z[..., :N]``.
+        ``(B, M)``) is given instead. The read-outs are ``Z[..., :N]``. On the model's device
+        (``x0`` or ``z0`` is moved there).
         """
         if z0 is None:
-            x0 = torch.as_tensor(x0, dtype=self.A.dtype)
+            x0 = torch.as_tensor(x0, dtype=self.A.dtype, device=self.A.device)
             if x0.shape[-1] != self.N or x0.ndim > 2:
                 raise ValueError(f"x0 must have shape (N,) or (B, N) with N = {self.N}; got "
                                  f"{tuple(x0.shape)}")
             z = torch.cat([x0, x0.new_zeros(x0.shape[:-1] + (self.M - self.N,))], dim=-1)
         else:
-            z = torch.as_tensor(z0, dtype=self.A.dtype)
+            z = torch.as_tensor(z0, dtype=self.A.dtype, device=self.A.device)
             if z.shape[-1] != self.M or z.ndim > 2:
                 raise ValueError(f"z0 must have shape (M,) or (B, M) with M = {self.M}; got "
                                  f"{tuple(z.shape)}")

@@ -10,6 +10,11 @@ writes
 * ``solutions/NAME.ipynb``: the same notebook as ``.ipynb``, without outputs;
 * ``exercises/NAME.py`` and ``exercises/NAME.ipynb``: the student's template.
 
+The solution notebook's task cells are tagged ``hide-input`` (the book shows them behind
+a "Show solution" toggle). The template starts with a setup cell that installs
+``course_utils`` on Colab from the repository configured in ``book/_config.yml``
+(:mod:`course_utils.repository`).
+
 The template is the solution with its marked regions taken out:
 
 * in a code cell, the lines between ``# BEGIN SOLUTION <task>`` and ``# END SOLUTION`` are
@@ -40,8 +45,11 @@ import argparse
 import hashlib
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from .references import check_citations, load_bibliography, plain_citations
+from .repository import Repository, read_repository, setup_cell
 
 __all__ = [
     "MarkerError",
@@ -51,6 +59,7 @@ __all__ = [
     "task_layout",
     "make_exercise",
     "solution_tasks",
+    "exercise_tasks",
     "to_ipynb",
     "expected_outputs",
     "nbval_ipynb",
@@ -67,8 +76,12 @@ POINTS = re.compile(r"\s*\[\s*(?P<points>\d+(?:\.\d+)?)\s*points?\s*\]\s*$")
 TASK_NUMBER = re.compile(r"^Task\s+(?P<number>\d+)\b")
 CHECK_CALL = re.compile(r"^(?P<name>check_\w+)\s*\(")
 METADATA_KEY = "course_utils"
+SETUP_HEADER = "# %%"  # the exercise's setup cell (see make_exercise)
+SETUP_CELLS = 1  # code cells the template has before the solution's first one
+HIDE_SOLUTION = {"code_prompt_show": "Show solution", "code_prompt_hide": "Hide solution"}
 
 PLACEHOLDER = "# your code here"
+BIBLIOGRAPHY = "book/references.bib"  # the works the chapters cite (course_utils.references)
 CHECK_TAG = "nbval-check-output"
 EXPECTED = re.compile(r"^#\s*Expected output:\s*$")
 
@@ -259,17 +272,25 @@ def _strip_markdown_cell(cell: Cell, path: str | Path) -> list[str]:
     return out
 
 
-def make_exercise(text: str, path: str | Path = "<solution>", *, solved: int = 0) -> str:
+def make_exercise(text: str, path: str | Path = "<solution>", *, solved: int = 0,
+                  repository: Repository | None = None) -> str:
     """Return the exercise template (py:percent text) generated from a solution's text.
 
     ``solved = k`` keeps the first ``k`` solution regions filled in (tests use it to check
     that each task's stub is the first thing that fails once the tasks before it are done).
+    Before the first code cell the template gets a setup cell of its own
+    (:func:`course_utils.repository.setup_cell`), which installs ``course_utils`` from
+    ``repository`` (default None: not configured) when the notebook runs on Colab; so the
+    template's code cell ``k + SETUP_CELLS`` is the solution's code cell ``k``.
     Raises :class:`MarkerError` (with ``path`` and the line) on a malformed marker.
     """
     preamble, cells = parse_percent(text)
     out = list(preamble)
     regions: list[str] = []
+    setup = [SETUP_HEADER, *setup_cell(repository).splitlines(), ""]
     for cell in cells:
+        if cell.kind == "code" and setup:
+            out, setup = out + setup, []
         if cell.kind == "code":
             body = _strip_code_cell(cell, path, regions, solved)
         else:
@@ -294,7 +315,7 @@ def solution_tasks(text: str, path: str | Path = "<solution>") -> list[str]:
 
 
 def to_ipynb(text: str, name: str, *, chapter: str | None = None,
-             tasks: list[Task] = ()) -> str:
+             tasks: list[Task] = (), hide_solutions: bool = False) -> str:
     """Convert py:percent text to ``.ipynb`` JSON without outputs, deterministically.
 
     Cell ids are derived from ``name`` and the cell's position, so that the same source
@@ -302,6 +323,9 @@ def to_ipynb(text: str, name: str, *, chapter: str | None = None,
     ``tasks`` (:func:`task_layout` of the solution), the notebook's metadata names the
     chapter, and each task cell and check cell carries its task under ``"course_utils"``
     (task cells cannot be deleted, check cells cannot be edited, in JupyterLab).
+    ``hide_solutions=True`` (default False; the release uses it for the solutions) also
+    tags each task cell ``hide-input`` with MyST-NB's prompts "Show solution" / "Hide
+    solution", so that the book shows the task's code collapsed, its outputs open.
     """
     import jupytext
     import nbformat
@@ -321,6 +345,10 @@ def to_ipynb(text: str, name: str, *, chapter: str | None = None,
         code_cells[task.code_cell].metadata[METADATA_KEY] = {
             "task": task.id, "title": task.title, "points": task.points}
         code_cells[task.code_cell].metadata["deletable"] = False
+        if hide_solutions:
+            metadata = code_cells[task.code_cell].metadata
+            metadata["tags"] = [*metadata.get("tags", []), "hide-input"]
+            metadata["mystnb"] = dict(HIDE_SOLUTION)
         code_cells[task.check_cell].metadata[METADATA_KEY] = {"check": task.id}
         code_cells[task.check_cell].metadata.update(deletable=False, editable=False)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
@@ -379,19 +407,35 @@ def nbval_ipynb(text: str, name: str, path: str | Path = "<solution>") -> str:
     return nbformat.writes(notebook) + "\n"
 
 
-def _outputs_for(solution: Path, root: Path) -> dict[Path, str]:
+def _outputs_for(solution: Path, root: Path,
+                 repository: Repository | None = None,
+                 references: dict | None = None) -> dict[Path, str]:
     text = solution.read_text(encoding="utf-8")
-    exercise = make_exercise(text, solution.relative_to(root))
+    exercise = make_exercise(text, solution.relative_to(root), repository=repository)
+    if references is not None:  # the template's citations become plain text
+        check_citations(text, references, solution.relative_to(root), BIBLIOGRAPHY)
+        exercise = plain_citations(exercise, references, solution.relative_to(root))
     expected_outputs(text, solution.relative_to(root))  # validates the expected outputs
     tasks = task_layout(text, solution.relative_to(root))
     name = solution.stem
     return {
-        root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}",
-                                                       chapter=name, tasks=tasks),
+        root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}", chapter=name,
+                                                       tasks=tasks, hide_solutions=True),
         root / "exercises" / f"{name}.py": exercise,
         root / "exercises" / f"{name}.ipynb": to_ipynb(exercise, f"exercises/{name}",
-                                                       chapter=name, tasks=tasks),
+                                                       chapter=name,
+                                                       tasks=exercise_tasks(tasks)),
     }
+
+
+def exercise_tasks(tasks: list[Task]) -> list[Task]:
+    """exercise_tasks(tasks) -> list[Task]
+
+    The solution's ``tasks`` (:func:`task_layout`) with their code and check cells counted
+    in the exercise template, which has ``SETUP_CELLS`` code cells more at its start.
+    """
+    return [replace(t, code_cell=t.code_cell + SETUP_CELLS,
+                    check_cell=t.check_cell + SETUP_CELLS) for t in tasks]
 
 
 def solution_sources(root: Path) -> list[Path]:
@@ -405,15 +449,22 @@ def release(root: str | Path = ".", check: bool = False) -> list[Path]:
     Returns the paths that were written (or, in check mode, that are out of date: missing,
     different from what the sources give, or generated files whose solution is gone).
     All sources are processed before anything is written, so a malformed marker in any
-    of them leaves the tree untouched.
+    of them leaves the tree untouched. Citations in the templates become plain text, with
+    the works of ``root/book/references.bib`` (:mod:`course_utils.references`); a citation
+    of a key that file lacks raises :class:`~course_utils.references.CitationError`. The
+    exercises' setup cell installs the package from the repository of
+    ``root/book/_config.yml`` (:func:`course_utils.repository.read_repository`).
     """
     root = Path(root).resolve()
     sources = solution_sources(root)
     if not sources:
         raise FileNotFoundError(f"no solution sources found in {root / 'solutions'}")
+    repository = read_repository(root / "book" / "_config.yml")
+    bib = root / BIBLIOGRAPHY
+    references = load_bibliography(bib) if bib.exists() else {}
     wanted: dict[Path, str] = {}
     for source in sources:
-        wanted.update(_outputs_for(source, root))
+        wanted.update(_outputs_for(source, root, repository, references))
 
     stale = [p for p, content in wanted.items()
              if not p.exists() or p.read_text(encoding="utf-8") != content]
@@ -464,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         changed = release(args.root, check=args.check)
-    except MarkerError as error:
+    except ValueError as error:  # a MarkerError, or a malformed repository URL
         print(f"error: {error}\nnothing was written.", file=sys.stderr)
         return 2
     root = Path(args.root).resolve()

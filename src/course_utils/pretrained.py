@@ -10,13 +10,14 @@ ships with the package.
   (a state dict with the keys ``A, W1, W2, h1, h2``, float32), trained with
   :data:`STF_DEFAULTS` on the default data set. It is made again, on a CPU, by::
 
-      OPENBLAS_NUM_THREADS=1 python -m course_utils.pretrained --out src/course_utils/checkpoints/lorenz_plrnn.pt
+      python -m course_utils.pretrained --out src/course_utils/checkpoints/lorenz_plrnn.pt
 
   (about four minutes on one CPU core). The same seeds give the same model on the same
-  machine, library versions and thread settings (NumPy's BLAS splits its work differently
-  with more threads, which changes the last bits); another CPU may round differently, and
-  training a chaotic model amplifies that, so a remade checkpoint elsewhere is equally
-  good rather than bit for bit the same.
+  kind of CPU and library versions, whatever ``OPENBLAS_NUM_THREADS`` says: the training
+  runs NumPy's BLAS with one thread (:mod:`course_utils.training`). Another CPU may round
+  differently, and training a chaotic model amplifies that, so a remade checkpoint
+  elsewhere is equally good rather than bit for bit the same (the shipped one was made on
+  an AMD EPYC; an Intel Xeon gives other bits).
 """
 
 from __future__ import annotations

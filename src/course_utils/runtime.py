@@ -5,6 +5,8 @@
   :func:`pick` chooses a setting by it.
 * Progress bars (:func:`progress`) are shown in notebooks and scripts and are silent when
   ``CI`` is set, so CI logs stay readable.
+* :func:`device` chooses the torch device: CUDA where there is a GPU, else the CPU;
+  ``COURSE_DEVICE`` overrides it.
 * :func:`import_tensorflow` imports TensorFlow with its and Keras's log noise switched off.
   Nothing here imports TensorFlow or PyTorch at module level.
 """
@@ -47,6 +49,40 @@ def progress(iterable: Iterable[T] | None = None, **kwargs) -> Iterable[T]:
     kwargs.setdefault("disable", _env_flag("CI"))
     kwargs.setdefault("mininterval", 0.5)
     return tqdm(iterable, **kwargs)
+
+
+def device():
+    """device() → torch.device
+
+    The device the notebooks put their models and tensors on: ``cuda`` when PyTorch sees
+    a CUDA GPU (``torch.cuda.is_available()``), else ``cpu``. The environment variable
+    ``COURSE_DEVICE`` overrides the choice: ``cpu`` (e.g. to compare with a GPU run),
+    ``cuda`` or ``cuda:N`` (the N-th GPU, from 0). Raises ``ValueError``,
+    naming ``COURSE_DEVICE`` and its value, when that is not a device name, or names a
+    CUDA device that is not there (saying which devices are). Imports torch.
+    """
+    import torch
+
+    n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    name = os.environ.get("COURSE_DEVICE", "").strip()
+    if not name:
+        return torch.device("cuda" if n_gpus else "cpu")
+    available = "cpu" + "".join(f", cuda:{i}" for i in range(n_gpus))
+    try:
+        chosen = torch.device(name)
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"COURSE_DEVICE={name!r} is not a torch device name (such as "
+                         f"'cpu', 'cuda' or 'cuda:1'); available here: {available}") from err
+    if chosen.type == "cpu":
+        return chosen
+    if chosen.type != "cuda":
+        raise ValueError(f"COURSE_DEVICE={name!r}: the course runs on 'cpu' or 'cuda' "
+                         f"devices only; available here: {available}")
+    if not n_gpus or (chosen.index is not None and chosen.index >= n_gpus):
+        raise ValueError(f"COURSE_DEVICE={name!r} names a CUDA device that PyTorch does not "
+                         f"see (CUDA available: {bool(n_gpus)}, {n_gpus} GPU(s)); available "
+                         f"here: {available}. Unset COURSE_DEVICE or set it to 'cpu'")
+    return chosen
 
 
 def silence_tensorflow_environment() -> None:

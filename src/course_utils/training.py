@@ -17,6 +17,8 @@ Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 
@@ -83,6 +85,32 @@ def stf_forward(model: ShallowPLRNN, x: torch.Tensor, tau_f: int, warmup: int = 
     return torch.stack(outputs, dim=1)
 
 
+#: BLAS threads of the fused NumPy passes (None: NumPy's default, one per core). One
+#: thread is the fastest for these small matrices, keeps two trainings side by side from
+#: fighting over the cores, and makes the results independent of OPENBLAS_NUM_THREADS.
+_BLAS_THREADS = 1
+
+
+@functools.lru_cache(maxsize=1)
+def _threadpool_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()     # found once (about 1 ms); limiting is then ~10 µs
+
+
+def _blas_threads_limited():
+    """_blas_threads_limited() → context manager
+
+    Within it NumPy's BLAS (OpenBLAS, MKL, ...) uses ``_BLAS_THREADS`` threads (one), set
+    with ``threadpoolctl`` and restored on exit, whatever ``OPENBLAS_NUM_THREADS`` or
+    ``OMP_NUM_THREADS`` say. The fused STF passes run inside it, so that their rounding,
+    and hence a trained model, does not depend on the thread count.
+    """
+    if _BLAS_THREADS is None:
+        return contextlib.nullcontext()
+    return _threadpool_controller().limit(limits=_BLAS_THREADS, user_api="blas")
+
+
 def _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2):
     """The forced forward pass in NumPy, filling Z (states entering each step), H (hidden
     activations) and out (read-outs) in place; shapes (T, B, .)."""
@@ -139,7 +167,8 @@ class _FusedSTF(torch.autograd.Function):
         out = np.empty((T, B, N), dtype=xs.dtype)
         w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
         z = np.zeros((B, M), dtype=xs.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):   # train_stf reports divergence
+        # overflow is not an error here: train_stf reports a divergence
+        with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
             _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2)
         ctx.saved = (Z, H, forced, a, w1, w2)
         ctx.device = x.device
@@ -154,11 +183,11 @@ class _FusedSTF(torch.autograd.Function):
         D = np.empty((T, B, M), dtype=Z.dtype)                     # dL/dz_{t+1}
         G = np.empty((T, B, L), dtype=Z.dtype)                     # dL/d(W2 z~_t + h2)
         dz = np.zeros((B, M), dtype=Z.dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
             _backward_loop(go, forced, dz, D, G, H > 0, a, w1, w2)
-        D2, G2 = D.reshape(-1, M), G.reshape(-1, L)
-        grads = (np.einsum("km,km->m", D2, Z.reshape(-1, M)), D2.T @ H.reshape(-1, L),
-                 G2.T @ Z.reshape(-1, M), D2.sum(axis=0), G2.sum(axis=0))
+            D2, G2 = D.reshape(-1, M), G.reshape(-1, L)
+            grads = (np.einsum("km,km->m", D2, Z.reshape(-1, M)), D2.T @ H.reshape(-1, L),
+                     G2.T @ Z.reshape(-1, M), D2.sum(axis=0), G2.sum(axis=0))
         return (None, None) + tuple(torch.from_numpy(g).to(ctx.device) for g in grads)
 
 
@@ -167,8 +196,13 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
     """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
 
     The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
-    through time in NumPy (the class ``_FusedSTF``): about twice as fast on a CPU for the
-    small models of the course, and equal to autograd's gradients to rounding.
+    through time in NumPy (the class ``_FusedSTF``): several times faster on a CPU for
+    the small models of the course, and equal to autograd's gradients to rounding. It
+    computes on the CPU with one BLAS thread (``threadpoolctl``), so that its results do
+    not depend on the thread count; tensors on a GPU are copied to the CPU and the
+    predictions and gradients back. That is on purpose: the time loop is sequential and
+    its matrices tiny, so a GPU would wait on one kernel launch per small operation
+    (``benchmarks/RESULTS.md``).
     """
     _check_inputs(model, x, warmup)
     forced = forcing_times(x.shape[1], tau_f, warmup)
@@ -219,14 +253,17 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
       left out of the loss.
     * ``seed = 0``: seeds the batches (the model has its own seed).
     * ``forward = None``: the forced forward pass, ``forward(model, x, tau_f, warmup)``;
-      by default :func:`stf_forward_fused`.
+      by default :func:`stf_forward_fused`, which computes on the CPU (one BLAS thread)
+      whatever the model's device.
     * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
 
-    Returns a dict with ``loss`` (one value per update, NumPy) and ``seconds``. Raises
+    The data are moved to the model's device, and the model trains where it is; for the
+    course's sizes the CPU is the fastest place (``benchmarks/RESULTS.md``). Returns a
+    dict with ``loss`` (one value per update, NumPy) and ``seconds``. Raises
     :class:`TrainingDiverged` as soon as the loss or a gradient is not finite, naming the
     update, so that a diverging run stops instead of filling the model with NaN.
     """
-    data = torch.as_tensor(data, dtype=model.A.dtype)
+    data = torch.as_tensor(data, dtype=model.A.dtype, device=model.A.device)
     if data.ndim != 2 or data.shape[1] != model.N:
         raise ValueError(f"data must have shape (T, N) with N = model.N = {model.N}; got "
                          f"{tuple(data.shape)}")
@@ -244,15 +281,18 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     losses = np.empty(n_steps)
     bar = progress(range(n_steps), desc=desc, **({} if show_progress else {"disable": True}))
     start = time.perf_counter()
-    for step in bar:
-        x, y = sample_batch(data, batch_size, seq_len, generator=generator)
-        loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
-        losses[step] = _update(optimizer, model, loss, clip, step,
-                               f"Lower the learning rate (lr={lr}) or the forcing interval "
-                               f"(tau_f={tau_f}), or shorten seq_len={seq_len}")
-        schedule.step()
-        if step % 50 == 0 and hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{losses[step]:.4f}")
+    # one BLAS thread for the whole loop too: the fused passes limit it themselves, but
+    # switching OpenBLAS between 1 and 2 threads at every pass costs about 15 %
+    with _blas_threads_limited():
+        for step in bar:
+            x, y = sample_batch(data, batch_size, seq_len, generator=generator)
+            loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
+            losses[step] = _update(optimizer, model, loss, clip, step,
+                                   f"Lower the learning rate (lr={lr}) or the forcing "
+                                   f"interval (tau_f={tau_f}), or shorten seq_len={seq_len}")
+            schedule.step()
+            if step % 50 == 0 and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{losses[step]:.4f}")
     return dict(loss=losses, seconds=time.perf_counter() - start)
 
 
@@ -355,7 +395,7 @@ def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
     """
     from .metrics import power_spectrum_distance, state_space_divergence
 
-    x_test = torch.as_tensor(x_test, dtype=model.A.dtype)
+    x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
     n_generate = len(x_test) if n_generate is None else n_generate
     Z = model.generate(x_test[0], transient + n_generate)[transient:]
     generated = model.observe(Z)
@@ -365,8 +405,7 @@ def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
         starts = Z[:: max(1, n_generate // n_orbits)][:n_orbits]
         lam = float(model_max_lyapunov(model, starts, n_steps=n_lyapunov, transient=transient,
                                        dt=dt).mean())
-    target = x_test[:n_generate].numpy()
+    target, orbit = x_test[:n_generate].cpu().numpy(), generated.cpu().numpy()
     return dict(lambda_max=lam, lambda_max_rel_error=abs(lam - reference) / reference,
-                D_stsp=state_space_divergence(target, generated.numpy()),
-                D_H=power_spectrum_distance(target, generated.numpy()),
-                generated=generated)
+                D_stsp=state_space_divergence(target, orbit),
+                D_H=power_spectrum_distance(target, orbit), generated=generated)
