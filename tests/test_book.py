@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from course_utils import book as book_ext
-from course_utils.notebooks import solution_sources, task_layout
+from course_utils.notebooks import MD_BEGIN, solution_sources, task_layout
 from course_utils.repository import (Repository, binder_url, colab_url, make_repository,
                                      parse_github_url, pip_requirement, read_repository,
                                      setup_cell)
@@ -335,6 +335,17 @@ def _check_chapter(driver, html, name):
         summary.click()  # the code fades in
         WebDriverWait(driver, 5).until(lambda _: code.is_displayed(), f"{name}: still hidden")
         assert summary.text == "Hide solution", name
+    # Written answers (markdown solution regions): closed, opened by a click.
+    source = (ROOT / "solutions" / f"{name}.py").read_text().splitlines()
+    answers = driver.find_elements(By.CSS_SELECTOR, "article details.course-answer")
+    assert len(answers) == sum(bool(MD_BEGIN.match(line)) for line in source), name
+    for answer in answers:
+        summary = answer.find_element(By.TAG_NAME, "summary")
+        text = answer.find_element(By.TAG_NAME, "p")
+        assert summary.text == "Show answer" and not text.is_displayed(), name
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", summary)
+        summary.click()
+        WebDriverWait(driver, 5).until(lambda _: text.is_displayed(), f"{name}: answer hidden")
     others = driver.find_elements(By.CSS_SELECTOR, "div.cell:not(.tag_hide-input) .cell_input")
     assert others and all(cell.is_displayed() for cell in others), name
     # The chapter ends with its references.

@@ -504,6 +504,26 @@ def test_the_repository_notebooks_carry_the_grading_metadata(root):
             wanted = {t.code_cell for t in tasks} if kind == "solutions" else set()
             assert hidden == prompted == wanted, path
             assert all(code[k].metadata["mystnb"] == notebooks.HIDE_SOLUTION for k in prompted)
+            # ... and each written answer is a closed <details>, which the exercise lacks.
+            text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+            regions = sum(bool(notebooks.MD_BEGIN.match(line))
+                          for line in source.read_text(encoding="utf-8").splitlines())
+            opened = text.count(notebooks.ANSWER_OPEN)
+            assert opened == (regions if kind == "solutions" else 0), path
+            assert text.count(notebooks.ANSWER_CLOSE) == opened, path
+            assert "BEGIN SOLUTION -->" not in text and "END SOLUTION -->" not in text, path
+
+
+def test_markdown_answers_become_closed_details_in_the_solution_notebook():
+    import nbformat
+
+    text = ("# %% [markdown]\n# Question?\n#\n# <!-- BEGIN SOLUTION -->\n# The *answer*, $x^2$.\n"
+            "# <!-- END SOLUTION -->\n#\n# After it.\n")
+    (cell,) = nbformat.reads(notebooks.to_ipynb(text, "t", hide_solutions=True), as_version=4).cells
+    assert cell.source == ("Question?\n\n" + notebooks.ANSWER_OPEN + "\n\nThe *answer*, $x^2$."
+                           "\n\n</details>\n\nAfter it.")
+    (plain,) = nbformat.reads(notebooks.to_ipynb(text, "t"), as_version=4).cells
+    assert "<details" not in plain.source and "<!-- BEGIN SOLUTION -->" in plain.source
 
 
 # --- the exercise's setup cell and the repository it installs from -----------------------

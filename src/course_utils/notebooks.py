@@ -76,6 +76,9 @@ POINTS = re.compile(r"\s*\[\s*(?P<points>\d+(?:\.\d+)?)\s*points?\s*\]\s*$")
 TASK_NUMBER = re.compile(r"^Task\s+(?P<number>\d+)\b")
 CHECK_CALL = re.compile(r"^(?P<name>check_\w+)\s*\(")
 METADATA_KEY = "course_utils"
+#: A markdown answer in the solution notebooks (the book): collapsed until clicked.
+ANSWER_OPEN = '<details class="course-answer"><summary>Show answer</summary>'
+ANSWER_CLOSE = "</details>"
 SETUP_HEADER = "# %%"  # the exercise's setup cell (see make_exercise)
 SETUP_CELLS = 1  # code cells the template has before the solution's first one
 HIDE_SOLUTION = {"code_prompt_show": "Show solution", "code_prompt_hide": "Hide solution"}
@@ -325,7 +328,10 @@ def to_ipynb(text: str, name: str, *, chapter: str | None = None,
     (task cells cannot be deleted, check cells cannot be edited, in JupyterLab).
     ``hide_solutions=True`` (default False; the release uses it for the solutions) also
     tags each task cell ``hide-input`` with MyST-NB's prompts "Show solution" / "Hide
-    solution", so that the book shows the task's code collapsed, its outputs open.
+    solution", so that the book shows the task's code collapsed, its outputs open, and
+    turns each markdown answer (``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->``)
+    into a closed HTML ``<details>`` block, "Show answer", which the book and Jupyter both
+    show collapsed.
     """
     import jupytext
     import nbformat
@@ -339,6 +345,8 @@ def to_ipynb(text: str, name: str, *, chapter: str | None = None,
             cell.outputs = []
             cell.execution_count = None
             code_cells.append(cell)
+        elif cell.cell_type == "markdown" and hide_solutions:
+            cell.source = _collapse_answers(cell.source)
     if chapter is not None:
         notebook.metadata[METADATA_KEY] = {"chapter": chapter}
     for task in tasks:
@@ -353,6 +361,20 @@ def to_ipynb(text: str, name: str, *, chapter: str | None = None,
         code_cells[task.check_cell].metadata.update(deletable=False, editable=False)
     notebook.nbformat, notebook.nbformat_minor = 4, 5
     return nbformat.writes(notebook) + "\n"
+
+
+def _collapse_answers(source: str) -> str:
+    """A markdown cell's solution regions as closed ``<details>`` blocks (blank lines
+    around the answer, so that Jupyter and MyST render it as markdown)."""
+    lines = []
+    for line in source.split("\n"):
+        if MD_BEGIN.match(line):
+            lines += [ANSWER_OPEN, ""]
+        elif MD_END.match(line):
+            lines += ["", ANSWER_CLOSE]
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def expected_outputs(text: str, path: str | Path = "<solution>") -> list[str | None]:
