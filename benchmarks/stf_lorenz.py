@@ -52,6 +52,8 @@ def run(name, settings, data):
                   final_loss=float(history["loss"][-100:].mean()),
                   lambda_max=round(figures["lambda_max"], 4),
                   lambda_max_rel_error=round(figures["lambda_max_rel_error"], 4),
+                  lambda_per_orbit=[round(float(v), 4) for v in figures["lambda_per_orbit"]],
+                  fates=figures["fates"], verdict=figures["verdict"],
                   D_stsp=round(figures["D_stsp"], 4), D_H=round(figures["D_H"], 4))
     target = TARGETS[name]
     met = {"lambda_max": figures["lambda_max_rel_error"] <= target["lambda_rel"],

@@ -37,6 +37,7 @@ from course_utils.runtime import pick
 from course_utils.data import lorenz_dataset
 from course_utils.pretrained import load_pretrained_plrnn
 from course_utils.lyapunov import max_lyapunov, predicted_overflow_step
+from course_utils.attractors import orbit_fates
 from course_utils.checks import check_plrnn_jacobians, check_naive_norms
 
 LAMBDA_TRUE = 0.906     # Lorenz-63 at (10, 28, 8/3), per time unit, natural log
@@ -251,6 +252,50 @@ print(f"predicted overflow after n* = ln(max float32) / lambda_max = 88.72 / "
 #   model's exponent is per step, the truth per time unit.
 # * A reconstruction with the right attractor and the wrong $\lambda_{\max}$ would predict
 #   the wrong horizon of predictability. The shipped model is within a few per cent.
+
+# %% [markdown]
+# ## Chaotic for good, or only for a while?
+#
+# The mean above is only meaningful if the eight orbits do the same thing in the long run.
+# A trained model can be chaotic for thousands of steps and still have no chaotic
+# attractor: its chaotic set may be a *chaotic saddle*, which every orbit leaves sooner or
+# later for a stable fixed point or cycle{footcite:p}`lai2011`. This *transient chaos* is a
+# common failure of reconstructions, and a treacherous one: over a window of 20,000 steps
+# most orbits still stretch perturbations, their exponents are positive, and the average
+# looks like a respectable $\lambda_{\max}$, say 0.67, which is the exponent of no orbit
+# at all. The free-running orbit looks right too, as long as one does not run it long
+# enough, and $D_\mathrm{stsp}$ and $D_H$, measured over a stretch of the same length, do
+# not see it either.
+#
+# So we look at each orbit's exponent, and follow every orbit far beyond the window:
+# `orbit_fates` runs each one for 100,000 steps and then asks what it does next. Does it
+# come back to where it was after p steps (a fixed point for p = 1, a cycle of period p)?
+# Does it still stretch perturbations ($\lambda_{\max}$ over the next 5,000 steps above
+# zero: chaotic)? A model passes only if every orbit is still chaotic.
+
+# %%
+print("lambda_max per orbit:", " ".join(f"{v:.3f}" for v in lam.tolist()), "per time unit")
+fates = orbit_fates(model64, starts, horizon=pick(100_000, 5_000), jacobian=model64.jacobian,
+                    dt=dt)
+for b, kind in enumerate(fates.kind):
+    print(f"orbit {b}: after {fates.horizon:,} steps {fates.describe(b)} "
+          f"(lambda_max {fates.lambda_end[b]:.3f} per time unit over the next 5,000 steps)")
+
+# %% tags=["nbval-check-output"]
+print("every orbit still chaotic:", fates.all_chaotic)
+# Expected output:
+# every orbit still chaotic: True
+
+# %% [markdown]
+# **What to notice.** The shipped model passes: every orbit is still chaotic after 100,000
+# steps, with exponents of the same size as in the first 20,000 (an estimate over 5,000
+# steps scatters more than one over 20,000). Had one orbit ended on a
+# stable fixed point, its exponent after the horizon would be negative, and no mean over
+# the eight would mean anything: the right report is "transient chaos, k of 8 orbits
+# leave". `course_utils.training.evaluate_reconstruction` makes this check for every
+# reconstruction, reports the exponents per orbit and where the orbits go (matching a
+# fixed point with the model's exact fixed points, chapter 06), and gives a mean
+# $\lambda_{\max}$ only when every orbit is still chaotic.
 
 
 # %% [markdown]

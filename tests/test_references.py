@@ -13,6 +13,7 @@ from course_utils.references import (
     check_citations,
     find_citations,
     format_citation,
+    format_reference,
     load_bibliography,
     parse_bibtex,
     plain_citations,
@@ -73,7 +74,7 @@ def test_parse_bibtex_reads_fields_names_and_lines():
 
 
 @pytest.mark.parametrize("text, line, message", [
-    ("@book{a, author = {A, B}, title = {T}, year = {1}}", 1, "@book is not read"),
+    ("@misc{a, author = {A, B}, title = {T}, year = {1}}", 1, "@misc is not read"),
     ("@article{a, author = {A, B}, title = {T}}", 1, "has no year"),
     ("\n\n@article{a, author = {A, B},\n title = {T {x}, year = {1}", 4, "unbalanced"),
     ("% see @article below\n", 1, "'@' in a comment"),
@@ -255,3 +256,11 @@ def test_format_citation_of_the_real_bib_file():
     assert format_citation("t", ["henon1976"], names) == "Hénon (1976)"
     assert format_citation("p", ["benettin1980a", "benettin1980b"], names) == \
         "(Benettin et al. 1980a; Benettin et al. 1980b)"
+
+
+def test_a_book_is_listed_with_its_series_publisher_and_doi():
+    entry = load_bibliography(BIB)["lai2011"]
+    assert format_reference(entry) == (
+        "Lai, Y.-C. and Tél, T. (2011). Transient Chaos: Complex Dynamics on Finite-Time "
+        "Scales. Applied Mathematical Sciences 173. Springer. "
+        "https://doi.org/10.1007/978-1-4419-6987-3")

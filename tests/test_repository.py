@@ -90,6 +90,7 @@ def test_book_builds_without_warnings(book, record_property):
                  "ShallowPLRNN", "make_lorenz_dataset", "train_stf", "stf_forward_fused",
                  "state_space_divergence", "power_spectrum_distance", "load_pretrained_plrnn",
                  "Linearization", "find_fixed_points", "plrnn_fixed_points",
-                 "linear_recurrence_scan", "LRU", "DeepGRU", "flipflop_batch"):
+                 "linear_recurrence_scan", "LRU", "DeepGRU", "flipflop_batch",
+                 "orbit_fates", "OrbitFates", "runtime.device"):
         assert f'id="course_utils.' in api and name in api, f"API page lacks {name}"
     assert "Benettin" in api and "per time unit" in api

@@ -175,9 +175,62 @@ def test_evaluation_of_the_model_against_its_own_orbit_gives_zero_distances():
     assert figures["D_stsp"] == pytest.approx(0.0, abs=1e-12)
     assert figures["D_H"] == pytest.approx(0.0, abs=1e-7)
     torch.testing.assert_close(figures["generated"], x_test)
-    assert math.isfinite(figures["lambda_max"])
-    assert figures["lambda_max_rel_error"] == pytest.approx(
-        abs(figures["lambda_max"] - 0.906) / 0.906)
+    assert len(figures["lambda_per_orbit"]) == len(figures["fates"]) == 2
+    # A mean exponent only for orbits that are all still chaotic at the end.
+    assert math.isfinite(figures["lambda_max"]) == figures["all_chaotic"]
+    if figures["all_chaotic"]:
+        assert figures["lambda_max"] == pytest.approx(figures["lambda_per_orbit"].mean())
+        assert figures["lambda_max_rel_error"] == pytest.approx(
+            abs(figures["lambda_max"] - 0.906) / 0.906)
+
+
+def _tent_plrnn(s):
+    """A PLRNN with M = N = 1, L = 2: on [0, 1] the tent map of slope s (chaotic, lambda =
+    ln s per step); below -1 a branch of slope 0.5 towards the stable fixed point
+    z* = 1 - 2s. For s > 2 the tent's top leaves [0, 1]: orbits are chaotic for about
+    1 / (1 - 2/s) steps, then escape and settle on z* (transient chaos); for s < 2 they
+    stay chaotic; for s < 1 they go to the fixed point 0."""
+    model = ShallowPLRNN(1, 2, 1, seed=0, dtype=torch.float64)
+    with torch.no_grad():
+        model.A.fill_(s)
+        model.W1.copy_(torch.tensor([[-2 * s, s - 0.5]]))
+        model.W2.copy_(torch.tensor([[1.0], [-1.0]]))
+        model.h2.copy_(torch.tensor([-0.5, -1.0]))
+        model.h1.zero_()
+    return model
+
+
+def _evaluate_tent(s, horizon):
+    model = _tent_plrnn(s)
+    x_test = model.observe(model.generate(torch.tensor([0.3141], dtype=torch.float64), 300))
+    return evaluate_reconstruction(model, x_test, transient=0, n_generate=200, n_lyapunov=100,
+                                   n_orbits=8, dt=1.0, horizon=horizon)
+
+
+def test_evaluation_flags_transient_chaos_instead_of_averaging_it():
+    figures = _evaluate_tent(2.002, horizon=20_000)
+    # Chaotic at first: every orbit's exponent over 100 steps is ln s ...
+    np.testing.assert_allclose(figures["lambda_per_orbit"], math.log(2.002), rtol=1e-6)
+    # ... but every one leaves for the stable fixed point 1 - 2s (eigenvalue 0.5).
+    assert not figures["all_chaotic"] and math.isnan(figures["lambda_max"])
+    assert math.isnan(figures["lambda_max_rel_error"])
+    assert figures["verdict"].startswith(
+        "transient chaos: 8 of 8 orbits leave the chaotic set within 20,000 steps (8 to a "
+        "stable fixed point"), figures["verdict"]
+    assert all("largest |eigenvalue| 0.500" in fate for fate in figures["fates"])
+
+
+def test_evaluation_of_a_chaotic_attractor_and_of_a_contracting_map():
+    chaotic = _evaluate_tent(1.9, horizon=2_000)
+    assert chaotic["all_chaotic"] and chaotic["fates"] == ["still chaotic"] * 8
+    assert chaotic["verdict"] == "chaotic: all 8 orbits are still chaotic after 2,000 steps"
+    assert chaotic["lambda_max"] == pytest.approx(math.log(1.9), rel=1e-6)
+    contracting = _evaluate_tent(0.8, horizon=2_000)
+    assert math.isnan(contracting["lambda_max"])
+    np.testing.assert_allclose(contracting["lambda_per_orbit"], math.log(0.8), rtol=1e-6)
+    assert contracting["verdict"].startswith(
+        "not chaotic: after 2,000 steps the orbits go 8 to a stable fixed point"), contracting
+    assert "largest |eigenvalue| 0.800" in contracting["fates"][0]
 
 
 # ---------------------------------------------------------------- BLAS threads

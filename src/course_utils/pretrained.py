@@ -111,10 +111,11 @@ def main(argv=None) -> int:
     figures = evaluate_reconstruction(model, data["test"], dt=data["settings"]["dt"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out)
+    per_orbit = ", ".join(f"{lam:.3f}" for lam in figures["lambda_per_orbit"])
     print(f"wrote {args.out} after {history['seconds']:.0f} s of training: lambda_max = "
           f"{figures['lambda_max']:.3f} per time unit (relative error "
-          f"{figures['lambda_max_rel_error']:.1%}), D_stsp = {figures['D_stsp']:.3f}, "
-          f"D_H = {figures['D_H']:.3f}")
+          f"{figures['lambda_max_rel_error']:.1%}; per orbit {per_orbit}), D_stsp = "
+          f"{figures['D_stsp']:.3f}, D_H = {figures['D_H']:.3f}\n{figures['verdict']}")
     return 0
 
 

@@ -59,7 +59,7 @@ DIRECTIVE = re.compile(
     r"^(?P<prefix>#\s?)(?P<fence>`{3,}|:{3,})\{(?P<name>(?:foot)?bibliography)\}")
 #: Roles the plain-text form knows: parenthetical and textual, short or full author list.
 FORMS = {None: "p", "p": "p", "t": "t", "ps": "ps", "ts": "ts"}
-TYPES = ("article", "inproceedings", "incollection", "techreport")
+TYPES = ("article", "book", "inproceedings", "incollection", "techreport")
 
 
 class CitationError(ValueError):
@@ -289,6 +289,10 @@ def format_reference(entry: BibEntry, year: str | None = None) -> str:
             text += f", {f['series']}" + (f" {f['volume']}" if "volume" in f else "")
         text += f", pp. {f['pages']}" if "pages" in f else ""
         text += f". {f['publisher']}." if "publisher" in f else "."
+    elif entry.type == "book":
+        if "series" in f:
+            text += f" {f['series']}" + (f" {f['volume']}" if "volume" in f else "") + "."
+        text += f" {f['publisher']}." if "publisher" in f else ""
     else:  # techreport
         text += " Technical report" + (f" {f['number']}" if "number" in f else "")
         text += f", {f['institution']}." if "institution" in f else "."

@@ -380,18 +380,28 @@ def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
 def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
                             n_generate: int | None = None, transient: int = 1_000,
                             n_lyapunov: int = 20_000, n_orbits: int = 8,
-                            reference: float = 0.906) -> dict:
-    """evaluate_reconstruction(model, x_test; dt=0.01, n_generate=len(x_test), transient=1000, n_lyapunov=20000, n_orbits=8, reference=0.906) → figures
+                            horizon: int = 100_000, reference: float = 0.906) -> dict:
+    """evaluate_reconstruction(model, x_test; dt=0.01, n_generate=len(x_test), transient=1000, n_lyapunov=20000, n_orbits=8, horizon=100000, reference=0.906) → figures
 
     The quality figures of a reconstruction against a clean test orbit ``x_test`` (shape
     ``(T, N)``): a free-running orbit from ``x_test[0]`` (the other units at zero), of which
     the first ``transient`` steps are dropped and the next ``n_generate`` compared with
     ``x_test[:n_generate]`` by :func:`course_utils.metrics.state_space_divergence` and
-    :func:`course_utils.metrics.power_spectrum_distance`; and λ_max per time unit (divided
-    by ``dt``), the mean over ``n_orbits`` orbits started from states of that generated
-    orbit, with its relative error against ``reference``. Returns a dict with
-    ``lambda_max``, ``lambda_max_rel_error``, ``D_stsp``, ``D_H`` and ``generated``
-    (the read-outs, ``(n_generate, N)``).
+    :func:`course_utils.metrics.power_spectrum_distance`; and the long-term behaviour of
+    ``n_orbits`` orbits started from states of that generated orbit: each one's λ_max per
+    time unit (divided by ``dt``) over ``n_lyapunov`` steps after ``transient``, and its
+    fate after ``horizon`` steps (:func:`course_utils.attractors.orbit_fates`: still
+    chaotic, a fixed point, a cycle, ...; a fixed point is matched with the model's exact
+    fixed points, :func:`course_utils.linearization.plrnn_fixed_points`).
+
+    ``lambda_max`` is the mean of the orbits' exponents only when every orbit is still
+    chaotic after the horizon; otherwise it is NaN and ``verdict`` says why, e.g.
+    "transient chaos: 3 of 8 orbits leave the chaotic set within 100,000 steps (2 to a
+    stable fixed point, 1 to a cycle of period 4)", since an average over orbits that end
+    on different sets describes none of them. Returns a dict with ``lambda_max``,
+    ``lambda_max_rel_error`` (against ``reference``), ``lambda_per_orbit`` (NumPy,
+    ``(n_orbits,)``), ``fates`` (one description per orbit), ``all_chaotic``, ``verdict``,
+    ``D_stsp``, ``D_H`` and ``generated`` (the read-outs, ``(n_generate, N)``).
     """
     from .metrics import power_spectrum_distance, state_space_divergence
 
@@ -400,12 +410,57 @@ def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
     Z = model.generate(x_test[0], transient + n_generate)[transient:]
     generated = model.observe(Z)
     if not torch.isfinite(Z).all():
-        lam = math.nan
+        lam, per_orbit, fates, chaotic = math.nan, np.full(n_orbits, math.nan), [], False
+        verdict = "diverged: the generated orbit is not finite"
     else:
         starts = Z[:: max(1, n_generate // n_orbits)][:n_orbits]
-        lam = float(model_max_lyapunov(model, starts, n_steps=n_lyapunov, transient=transient,
-                                       dt=dt).mean())
+        per_orbit = model_max_lyapunov(model, starts, n_steps=n_lyapunov, transient=transient,
+                                       dt=dt).cpu().numpy()
+        fates, chaotic, verdict = _long_term(model, starts, per_orbit, Z, horizon=horizon,
+                                             dt=dt)
+        lam = float(per_orbit.mean()) if chaotic else math.nan
     target, orbit = x_test[:n_generate].cpu().numpy(), generated.cpu().numpy()
     return dict(lambda_max=lam, lambda_max_rel_error=abs(lam - reference) / reference,
+                lambda_per_orbit=per_orbit, fates=fates, all_chaotic=chaotic, verdict=verdict,
                 D_stsp=state_space_divergence(target, orbit),
                 D_H=power_spectrum_distance(target, orbit), generated=generated)
+
+
+def _long_term(model, starts, per_orbit, Z, *, horizon, dt, threshold=1e-3):
+    """(fates, all_chaotic, verdict) of the orbits from ``starts`` after ``horizon`` steps;
+    ``per_orbit`` their exponents at first, ``Z`` a generated orbit (it seeds the search
+    for the model's exact fixed points)."""
+    import copy
+    from collections import Counter
+
+    from .attractors import orbit_fates
+    from .linearization import plrnn_fixed_points
+
+    model64 = copy.deepcopy(model).double()
+    fates = orbit_fates(model64, starts.double(), horizon=horizon, jacobian=model64.jacobian,
+                        dt=dt, threshold=threshold)
+    described = [fates.describe(b) for b in range(len(fates.kind))]
+    if "fixed point" in fates.kind:                     # which one, with chapter 06's tool
+        ends = fates.end[[k == "fixed point" for k in fates.kind]]
+        exact = plrnn_fixed_points(model64, orbit=torch.cat([Z.double(), ends]))
+        for b, kind in enumerate(fates.kind):
+            if kind == "fixed point" and len(exact):
+                k = int(torch.linalg.vector_norm(exact.points - fates.end[b], dim=-1).argmin())
+                modulus = float(exact.eigenvalues[k].abs().max())
+                described[b] = (f"a {'stable' if modulus < 1 else 'unstable'} fixed point "
+                                f"(exact fixed point {k}, largest |eigenvalue| {modulus:.3f})")
+    if fates.all_chaotic:
+        return described, True, (f"chaotic: all {len(described)} orbits are still chaotic "
+                                 f"after {horizon:,} steps")
+    left = [b for b, k in enumerate(fates.kind) if k != "chaotic"]
+    where = ", ".join(f"{n} to {d}" for d, n in Counter(described[b] for b in left).items())
+    n, k = len(described), len(left)
+    if any(per_orbit[b] > threshold for b in left):       # chaotic at first, not at the end
+        verdict = (f"transient chaos: {k} of {n} orbits leave the chaotic set within "
+                   f"{horizon:,} steps ({where})")
+    elif k < n:
+        verdict = (f"not all orbits chaotic: {k} of {n} orbits were never chaotic; after "
+                   f"{horizon:,} steps they go {where}")
+    else:
+        verdict = f"not chaotic: after {horizon:,} steps the orbits go {where}"
+    return described, False, verdict
