@@ -1,0 +1,109 @@
+"""Why is the STF reconstruction's λ_max low? A first screen of the factors (issue 13).
+
+Trains chapter 03's shallow PLRNN by sparse teacher forcing (``STF_DEFAULTS``) on the
+course's delay-embedded Lorenz-63 data with one factor changed at a time, over several
+seeds, and judges every model with long orbits: λ_max per time unit on 8 orbits of
+100,000 steps after a transient of 10,000 (each orbit's value kept), where every orbit
+is after a further horizon of 100,000 steps (``evaluate_reconstruction``), and D_stsp and
+D_H against the clean test series, beside the data set's noise floor (its noisy training
+series against the test series). Prints one JSON line per run, then a summary.
+
+    python benchmarks/lambda_bias.py [--workers 2] [--only NAME ...] [--out FILE]
+
+Each run trains on one CPU core (about 4.5 minutes for 40,000 updates on a 2-core Intel
+Xeon); ``--workers`` runs that many at a time. The true exponent is 0.9056 per time unit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import multiprocessing
+import sys
+import time
+
+LAMBDA_TRUE = 0.9056
+
+#: (name, changes to STF_DEFAULTS, changes to the training keywords, data noise, seeds)
+RUNS = [
+    ("updates 80k", {}, dict(n_steps=80_000), 0.05, (0, 1)),
+    ("L = 200", dict(L=200), {}, 0.05, (0, 1)),
+    ("default", {}, {}, 0.05, (0, 1, 2)),
+    ("tau_f = 10", {}, dict(tau_f=10), 0.05, (0, 1)),
+    ("tau_f = 50", {}, dict(tau_f=50), 0.05, (0, 1)),
+    ("clean data", {}, {}, 0.0, (0, 1)),
+    ("constant lr", {}, dict(lr_end=3e-3), 0.05, (0, 1)),
+    ("updates 20k", {}, dict(n_steps=20_000), 0.05, (0, 1)),
+]
+
+
+def _data(noise):
+    from course_utils.data import make_lorenz_dataset
+
+    return make_lorenz_dataset(noise=noise, seed=0)
+
+
+def run(job):
+    name, model_changes, train_changes, noise, seed = job
+    import torch
+
+    from course_utils.metrics import power_spectrum_distance, state_space_divergence
+    from course_utils.pretrained import STF_DEFAULTS, train_reconstruction
+    from course_utils.training import evaluate_reconstruction
+
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    settings = copy.deepcopy(STF_DEFAULTS)
+    settings.update(model_changes, seed=seed)
+    settings["train"].update(train_changes, seed=seed)
+    data = _data(noise)
+    model, history = train_reconstruction(settings, data["train"], show_progress=False)
+    figures = evaluate_reconstruction(model, data["test"], dt=data["settings"]["dt"],
+                                      transient=10_000, n_lyapunov=100_000, n_orbits=8,
+                                      horizon=100_000, reference=LAMBDA_TRUE)
+    per_orbit = figures["lambda_per_orbit"]
+    train, test = data["train"].numpy(), data["test"].numpy()
+    return dict(
+        run=name, seed=seed, noise=noise, settings=settings,
+        train_seconds=round(history["seconds"], 1),
+        final_loss=round(float(history["loss"][-500:].mean()), 5),
+        lambda_per_orbit=[round(float(v), 4) for v in per_orbit],
+        lambda_mean=round(float(per_orbit.mean()), 4),
+        lambda_sd=round(float(per_orbit.std()), 4),
+        lambda_rel_error=round(float(per_orbit.mean() / LAMBDA_TRUE - 1), 4),
+        all_chaotic=figures["all_chaotic"], verdict=figures["verdict"],
+        D_stsp=round(figures["D_stsp"], 4), D_H=round(figures["D_H"], 4),
+        floor_D_stsp=round(state_space_divergence(test, train), 4),
+        floor_D_H=round(power_spectrum_distance(test, train), 4))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", nargs="*", default=None, help="run only these names")
+    parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
+    args = parser.parse_args(argv)
+    jobs = [(name, m, t, noise, seed) for name, m, t, noise, seeds in RUNS
+            if args.only is None or name in args.only for seed in seeds]
+    start = time.perf_counter()
+    results = []
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(args.workers, maxtasksperchild=1) as pool:
+        for result in pool.imap_unordered(run, jobs):
+            line = json.dumps(result)
+            print(line, flush=True)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(line + "\n")
+            results.append(result)
+    summary = {}
+    for r in results:
+        summary.setdefault(r["run"], []).append(r["lambda_mean"])
+    print(json.dumps({"summary (mean lambda_max per seed)": summary,
+                      "seconds": round(time.perf_counter() - start)}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
