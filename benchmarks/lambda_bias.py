@@ -9,6 +9,7 @@ D_H against the clean test series, beside the data set's noise floor (its noisy 
 series against the test series). Prints one JSON line per run, then a summary.
 
     python benchmarks/lambda_bias.py [--workers 2] [--only NAME ...] [--out FILE]
+    python benchmarks/lambda_bias.py --plot FILE benchmarks/lambda_bias.png
 
 Each run trains on one CPU core (about 4.5 minutes for 40,000 updates on a 2-core Intel
 Xeon); ``--workers`` runs that many at a time. The true exponent is 0.9056 per time unit.
@@ -50,7 +51,7 @@ def run(job):
 
     from course_utils.metrics import power_spectrum_distance, state_space_divergence
     from course_utils.pretrained import STF_DEFAULTS, train_reconstruction
-    from course_utils.training import evaluate_reconstruction
+    from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)
@@ -58,7 +59,10 @@ def run(job):
     settings.update(model_changes, seed=seed)
     settings["train"].update(train_changes, seed=seed)
     data = _data(noise)
-    model, history = train_reconstruction(settings, data["train"], show_progress=False)
+    try:
+        model, history = train_reconstruction(settings, data["train"], show_progress=False)
+    except TrainingDiverged as error:       # a finding too: report it, go on with the rest
+        return dict(run=name, seed=seed, noise=noise, settings=settings, diverged=str(error))
     figures = evaluate_reconstruction(model, data["test"], dt=data["settings"]["dt"],
                                       transient=10_000, n_lyapunov=100_000, n_orbits=8,
                                       horizon=100_000, reference=LAMBDA_TRUE)
@@ -72,10 +76,53 @@ def run(job):
         lambda_mean=round(float(per_orbit.mean()), 4),
         lambda_sd=round(float(per_orbit.std()), 4),
         lambda_rel_error=round(float(per_orbit.mean() / LAMBDA_TRUE - 1), 4),
-        all_chaotic=figures["all_chaotic"], verdict=figures["verdict"],
+        all_chaotic=figures["all_chaotic"], verdict=figures["verdict"], fates=figures["fates"],
         D_stsp=round(figures["D_stsp"], 4), D_H=round(figures["D_H"], 4),
         floor_D_stsp=round(state_space_divergence(test, train), 4),
         floor_D_H=round(power_spectrum_distance(test, train), 4))
+
+
+def plot(lines_file, figure_file):
+    """The figure of RESULTS.md: each run's λ_max (mean over its 8 orbits, one marker per
+    seed) by factor, against the truth, from the JSON lines that a run appended."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    latest = {}                          # the last line of each (run, seed) counts
+    for line in open(lines_file):
+        if line.strip():
+            r = json.loads(line)
+            latest[r["run"], r["seed"]] = r
+    results = [r for r in latest.values() if "diverged" not in r]
+    order = ["updates 20k", "default", "updates 80k", "tau_f = 10", "tau_f = 50", "L = 200",
+             "constant lr", "clean data"]
+    names = [name for name in order if any(r["run"] == name for r in results)]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for k, name in enumerate(names):
+        runs = [r for r in results if r["run"] == name and r["all_chaotic"]]
+        means = [r["lambda_mean"] for r in runs]
+        ax.errorbar([k] * len(runs), means, yerr=[r["lambda_sd"] / 8 ** 0.5 for r in runs],
+                    fmt="o", color="tab:blue", alpha=0.8, capsize=2)
+        if means:
+            ax.plot([k - 0.25, k + 0.25], [sum(means) / len(means)] * 2, color="k", lw=1.5)
+        # Not every orbit chaotic in the long run: no lambda_max; the mean of all 8 orbits
+        # over the window is drawn as a cross, for what it would have pretended.
+        for r in results:
+            if r["run"] == name and not r["all_chaotic"]:
+                ax.plot(k, r["lambda_mean"], "x", color="tab:red", ms=8,
+                        label="not every orbit chaotic after 100,000 steps: no lambda_max")
+    ax.axhline(LAMBDA_TRUE, color="tab:red", ls="--", lw=1, label=f"Lorenz-63, {LAMBDA_TRUE}")
+    ax.axhspan(LAMBDA_TRUE * 0.98, LAMBDA_TRUE * 1.02, color="tab:red", alpha=0.08,
+               label="within 2 %")
+    ax.set_xticks(range(len(names)), names, rotation=20)
+    ax.set_ylabel(r"$\lambda_{\max}$ (per time unit)")
+    ax.set_title("STF reconstructions of the course data: one marker per seed "
+                 "(8 orbits x 100,000 steps)", fontsize=9)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(figure_file, dpi=120)
 
 
 def main(argv=None) -> int:
@@ -83,7 +130,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=None, help="run only these names")
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
+    parser.add_argument("--plot", nargs=2, metavar=("LINES", "FIGURE"), default=None,
+                        help="only draw the figure of the JSON lines in LINES into FIGURE")
     args = parser.parse_args(argv)
+    if args.plot:
+        plot(*args.plot)
+        return 0
     jobs = [(name, m, t, noise, seed) for name, m, t, noise, seeds in RUNS
             if args.only is None or name in args.only for seed in seeds]
     start = time.perf_counter()
@@ -99,7 +151,7 @@ def main(argv=None) -> int:
             results.append(result)
     summary = {}
     for r in results:
-        summary.setdefault(r["run"], []).append(r["lambda_mean"])
+        summary.setdefault(r["run"], []).append(r.get("lambda_mean", "diverged"))
     print(json.dumps({"summary (mean lambda_max per seed)": summary,
                       "seconds": round(time.perf_counter() - start)}), flush=True)
     return 0
