@@ -363,16 +363,22 @@ def check_citations(text: str, entries: Mapping[str, BibEntry],
     is not closed within its cell.
     """
     citations = find_citations(text, path)
-    for citation in citations:
-        for key in citation.keys:
-            if key not in entries:
-                raise CitationError(path, citation.line, f"cites {key!r}, which is not in {bib}")
+    _require_keys(citations, entries, path, bib)
     directives = [number for cell in _markdown_lines(text)
                   for number, _ in _directive_blocks(cell, path)]
     if citations and not directives:
         raise CitationError(path, citations[0].line, "the chapter cites works but has no "
                             "reference list: end it with a '## References' cell holding "
                             "```{footbibliography}```")
+
+
+def _require_keys(citations, entries, path, bib) -> None:
+    """Raise :class:`CitationError` at the first citation of a key that ``entries`` (the
+    works of ``bib``) lacks."""
+    for citation in citations:
+        for key in citation.keys:
+            if key not in entries:
+                raise CitationError(path, citation.line, f"cites {key!r}, which is not in {bib}")
 
 
 def _directive_blocks(cell, path) -> list[tuple[int, tuple[int, int]]]:
@@ -410,11 +416,7 @@ def plain_citations(text: str, entries: Mapping[str, BibEntry],
     """
     lines = text.split("\n")
     citations = find_citations(text, path)
-    for citation in citations:
-        for key in citation.keys:
-            if key not in entries:
-                raise CitationError(path, citation.line, f"cites {key!r}, which is not in the "
-                                    "bibliography")
+    _require_keys(citations, entries, path, "the bibliography")
     names = author_year(entries)
     cited = sorted({key for c in citations for key in c.keys},
                    key=lambda k: (_ascii(names[k][1]), names[k][2]))
