@@ -121,7 +121,7 @@ ax.legend();
 # `course_utils.models.ShallowPLRNN(M, L, N)` implements it, with the parameters
 # `A (M,)`, `W1 (M, L)`, `W2 (L, M)`, `h1 (M,)` and `h2 (L,)` named as here. Like the
 # PLRNN of Koppe et al. (2019) and its dendritic extension (Brenner et al. 2022), it is
-# piecewise linear, which makes its fixed points computable exactly (chapter 06).
+# piecewise linear, which makes its fixed points computable exactly (chapter 07).
 #
 # Training on subsequences $\boldsymbol{x}_{t:t+T}$ with targets shifted by one step asks
 # the model to predict $\boldsymbol{x}_{t'+1}$ from its state at $t'$. Run freely over a
@@ -206,9 +206,10 @@ for name, seconds in timings.items():
 # Both use one CPU thread: `torch.set_num_threads(1)` above for autograd, and
 # `stf_forward_fused` limits NumPy's BLAS to one thread itself (with `threadpoolctl`), so
 # that the trained model does not depend on the thread count. More threads do not help
-# matrices this small: on a 2-core CPU an update took 6 ms with one thread or two, but with
-# another program busy on the second core NumPy's default of two threads made it 12 to
-# 17 ms, against 6 ms with one (`benchmarks/RESULTS.md`). Training also stays on the CPU
+# matrices this small: on a 2-core CPU an update of a model half this size ($M = 10$,
+# $L = 100$) took 6 ms with one thread or two, but with another program busy on the second
+# core NumPy's default of two threads made it 12 to 17 ms, against 6 ms with one
+# (`benchmarks/RESULTS.md`). Training also stays on the CPU
 # where there is a GPU: each of the 200 sequential steps is a handful of tiny operations,
 # and a GPU would spend its time launching them, one kernel at a time.
 
@@ -221,6 +222,13 @@ for name, seconds in timings.items():
 # progress bar, and stops with a clear message if the loss ever becomes `nan` or `inf`.
 # In quick mode (`COURSE_QUICK=1`) it trains for a few hundred updates only, and the
 # reconstruction below will be poor.
+#
+# The model is larger than a three-dimensional system seems to need: $M = 20$ latent and
+# $L = 200$ hidden units. With half of each the reconstructions *look* right, but their
+# maximum Lyapunov exponent (next chapter) comes out 2 to 5 % low, every seed alike. A
+# study of the factors (training length, $\tau_f$, noise, learning-rate schedule, $M$ and
+# $L$; `benchmarks/RESULTS.md`) found capacity to be the one that matters: a piecewise-linear
+# map with few pieces smooths the sharpest stretching of the flow.
 
 # %%
 print(f"M = {M}, L = {L}, N = {N};", ", ".join(f"{k} = {v}" for k, v in settings.items()))
@@ -310,7 +318,7 @@ print(f"{'true system vs test data':28s}{state_space_divergence(X_true, floor):8
 # * Try other settings: a forcing interval $\tau_f$ of 1 (classical teacher forcing at every
 #   step (Williams and Zipser 1989)) trains a good one-step predictor that may still generate
 #   the wrong long-term behaviour; a very large $\tau_f$ lets gradients explode.
-# * Generalized teacher forcing (Hess et al. 2023) forces at every step, but only
+# * Generalized teacher forcing (Hess et al. 2023) (chapter 06) forces at every step, but only
 #   partly: the state is pulled towards the data by a weighted average of the two, which
 #   keeps the gradients bounded while the model still runs mostly on its own.
 #

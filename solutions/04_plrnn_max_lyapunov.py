@@ -294,7 +294,7 @@ print("every orbit still chaotic:", fates.all_chaotic)
 # the eight would mean anything: the right report is "transient chaos, k of 8 orbits
 # leave". `course_utils.training.evaluate_reconstruction` makes this check for every
 # reconstruction, reports the exponents per orbit and where the orbits go (matching a
-# fixed point with the model's exact fixed points, chapter 06), and gives a mean
+# fixed point with the model's exact fixed points, chapter 07), and gives a mean
 # $\lambda_{\max}$ only when every orbit is still chaotic.
 
 

@@ -1,4 +1,4 @@
-"""The student checks of chapter 06 (linearization and fixed points): correct solutions,
+"""The student checks of chapter 07 (linearization and fixed points): correct solutions,
 written in several ways, pass the visible and the hidden cases; each typical slip is named;
 solutions fitted to the visible inputs fail a hidden case without learning its inputs."""
 

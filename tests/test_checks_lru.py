@@ -1,4 +1,4 @@
-"""The student checks of chapter 07 (linear recurrent units): correct solutions, written in
+"""The student checks of chapter 08 (linear recurrent units): correct solutions, written in
 several ways, pass the visible and the hidden cases; each typical slip is named; solutions
 fitted to the visible inputs fail a hidden case without learning its inputs."""
 

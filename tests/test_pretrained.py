@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from course_utils.models import ShallowPLRNN
-from course_utils.pretrained import (CHECKPOINT, STF_DEFAULTS, STF_X_DEFAULTS,
+from course_utils.pretrained import (CHECKPOINT, CHECKPOINT_DEFAULTS, STF_X_DEFAULTS,
                                      load_pretrained_plrnn, main, train_reconstruction)
 from course_utils.training import model_max_lyapunov
 
 
 def test_checkpoint_is_a_small_state_dict_with_the_sheet_keys():
     state = torch.load(CHECKPOINT, weights_only=True)
-    M, L = STF_DEFAULTS["M"], STF_DEFAULTS["L"]
+    M, L = CHECKPOINT_DEFAULTS["M"], CHECKPOINT_DEFAULTS["L"]
     assert {k: tuple(v.shape) for k, v in state.items()} == {
         "A": (M,), "W1": (M, L), "W2": (L, M), "h1": (M,), "h2": (L,)}
     assert CHECKPOINT.stat().st_size < 32_000
@@ -23,7 +23,8 @@ def test_checkpoint_is_a_small_state_dict_with_the_sheet_keys():
 
 def test_shipped_model_has_the_lorenz_exponent_within_5_percent():
     model = load_pretrained_plrnn()
-    assert (model.M, model.L, model.N) == (STF_DEFAULTS["M"], STF_DEFAULTS["L"], 3)
+    assert (model.M, model.L, model.N) == (CHECKPOINT_DEFAULTS["M"],
+                                           CHECKPOINT_DEFAULTS["L"], 3)
     # states on the model's attractor: a free run from a point of the standardised data
     Z = model.generate(torch.tensor([0.5, 0.2, -0.3]), 3000)[1000:]
     assert torch.isfinite(Z).all()
@@ -93,5 +94,6 @@ def test_the_command_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch)
     assert main(["--out", str(out), "--data", str(tmp_path / "data.pt"),
                  "--n-steps", "3"]) == 0
     model = load_pretrained_plrnn(out)
-    assert (model.M, model.L, model.N) == (STF_DEFAULTS["M"], STF_DEFAULTS["L"], 3)
+    assert (model.M, model.L, model.N) == (CHECKPOINT_DEFAULTS["M"],
+                                           CHECKPOINT_DEFAULTS["L"], 3)
     assert f"wrote {out}" in capsys.readouterr().out

@@ -80,9 +80,9 @@ def test_book_builds_without_warnings(book, record_property):
     assert "Argument." in naive_qr          # the solution's answer to the question
     single = (html / "solutions" / "05_single_variable_reconstruction.html").read_text()
     assert "lambda_max = " in single and "per time unit" in single
-    fixed = (html / "solutions" / "06_rnn_fixed_points.html").read_text()
+    fixed = (html / "solutions" / "07_rnn_fixed_points.html").read_text()
     assert "linearization error ~ eps^" in fixed and "Lorenz-63 fixed point" in fixed
-    lru = (html / "solutions" / "07_lru_modal_dynamics.html").read_text()
+    lru = (html / "solutions" / "08_lru_modal_dynamics.html").read_text()
     assert "scan vs loop, T = 10,000" in lru and "teacher mode" in lru
     api = (html / "book" / "api.html").read_text()
     for name in ("lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",

@@ -303,3 +303,154 @@ def test_fused_passes_run_with_one_blas_thread(monkeypatch):
         stf_loss(stf_forward_fused(model, x, tau_f=4), x).backward()
         assert blas_threads() == outside
     assert seen == {"_forward_loop": {1}, "_backward_loop": {1}}
+
+
+# --- generalized teacher forcing --------------------------------------------------------
+
+from course_utils.training import (forced_forward, forced_forward_fused,  # noqa: E402
+                                   forcing_weights, gtf_alpha_estimate, gtf_forward,
+                                   train_gtf)
+
+
+def test_forcing_weights_of_stf_and_gtf():
+    np.testing.assert_array_equal(forcing_weights(7, tau_f=3), [1, 0, 0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(forcing_weights(6, tau_f=2, warmup=3), [1, 1, 1, 1, 0, 1])
+    np.testing.assert_array_equal(forcing_weights(4, alpha=0.25), [1, 0.25, 0.25, 0.25])
+    np.testing.assert_array_equal(forcing_weights(5, alpha=0.5, warmup=3), [1, 1, 1, .5, .5])
+    with pytest.raises(ValueError, match="exactly one of tau_f"):
+        forcing_weights(5, tau_f=2, alpha=0.1)
+    with pytest.raises(ValueError, match="alpha=1.5"):
+        forcing_weights(5, alpha=1.5)
+
+
+def test_gtf_interpolates_only_the_observed_units():
+    """One GTF step by hand: z~_1 = [(1 - a) z_1[:N] + a x_1, z_1[N:]] with z_1 = F([x_0, 0])."""
+    model = _model(M=5, L=7, N=2)
+    x = torch.randn(3, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    a = 0.3
+    z1 = model(torch.cat([x[:, 0], x.new_zeros(3, 3)], dim=-1))
+    z1_forced = torch.cat([(1 - a) * z1[:, :2] + a * x[:, 1], z1[:, 2:]], dim=-1)
+    pred = gtf_forward(model, x, a)
+    torch.testing.assert_close(pred[:, 0], z1[:, :2])
+    torch.testing.assert_close(pred[:, 1], model(z1_forced)[:, :2])
+
+
+@pytest.mark.parametrize("alpha, warmup", [(0.3, 0), (0.0, 0), (1.0, 0), (0.1, 6), (0.7, 1)])
+def test_fused_gtf_matches_autograd_values_and_gradients(alpha, warmup):
+    model = _model(M=6, L=11, N=2)
+    x = torch.randn(4, 30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    y = torch.randn(4, 30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    weights = forcing_weights(30, alpha=alpha, warmup=warmup)
+    ref = stf_loss(gtf_forward(model, x, alpha, warmup), y, warmup)
+    ref_grads = torch.autograd.grad(ref, list(model.parameters()))
+    fused = stf_loss(forced_forward_fused(model, x, weights), y, warmup)
+    fused_grads = torch.autograd.grad(fused, list(model.parameters()))
+    torch.testing.assert_close(fused, ref, rtol=1e-12, atol=1e-12)
+    for g, e in zip(fused_grads, ref_grads):
+        torch.testing.assert_close(g, e, rtol=1e-9, atol=1e-11)
+
+
+def test_forced_passes_reject_bad_weights():
+    model = _model(N=3)
+    x = torch.zeros(2, 5, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]; got shape \(4,\)"):
+        forced_forward_fused(model, x, np.ones(4))
+    with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]"):
+        forced_forward(model, x, np.full(5, 1.2))
+
+
+def test_alpha_estimate_follows_the_jacobian_norm():
+    """A purely linear model, z -> diag(A) z (W1 = 0): every Jacobian is diag(A), whose
+    spectral norm is max |A|, so alpha = 1 - 1/max|A| when that exceeds 1, else 0."""
+    model = _model(M=4, L=5, N=2)
+    with torch.no_grad():
+        model.W1.zero_()
+        model.A.copy_(torch.tensor([0.5, 1.25, -0.9, 1.0], dtype=torch.float64))
+    z = torch.randn(3, 8, 4, dtype=torch.float64)
+    assert gtf_alpha_estimate(model, z) == pytest.approx(1 - 1 / 1.25)
+    with torch.no_grad():
+        model.A.copy_(torch.tensor([0.5, 0.8, -0.9, 0.2], dtype=torch.float64))
+    assert gtf_alpha_estimate(model, z) == 0.0
+    with pytest.raises(ValueError, match=r"\(B, T, M\) with M = 4; got \(8, 4\)"):
+        gtf_alpha_estimate(model, z[0])
+
+
+def test_alpha_estimate_takes_the_worst_sequence_geometric_mean():
+    """Two sequences whose states switch a ReLU unit on or off: the estimate comes from the
+    larger geometric mean of the norms, computed here by hand."""
+    model = _model(M=2, L=1, N=1)
+    with torch.no_grad():
+        model.A.copy_(torch.tensor([1.0, 1.0], dtype=torch.float64))
+        model.W2.copy_(torch.tensor([[1.0, 0.0]], dtype=torch.float64))
+        model.h2.zero_()
+        model.W1.copy_(torch.tensor([[1.0], [0.0]], dtype=torch.float64))
+    # unit on (z[0] > 0): J = [[2, 0], [0, 1]], norm 2; off: J = I, norm 1
+    z = torch.tensor([[[1.0, 0.0], [-1.0, 0.0]], [[1.0, 0.0], [1.0, 0.0]]], dtype=torch.float64)
+    assert gtf_alpha_estimate(model, z) == pytest.approx(1 - 1 / 2.0)      # sequence 2
+    assert gtf_alpha_estimate(model, z[:1]) == pytest.approx(1 - 1 / 2 ** 0.5)
+
+
+def test_gtf_training_lowers_the_loss_adapts_alpha_and_is_reproducible():
+    """GTF's own loss changes meaning as alpha moves, so the yardstick is the same for the
+    model before and after: the error of 30-step predictions forced every 10 steps."""
+    data = _sine_data()
+    x, y = data[None, 100:130], data[None, 101:131]
+    runs, before = [], None
+    for _ in range(2):
+        model = ShallowPLRNN(8, 16, 3, seed=0)
+        with torch.no_grad():
+            before = float(stf_loss(stf_forward(model, x, 10), y))
+        history = train_gtf(model, data, n_steps=300, batch_size=8, seq_len=30, lr=1e-2,
+                            alpha=1.0, alpha_every=5, alpha_decay=0.95, seed=3,
+                            show_progress=False)
+        runs.append((history, model.state_dict()))
+    with torch.no_grad():
+        after = float(stf_loss(stf_forward(model, x, 10), y))
+    history = runs[0][0]
+    loss, alpha = history["loss"], history["alpha"]
+    assert loss.shape == alpha.shape == (300,) and np.all(np.isfinite(loss))
+    assert after < 0.1 * before
+    assert alpha[0] <= 1.0 and alpha[-1] < 0.5 * alpha[0]      # relaxed from the start
+    assert np.all((alpha >= 0) & (alpha <= 1))
+    np.testing.assert_array_equal(runs[0][0]["loss"], runs[1][0]["loss"])
+    for k in runs[0][1]:
+        assert torch.equal(runs[0][1][k], runs[1][1][k]), k
+
+
+def test_gtf_with_a_constant_alpha_keeps_it_and_uses_the_student_forward():
+    calls = []
+
+    def forward(model, x, weights):
+        calls.append(np.asarray(weights).copy())
+        return forced_forward(model, x, weights)
+
+    history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=3,
+                        batch_size=2, seq_len=6, alpha=0.2, adaptive=False, warmup=2,
+                        forward=forward, show_progress=False)
+    np.testing.assert_array_equal(history["alpha"], [0.2] * 3)
+    for w in calls:
+        np.testing.assert_allclose(w, [1, 1, 0.2, 0.2, 0.2, 0.2])
+
+
+def test_training_records_at_the_given_updates():
+    seen = []
+    history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=7, batch_size=2,
+                        seq_len=6, record=lambda m: seen.append(1) or float(m.A.detach().sum()),
+                        record_every=3, show_progress=False)
+    np.testing.assert_array_equal(history["steps"], [0, 3, 6, 7])
+    assert len(history["records"]) == 4 and len(seen) == 4
+    assert history["records"][0] != history["records"][-1]     # the model moved
+    with pytest.raises(ValueError, match="record_every must be >= 1; got 0"):
+        train_stf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=2, record_every=0,
+                  show_progress=False)
+
+
+def test_a_diverging_gtf_run_stops_with_a_clear_message():
+    model = ShallowPLRNN(6, 12, 3, seed=0)
+    with torch.no_grad():
+        model.A.fill_(3.0)
+    with pytest.raises(TrainingDiverged, match=r"diverged at update 0.*force more strongly"):
+        train_gtf(model, _sine_data(), n_steps=5, batch_size=4, seq_len=400, alpha=0.0,
+                  adaptive=False, show_progress=False)
+    with pytest.raises(ValueError, match="alpha=2"):
+        train_gtf(model, _sine_data(), n_steps=1, alpha=2, show_progress=False)

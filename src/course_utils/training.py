@@ -1,5 +1,6 @@
-"""Sparse teacher forcing (STF) for the shallow PLRNN: the forced forward pass, a fast
-fused version of it with a hand-written backward pass, and the training loop.
+"""Teacher forcing for the shallow PLRNN, sparse (STF) and generalized (GTF): the forced
+forward passes, one fast fused version of both with a hand-written backward pass, and the
+training loops.
 
 STF, in the notation of the exercise sheet: the first N latent units are replaced by the
 observations, z~_t = [x_t, z_t[N:]], at the forcing times t in {T_W + n tau_f}; during an
@@ -10,9 +11,23 @@ optional warm-up (t < T_W) at every step. Between forcing times the model runs f
 and the loss is the mean squared error between the read-outs z_{t+1}[:N] and the next
 observations x_{t+1}, over the steps after the warm-up.
 
+GTF forces at every step, but only partly: the observed units become the interpolation
+between the model's own read-out and the observation,
+z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]], so that the gradient through the
+observed units is damped by (1 - alpha) at each step instead of cut every tau_f steps.
+With N < M read-outs the data-inferred state is the inversion of the identity observation
+model on the observed units; the unobserved units stay the model's own. alpha is adapted
+during training from the Jacobians (:func:`gtf_alpha_estimate`).
+
+Both are one forcing rule with per-step weights w_t in [0, 1] (:func:`forcing_weights`):
+STF has w_t = 1 at the forcing times and 0 elsewhere; GTF has w_0 = 1 (the first state is
+inferred from x_0) and w_t = alpha after. :func:`forced_forward` and the fused
+:func:`forced_forward_fused` compute either.
+
 PyTorch is imported with this module. References: J. Mikhaeil, Z. Monfared, D.
 Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 2022
-(sparse teacher forcing); M. Brenner et al., ICML 2022.
+(sparse teacher forcing); M. Brenner et al., ICML 2022; F. Hess, Z. Monfared, M. Brenner,
+D. Durstewitz, "Generalized teacher forcing for learning chaotic dynamics", ICML 2023.
 """
 
 from __future__ import annotations
@@ -29,9 +44,11 @@ from .data import sample_batch
 from .models import ShallowPLRNN
 from .runtime import progress
 
-__all__ = ["forcing_times", "stf_forward", "stf_forward_fused", "stf_loss", "train_stf",
-           "train_sequence_model",
-           "TrainingDiverged"]
+__all__ = ["forcing_times", "forcing_weights", "stf_forward", "stf_forward_fused",
+           "gtf_forward", "forced_forward", "forced_forward_fused", "forced_states",
+           "gtf_alpha_estimate", "stf_loss", "train_stf", "train_gtf",
+           "train_sequence_model", "TrainingDiverged", "model_max_lyapunov",
+           "free_run_distances", "evaluate_reconstruction"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -49,6 +66,31 @@ def forcing_times(T: int, tau_f: int, warmup: int = 0) -> np.ndarray:
                          f"warmup={warmup}")
     t = np.arange(T)
     return (t < warmup) | ((t - warmup) % tau_f == 0)
+
+
+def forcing_weights(T: int, *, tau_f: int | None = None, alpha: float | None = None,
+                    warmup: int = 0) -> np.ndarray:
+    """forcing_weights(T; tau_f=None, alpha=None, warmup=0) → w
+
+    The forcing weight w_t in [0, 1] of each of the ``T`` steps (float64, shape ``(T,)``):
+    step t replaces the observed units by z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t. Give
+    exactly one of
+
+    * ``tau_f``: sparse teacher forcing, w_t = 1 at :func:`forcing_times` and 0 elsewhere;
+    * ``alpha``: generalized teacher forcing, w_t = 1 for t < max(1, ``warmup``) (the first
+      state, and a warm-up, are inferred from the data) and w_t = alpha after.
+    """
+    if (tau_f is None) == (alpha is None):
+        raise ValueError(f"give exactly one of tau_f (STF) and alpha (GTF); got "
+                         f"tau_f={tau_f}, alpha={alpha}")
+    if tau_f is not None:
+        return forcing_times(T, tau_f, warmup).astype(np.float64)
+    if not 0.0 <= alpha <= 1.0 or warmup < 0:
+        raise ValueError(f"need 0 <= alpha <= 1 and warmup >= 0; got alpha={alpha}, "
+                         f"warmup={warmup}")
+    w = np.full(T, float(alpha))
+    w[: max(1, warmup)] = 1.0
+    return w
 
 
 def _check_inputs(model, x, warmup):
@@ -73,13 +115,48 @@ def stf_forward(model: ShallowPLRNN, x: torch.Tensor, tau_f: int, warmup: int = 
     shape ``(B, T, N)``: the predictions of ``x[:, t + 1]``.
     """
     _check_inputs(model, x, warmup)
+    return forced_forward(model, x, forcing_weights(x.shape[1], tau_f=tau_f, warmup=warmup),
+                          z0=z0)
+
+
+def gtf_forward(model: ShallowPLRNN, x: torch.Tensor, alpha: float, warmup: int = 0,
+                z0: torch.Tensor | None = None) -> torch.Tensor:
+    """gtf_forward(model, x, alpha; warmup=0, z0=None) → predictions
+
+    The forward pass of generalized teacher forcing, plainly with autograd: for forcing
+    signals ``x`` of shape ``(B, T, N)``, the first state takes ``x[:, 0]`` in its observed
+    units, and every later step t first pulls the observed units towards the data,
+    z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t (the unobserved units unchanged), then applies
+    the model. Returns the read-outs z_{t+1}[:N], shape ``(B, T, N)``. alpha = 1 forces
+    fully at every step (teacher forcing), alpha = 0 runs freely after the first step.
+    """
+    _check_inputs(model, x, warmup)
+    return forced_forward(model, x, forcing_weights(x.shape[1], alpha=alpha, warmup=warmup),
+                          z0=z0)
+
+
+def forced_forward(model: ShallowPLRNN, x: torch.Tensor, weights,
+                   z0: torch.Tensor | None = None) -> torch.Tensor:
+    """forced_forward(model, x, weights; z0=None) → predictions
+
+    The forced forward pass with per-step forcing weights ``weights`` (shape ``(T,)``,
+    :func:`forcing_weights`), with autograd: from ``z0`` (default zeros, ``(B, M)``), step t
+    sets z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t and applies the model. Returns the read-outs
+    z_{t+1}[:N], shape ``(B, T, N)``.
+    """
     B, T, N = x.shape
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (T,) or not np.all((weights >= 0) & (weights <= 1)):
+        raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
+                         f"{weights.shape}")
     z = x.new_zeros(B, model.M) if z0 is None else z0
-    forced = forcing_times(T, tau_f, warmup)
     outputs = []
     for t in range(T):
-        if forced[t]:
+        w = float(weights[t])
+        if w == 1.0:
             z = torch.cat([x[:, t], z[:, N:]], dim=-1)
+        elif w > 0.0:
+            z = torch.cat([(1 - w) * z[:, :N] + w * x[:, t], z[:, N:]], dim=-1)
         z = model(z)
         outputs.append(model.observe(z))
     return torch.stack(outputs, dim=1)
@@ -111,13 +188,17 @@ def _blas_threads_limited():
     return _threadpool_controller().limit(limits=_BLAS_THREADS, user_api="blas")
 
 
-def _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2):
-    """The forced forward pass in NumPy, filling Z (states entering each step), H (hidden
-    activations) and out (read-outs) in place; shapes (T, B, .)."""
+def _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2):
+    """The forced forward pass in NumPy, filling Z (states entering each step, after the
+    forcing), H (hidden activations) and out (read-outs) in place; shapes (T, B, .)."""
     N = xs.shape[2]
     for t in range(xs.shape[0]):
-        if forced[t]:
+        w = float(weights[t])
+        if w == 1.0:
             z[:, :N] = xs[t]
+        elif w > 0.0:
+            z[:, :N] *= 1.0 - w
+            z[:, :N] += w * xs[t]
         Z[t] = z
         h = z @ w2t
         h += b2
@@ -129,9 +210,10 @@ def _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2):
         out[t] = z[:, :N]
 
 
-def _backward_loop(go, forced, dz, D, G, active, a, w1, w2):
+def _backward_loop(go, weights, dz, D, G, active, a, w1, w2):
     """Backpropagation through time in NumPy: from the read-out gradients go (T, B, N),
-    fill D[t] = dL/dz_{t+1} and G[t] = dL/d(W2 z~_t + h2) in place."""
+    fill D[t] = dL/dz_{t+1} and G[t] = dL/d(W2 z~_t + h2) in place; the forcing at step t
+    scales the gradient through the observed units by 1 - w_t."""
     N = go.shape[2]
     for t in range(go.shape[0] - 1, -1, -1):
         dz[:, :N] += go[t]
@@ -141,23 +223,28 @@ def _backward_loop(go, forced, dz, D, G, active, a, w1, w2):
         G[t] = g
         dz = g @ w2
         dz += a * D[t]
-        if forced[t]:
+        w = float(weights[t])
+        if w == 1.0:
             dz[:, :N] = 0.0
+        elif w > 0.0:
+            dz[:, :N] *= 1.0 - w
 
 
-class _FusedSTF(torch.autograd.Function):
-    """The STF forward pass and its backward pass through time, as two NumPy loops.
+class _FusedForcing(torch.autograd.Function):
+    """The forced forward pass (STF or GTF, by its per-step weights) and its backward pass
+    through time, as two NumPy loops.
 
     Autograd records about five tensor operations per step and replays them backwards;
     for the small matrices of a PLRNN the per-operation overhead dominates. Here the
     forward loop stores only the states entering each step and the hidden activations,
     and the backward loop carries dL/dz back through z_{t+1} = A * z~_t + W1 relu(W2 z~_t
-    + h2) + h1 (zero for the forced units, which come from the data); the parameter
+    + h2) + h1 and through the forcing (times 1 - w_t for the observed units: zero where
+    STF forces, since those come from the data); the parameter
     gradients are then sums over all steps, done as a few large matrix products.
     """
 
     @staticmethod
-    def forward(ctx, x, forced, A, W1, W2, h1, h2):
+    def forward(ctx, x, weights, A, W1, W2, h1, h2):
         xs = x.detach().cpu().numpy().transpose(1, 0, 2)          # (T, B, N)
         a, w1, w2, b1, b2 = (p.detach().cpu().numpy().copy() for p in (A, W1, W2, h1, h2))
         T, B, N = xs.shape
@@ -167,16 +254,16 @@ class _FusedSTF(torch.autograd.Function):
         out = np.empty((T, B, N), dtype=xs.dtype)
         w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
         z = np.zeros((B, M), dtype=xs.dtype)
-        # overflow is not an error here: train_stf reports a divergence
+        # overflow is not an error here: the training loop reports a divergence
         with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
-            _forward_loop(xs, forced, z, Z, H, out, a, w1t, w2t, b1, b2)
-        ctx.saved = (Z, H, forced, a, w1, w2)
+            _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2)
+        ctx.saved = (Z, H, weights, a, w1, w2)
         ctx.device = x.device
         return torch.from_numpy(out.transpose(1, 0, 2).copy()).to(x.device)
 
     @staticmethod
     def backward(ctx, grad_out):
-        Z, H, forced, a, w1, w2 = ctx.saved
+        Z, H, weights, a, w1, w2 = ctx.saved
         go = grad_out.detach().cpu().numpy().transpose(1, 0, 2)   # (T, B, N)
         T, B, N = go.shape
         M, L = w1.shape
@@ -184,7 +271,7 @@ class _FusedSTF(torch.autograd.Function):
         G = np.empty((T, B, L), dtype=Z.dtype)                     # dL/d(W2 z~_t + h2)
         dz = np.zeros((B, M), dtype=Z.dtype)
         with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
-            _backward_loop(go, forced, dz, D, G, H > 0, a, w1, w2)
+            _backward_loop(go, weights, dz, D, G, H > 0, a, w1, w2)
             D2, G2 = D.reshape(-1, M), G.reshape(-1, L)
             grads = (np.einsum("km,km->m", D2, Z.reshape(-1, M)), D2.T @ H.reshape(-1, L),
                      G2.T @ Z.reshape(-1, M), D2.sum(axis=0), G2.sum(axis=0))
@@ -196,7 +283,7 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
     """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
 
     The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
-    through time in NumPy (the class ``_FusedSTF``): several times faster on a CPU for
+    through time in NumPy (:func:`forced_forward_fused`): several times faster on a CPU for
     the small models of the course, and equal to autograd's gradients to rounding. It
     computes on the CPU with one BLAS thread (``threadpoolctl``), so that its results do
     not depend on the thread count; tensors on a GPU are copied to the CPU and the
@@ -205,8 +292,23 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
     (``benchmarks/RESULTS.md``).
     """
     _check_inputs(model, x, warmup)
-    forced = forcing_times(x.shape[1], tau_f, warmup)
-    return _FusedSTF.apply(x, forced, model.A, model.W1, model.W2, model.h1, model.h2)
+    return forced_forward_fused(model, x, forcing_weights(x.shape[1], tau_f=tau_f,
+                                                          warmup=warmup))
+
+
+def forced_forward_fused(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor:
+    """forced_forward_fused(model, x, weights) → predictions
+
+    :func:`forced_forward` from z0 = 0 with the hand-written backward pass through time in
+    NumPy (the class ``_FusedForcing``), for STF and GTF alike: equal to autograd's values
+    and gradients to rounding, several times faster on a CPU, and computed there with one
+    BLAS thread whatever the model's device (see :func:`stf_forward_fused`).
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (x.shape[1],) or not np.all((weights >= 0) & (weights <= 1)):
+        raise ValueError(f"weights must be T = {x.shape[1]} numbers in [0, 1]; got shape "
+                         f"{weights.shape}")
+    return _FusedForcing.apply(x, weights, model.A, model.W1, model.W2, model.h1, model.h2)
 
 
 def stf_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
@@ -233,11 +335,111 @@ def _update(optimizer, model, loss, clip: float, step: int, advice: str) -> floa
     return value
 
 
+def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor:
+    """forced_states(model, x, weights) → z~, shape ``(B, T, M)``
+
+    The states z~_t that enter each step of the forced pass with the forcing weights
+    ``weights`` (:func:`forcing_weights`), after the forcing, without gradients, on the
+    CPU: the forward loop of the fused pass. :func:`gtf_alpha_estimate` takes them.
+    """
+    xs = x.detach().cpu().numpy().transpose(1, 0, 2)
+    a, w1, w2, b1, b2 = (p.detach().cpu().numpy() for p in (model.A, model.W1, model.W2,
+                                                             model.h1, model.h2))
+    T, B, N = xs.shape
+    Z = np.empty((T, B, model.M), dtype=xs.dtype)
+    H = np.empty((T, B, model.L), dtype=xs.dtype)
+    out = np.empty((T, B, N), dtype=xs.dtype)
+    with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
+        _forward_loop(xs, np.asarray(weights, dtype=np.float64), np.zeros((B, model.M), xs.dtype),
+                      Z, H, out, a, np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T),
+                      b1, b2)
+    return torch.from_numpy(Z.transpose(1, 0, 2).copy())
+
+
+def gtf_alpha_estimate(model: ShallowPLRNN, z: torch.Tensor) -> float:
+    """gtf_alpha_estimate(model, z) → alpha
+
+    The forcing strength that keeps the gradients of generalized teacher forcing bounded,
+    from the model's Jacobians J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) W2 along
+    sequences of states ``z`` (shape ``(B, T, M)``): with G_b the geometric mean of the
+    spectral norms ||J_t||_2 along sequence b, an upper bound on the growth per step of a
+    product of Jacobians,
+
+        alpha = max(0, 1 - 1 / max_b G_b),
+
+    so that (1 - alpha) G <= 1: the damped product (1 - alpha)^T J_T ... J_1 cannot explode.
+    A contracting model (G <= 1) gets alpha = 0. Reference: F. Hess et al., ICML 2023
+    (the "product upper bound" estimate).
+    """
+    if z.ndim != 3 or z.shape[-1] != model.M:
+        raise ValueError(f"z must have shape (B, T, M) with M = {model.M}; got "
+                         f"{tuple(z.shape)}")
+    with torch.no_grad():
+        J = model.jacobian(z.to(model.A.dtype))                       # (B, T, M, M)
+        norms = torch.linalg.matrix_norm(J, ord=2)                     # (B, T)
+        G = torch.exp(torch.log(norms).mean(dim=1)).max()
+    return max(0.0, 1.0 - 1.0 / float(G))
+
+
+def _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end):
+    data = torch.as_tensor(data, dtype=model.A.dtype, device=model.A.device)
+    if data.ndim != 2 or data.shape[1] != model.N:
+        raise ValueError(f"data must have shape (T, N) with N = model.N = {model.N}; got "
+                         f"{tuple(data.shape)}")
+    if not torch.isfinite(data).all():
+        raise ValueError("data contains non-finite values")
+    if n_steps < 1 or batch_size < 1 or not lr > 0 or not lr_end > 0:
+        raise ValueError(f"need n_steps >= 1, batch_size >= 1, lr > 0 and lr_end > 0; got "
+                         f"n_steps={n_steps}, batch_size={batch_size}, lr={lr}, "
+                         f"lr_end={lr_end}")
+    return data
+
+
+def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_end, clip,
+                  seed, show_progress, desc, advice, record=None, record_every=1000):
+    """The training loop that STF and GTF share: Adam with an exponentially decaying
+    learning rate, one BLAS thread, batches of random subsequences, clipping and the
+    divergence check; ``loss_of(step, x, y)`` gives each update's loss; ``record(model)``
+    is called before the first update, every ``record_every`` updates and after the last."""
+    if record_every < 1:
+        raise ValueError(f"record_every must be >= 1; got {record_every}")
+    data = _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+    losses = np.empty(n_steps)
+    bar = progress(range(n_steps), desc=desc, **({} if show_progress else {"disable": True}))
+    start = time.perf_counter()
+    # one BLAS thread for the whole loop too: the fused passes limit it themselves, but
+    # switching OpenBLAS between 1 and 2 threads at every pass costs about 15 %
+    steps, records, recording = [], [], 0.0
+    with _blas_threads_limited():
+        for step in bar:
+            if record is not None and step % record_every == 0:
+                tick = time.perf_counter()
+                steps.append(step)
+                records.append(record(model))
+                recording += time.perf_counter() - tick
+            x, y = sample_batch(data, batch_size, seq_len, generator=generator)
+            losses[step] = _update(optimizer, model, loss_of(step, x, y), clip, step, advice)
+            schedule.step()
+            if step % 50 == 0 and hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{losses[step]:.4f}")
+    history = dict(loss=losses, seconds=time.perf_counter() - start - recording)
+    if record is not None:
+        steps.append(n_steps)
+        records.append(record(model))
+        history.update(steps=np.array(steps), records=records)
+    return history
+
+
 def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
               seq_len: int = 200, tau_f: int = 25, warmup: int = 0, lr: float = 3e-3,
               lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, forward=None,
-              show_progress: bool = True, desc: str = "STF training") -> dict:
-    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, show_progress=True) → history
+              record=None, record_every: int = 1000, show_progress: bool = True,
+              desc: str = "STF training") -> dict:
+    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, record=None, record_every=1000, show_progress=True) → history
 
     Train ``model`` in place by sparse teacher forcing on a time series ``data`` (shape
     ``(T, N)``, N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random
@@ -255,45 +457,98 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     * ``forward = None``: the forced forward pass, ``forward(model, x, tau_f, warmup)``;
       by default :func:`stf_forward_fused`, which computes on the CPU (one BLAS thread)
       whatever the model's device.
+    * ``record = None``: a function ``record(model)`` called before the first update,
+      every ``record_every`` updates and after the last, e.g. to follow D_stsp of a short
+      free run during training; its time is not counted in ``seconds``.
     * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
 
     The data are moved to the model's device, and the model trains where it is; for the
     course's sizes the CPU is the fastest place (``benchmarks/RESULTS.md``). Returns a
-    dict with ``loss`` (one value per update, NumPy) and ``seconds``. Raises
+    dict with ``loss`` (one value per update, NumPy) and ``seconds`` (the training time),
+    and with ``record``, ``steps`` and ``records`` (the update numbers and results). Raises
     :class:`TrainingDiverged` as soon as the loss or a gradient is not finite, naming the
     update, so that a diverging run stops instead of filling the model with NaN.
     """
-    data = torch.as_tensor(data, dtype=model.A.dtype, device=model.A.device)
-    if data.ndim != 2 or data.shape[1] != model.N:
-        raise ValueError(f"data must have shape (T, N) with N = model.N = {model.N}; got "
-                         f"{tuple(data.shape)}")
-    if not torch.isfinite(data).all():
-        raise ValueError("data contains non-finite values")
-    if n_steps < 1 or batch_size < 1 or not lr > 0 or not lr_end > 0:
-        raise ValueError(f"need n_steps >= 1, batch_size >= 1, lr > 0 and lr_end > 0; got "
-                         f"n_steps={n_steps}, batch_size={batch_size}, lr={lr}, "
-                         f"lr_end={lr_end}")
     forward = stf_forward_fused if forward is None else forward
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
-    losses = np.empty(n_steps)
-    bar = progress(range(n_steps), desc=desc, **({} if show_progress else {"disable": True}))
-    start = time.perf_counter()
-    # one BLAS thread for the whole loop too: the fused passes limit it themselves, but
-    # switching OpenBLAS between 1 and 2 threads at every pass costs about 15 %
-    with _blas_threads_limited():
-        for step in bar:
-            x, y = sample_batch(data, batch_size, seq_len, generator=generator)
-            loss = stf_loss(forward(model, x, tau_f, warmup), y, warmup)
-            losses[step] = _update(optimizer, model, loss, clip, step,
-                                   f"Lower the learning rate (lr={lr}) or the forcing "
-                                   f"interval (tau_f={tau_f}), or shorten seq_len={seq_len}")
-            schedule.step()
-            if step % 50 == 0 and hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{losses[step]:.4f}")
-    return dict(loss=losses, seconds=time.perf_counter() - start)
+
+    def loss_of(step, x, y):
+        return stf_loss(forward(model, x, tau_f, warmup), y, warmup)
+
+    return _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
+                         seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
+                         show_progress=show_progress, desc=desc, record=record,
+                         record_every=record_every,
+                         advice=f"Lower the learning rate (lr={lr}) or the forcing interval "
+                                f"(tau_f={tau_f}), or shorten seq_len={seq_len}")
+
+
+#: train_gtf estimates alpha from every _ALPHA_STRIDE-th forced state of each sequence.
+_ALPHA_STRIDE = 10
+
+
+def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
+              seq_len: int = 200, alpha: float = 1.0, adaptive: bool = True,
+              alpha_every: int = 25, alpha_decay: float = 0.995, warmup: int = 0,
+              lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0,
+              forward=None, record=None, record_every: int = 1000,
+              show_progress: bool = True, desc: str = "GTF training") -> dict:
+    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, record=None, record_every=1000, show_progress=True) → history
+
+    Train ``model`` in place by generalized teacher forcing on a time series ``data``
+    (shape ``(T, N)``): the same loop as :func:`train_stf` (Adam, decaying learning rate,
+    clipping, batches, one BLAS thread), with the loss :func:`stf_loss` of the GTF
+    predictions, z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t at every step.
+
+    Keyword arguments
+
+    * ``alpha = 1.0``: the forcing strength, constant if ``adaptive`` is False, otherwise
+      the value it starts from.
+    * ``adaptive = True``: every ``alpha_every`` updates, alpha_hat =
+      :func:`gtf_alpha_estimate` on the forced states of the batch (every 10th state of
+      each sequence; with the defaults this costs a few per cent of the training time);
+      alpha jumps up to
+      alpha_hat if that is larger, and otherwise relaxes towards it, alpha <- ``alpha_decay``
+      alpha + (1 - ``alpha_decay``) alpha_hat. Forcing so is as weak as the bound on the
+      gradients allows, and it starts strong, when the model is far from the data.
+    * ``warmup = 0``: steps forced fully (alpha = 1) and left out of the loss.
+    * ``forward = None``: ``forward(model, x, weights)``, by default
+      :func:`forced_forward_fused` (CPU, one BLAS thread).
+    * the others as in :func:`train_stf`.
+
+    Returns a dict with ``loss`` and ``alpha`` (one value per update, NumPy) and
+    ``seconds``, and with ``record``, ``steps`` and ``records``. Raises
+    :class:`TrainingDiverged`, naming the update, as soon as the loss
+    or a gradient is not finite. Reference: F. Hess, Z. Monfared, M. Brenner, D.
+    Durstewitz, "Generalized teacher forcing for learning chaotic dynamics", ICML 2023.
+    """
+    if not 0.0 <= alpha <= 1.0 or alpha_every < 1 or not 0.0 <= alpha_decay <= 1.0:
+        raise ValueError(f"need 0 <= alpha <= 1, alpha_every >= 1 and 0 <= alpha_decay <= 1; "
+                         f"got alpha={alpha}, alpha_every={alpha_every}, "
+                         f"alpha_decay={alpha_decay}")
+    forward = forced_forward_fused if forward is None else forward
+    alphas = np.empty(n_steps)
+    state = dict(alpha=float(alpha))
+
+    def loss_of(step, x, y):
+        if adaptive and step % alpha_every == 0:
+            weights = forcing_weights(x.shape[1], alpha=state["alpha"], warmup=warmup)
+            states = forced_states(model, x, weights)[:, ::_ALPHA_STRIDE]
+            estimate = gtf_alpha_estimate(model, states)
+            a = state["alpha"]
+            state["alpha"] = estimate if estimate > a else alpha_decay * a + (
+                1 - alpha_decay) * estimate
+        alphas[step] = state["alpha"]
+        weights = forcing_weights(x.shape[1], alpha=state["alpha"], warmup=warmup)
+        return stf_loss(forward(model, x, weights), y, warmup)
+
+    history = _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
+                            seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
+                            show_progress=show_progress, desc=desc, record=record,
+                            record_every=record_every,
+                            advice=f"Lower the learning rate (lr={lr}), or force more "
+                                   f"strongly (a larger alpha, or adaptive=True)")
+    history["alpha"] = alphas
+    return history
 
 
 def train_sequence_model(model: torch.nn.Module, batches, *, n_steps: int = 1000,
@@ -377,6 +632,29 @@ def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
                         show_progress=show_progress)
 
 
+def free_run_distances(model: ShallowPLRNN, x_test, *, n_generate: int = 10_000,
+                       transient: int = 1_000) -> tuple[float, float]:
+    """free_run_distances(model, x_test; n_generate=10000, transient=1000) → (D_stsp, D_H)
+
+    How far a free run of the model is from the test orbit ``x_test`` (shape ``(T, N)``):
+    an orbit from ``x_test[0]`` (the other units at zero), of which the first ``transient``
+    steps are dropped and the next ``n_generate`` compared with ``x_test[:n_generate]`` by
+    :func:`course_utils.metrics.state_space_divergence` and
+    :func:`course_utils.metrics.power_spectrum_distance`. Cheap enough (a fraction of a
+    second) to follow a training run with (``record=`` of :func:`train_stf` and
+    :func:`train_gtf`); an orbit that is not finite gives (inf, inf).
+    """
+    from .metrics import power_spectrum_distance, state_space_divergence
+
+    x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
+    n_generate = min(n_generate, len(x_test))
+    orbit = model.observe(model.generate(x_test[0], transient + n_generate)[transient:])
+    if not torch.isfinite(orbit).all():
+        return math.inf, math.inf
+    target, orbit = x_test[:n_generate].cpu().numpy(), orbit.cpu().numpy()
+    return state_space_divergence(target, orbit), power_spectrum_distance(target, orbit)
+
+
 def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
                             n_generate: int | None = None, transient: int = 1_000,
                             n_lyapunov: int = 20_000, n_orbits: int = 8,
@@ -440,7 +718,7 @@ def _long_term(model, starts, per_orbit, Z, *, horizon, dt, threshold=1e-3):
     fates = orbit_fates(model64, starts.double(), horizon=horizon, jacobian=model64.jacobian,
                         dt=dt, threshold=threshold)
     described = [fates.describe(b) for b in range(len(fates.kind))]
-    if "fixed point" in fates.kind:                     # which one, with chapter 06's tool
+    if "fixed point" in fates.kind:                     # which one, with chapter 07's tool
         ends = fates.end[[k == "fixed point" for k in fates.kind]]
         exact = plrnn_fixed_points(model64, orbit=torch.cat([Z.double(), ends]))
         for b, kind in enumerate(fates.kind):

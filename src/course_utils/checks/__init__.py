@@ -18,8 +18,9 @@ module                              chapter
 :mod:`~course_utils.checks.stf`            03, sparse teacher forcing
 :mod:`~course_utils.checks.naive_product`  04, the naive product vs QR
 :mod:`~course_utils.checks.warmup`         05, forcing with a warm-up
-:mod:`~course_utils.checks.fixed_points`   06, linearization and fixed points
-:mod:`~course_utils.checks.lru`            07, linear recurrent units
+:mod:`~course_utils.checks.gtf`            06, generalized teacher forcing
+:mod:`~course_utils.checks.fixed_points`   07, linearization and fixed points
+:mod:`~course_utils.checks.lru`            08, linear recurrent units
 ==================================  ========================================================
 
 TensorFlow and PyTorch are imported only inside the checks that need them.
@@ -27,7 +28,8 @@ TensorFlow and PyTorch are imported only inside the checks that need them.
 
 from __future__ import annotations
 
-from . import fixed_points, henon, keras_rnn, lru, naive_product, stf, warmup
+from . import fixed_points, gtf, henon, keras_rnn, lru, naive_product, stf, warmup
+from .gtf import check_gtf_forward
 from .fixed_points import check_affine_prediction, check_rnn_jacobians, check_stability_classification
 from .henon import check_henon_cell, check_henon_jacobian, check_lyapunov_qr
 from .keras_rnn import check_rnn_qr, check_simple_rnn_jacobian
@@ -36,7 +38,7 @@ from .naive_product import check_naive_norms, check_plrnn_jacobians
 from .stf import check_stf_forward
 from .warmup import check_stf_forward_warmup
 
-_MODULES = (henon, keras_rnn, stf, naive_product, warmup, fixed_points, lru)
+_MODULES = (henon, keras_rnn, stf, naive_product, warmup, gtf, fixed_points, lru)
 
 #: The checks module of each chapter, by the chapter's notebook name.
 BY_CHAPTER = {module.CHAPTER: module for module in _MODULES}

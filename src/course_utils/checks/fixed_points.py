@@ -1,4 +1,4 @@
-"""Checks of chapter 06 (linearization and fixed points of an nn.RNN): the Jacobians, the
+"""Checks of chapter 07 (linearization and fixed points of an nn.RNN): the Jacobians, the
 affine prediction and the stability of a fixed point of a map."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import numpy as np
 from ._common import (assert_unchanged, call_student, fmt_pair, hidden_case, ok as _ok,
                       snapshot, torch_result, type_name)
 
-CHAPTER = "06_rnn_fixed_points"
+CHAPTER = "07_rnn_fixed_points"
 __all__ = ["check_rnn_jacobians", "check_affine_prediction", "check_stability_classification"]
 
 _RTOL, _ATOL = 1e-8, 1e-10      # float64 results: analytic and autograd agree to ~1e-15

@@ -1,4 +1,4 @@
-"""Checks of chapter 07 (linear recurrent units): the eigenvalue parametrisation and the
+"""Checks of chapter 08 (linear recurrent units): the eigenvalue parametrisation and the
 scan's associative operator."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 from ._common import (assert_unchanged, call_student, hidden_case, ok as _ok, snapshot,
                       torch_result, type_name)
 
-CHAPTER = "07_lru_modal_dynamics"
+CHAPTER = "08_lru_modal_dynamics"
 __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
 
 

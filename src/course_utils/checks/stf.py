@@ -47,22 +47,32 @@ def _signals(B, T, N, seed, dtype="float64"):
     return x.to(getattr(torch, dtype))
 
 
-def _forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=False):
-    """Sparse forcing at the steps where ``forced`` is True, with optional slips: forcing
-    that zeroes the unobserved units, read-outs of the state before the step, or forcing
-    with the next observation x[:, t + 1] (None if that runs past the end)."""
+def _forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=False,
+                swapped=False, damp_hidden=False):
+    """Forcing with the per-step weights ``forced`` (True or 1: the observed units replaced
+    by the data; w in (0, 1): z~_t[:N] = (1 - w) z_t[:N] + w x_t, as in GTF), with optional
+    slips: forcing that zeroes the unobserved units, read-outs of the state before the
+    step, forcing with the next observation x[:, t + 1] (None if that runs past the end),
+    the weights of model and data swapped, or the unobserved units damped by 1 - w too."""
     import torch
 
     B, T, N = x.shape
-    if ahead and any(forced[t] for t in range(T - 1, T)):
+    if ahead and forced[T - 1]:
         return None
     z = x.new_zeros(B, model.M)
     outputs = []
     with torch.enable_grad():
         for t in range(T):
-            if forced[t]:
+            w = float(forced[t])
+            if swapped and 0 < w < 1:
+                w = 1 - w
+            data = x[:, t + 1 if ahead else t] if w > 0 else None
+            if w == 1:
                 rest = torch.zeros_like(z[:, N:]) if reset_hidden else z[:, N:]
-                z = torch.cat([x[:, t + 1 if ahead else t], rest], dim=-1)
+                z = torch.cat([data, rest], dim=-1)
+            elif w > 0:
+                rest = (1 - w) * z[:, N:] if damp_hidden else z[:, N:]
+                z = torch.cat([(1 - w) * z[:, :N] + w * data, rest], dim=-1)
             before = z
             z = model(z)
             outputs.append(model.observe(before if lagged else z))
@@ -129,14 +139,18 @@ def _assert_model_dtype(model, dtypes, what):
                 "the model itself, which later cells use again; do not convert it")
 
 
-def _check_predictions(name, fn, model, x, extra, forced, slips, what, *, warmup=0):
+_STF_RECIPE = "At each step: force z if t is a forcing time, z = model(z), keep model.observe(z)"
+
+
+def _check_predictions(name, fn, model, x, extra, forced, slips, what, *, warmup=0,
+                       recipe=_STF_RECIPE):
     """Call ``fn(model, x, *extra)`` on a copy of ``x`` and check its result against the
     forced run at ``forced``: type, shape, dtype, device, values and gradients.
 
     ``slips`` pairs (or maps) a description of a typical mistake with what that mistake
     gives (None where it gives nothing different), computed, as the reference, before the
     student's code runs; ``what`` names the inputs for the messages; ``warmup`` gives the
-    shape hint of a result without the warm-up."""
+    shape hint of a result without the warm-up; ``recipe`` says what each step does."""
     import torch
 
     B, T, N = x.shape
@@ -203,8 +217,7 @@ def _check_predictions(name, fn, model, x, extra, forced, slips, what, *, warmup
         if not np.isfinite(g):
             raise AssertionError(
                 f"the prediction at batch {b}, step t={t}, unit {i} is {g} ({what}); the "
-                f"reference is {e:.6g}. At each step: force z if t is a forcing time, "
-                "z = model(z), keep model.observe(z)")
+                f"reference is {e:.6g}. {recipe}")
         deviation = float(((got_ - expected_).abs() / (1 + expected_.abs())).max())
         if x.dtype == torch.float64 and deviation < 1e-4:
             raise AssertionError(
@@ -216,8 +229,7 @@ def _check_predictions(name, fn, model, x, extra, forced, slips, what, *, warmup
                 "z[:, N:]], dim=-1))")
         raise AssertionError(
             f"wrong prediction at batch {b}, step t={t}, unit {i} ({what}): "
-            f"{_fmt_pair(e, g)}. At each step: force z if t is a forcing time, "
-            "z = model(z), keep model.observe(z)")
+            f"{_fmt_pair(e, g)}. {recipe}")
     if not got.requires_grad:
         raise AssertionError(
             "the predictions carry no gradient: do not detach or convert them, and do not "

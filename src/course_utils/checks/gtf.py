@@ -1,0 +1,85 @@
+"""Checks of chapter 06 (generalized teacher forcing of the shallow PLRNN)."""
+
+from __future__ import annotations
+
+from ._common import hidden_case as _hidden_case, ok as _ok
+from .stf import _check_predictions, _forced_run, _signals, _small_plrnn
+
+CHAPTER = "06_gtf_lorenz"
+__all__ = ["check_gtf_forward"]
+
+#: The hidden cases of :func:`check_gtf_forward`: (label, model sizes and seed, batch size,
+#: sequence length, alpha, data seed, dtype name). Their failures never show these values.
+_HIDDEN_CASES = (
+    ("another seed, batch size, sequence length and forcing strength",
+     dict(M=7, L=12, N=2, seed=13), 2, 27, 0.73, 67, "float64"),
+    ("every latent unit observed (N = M)",
+     dict(M=3, L=9, N=3, seed=43), 3, 18, 0.2, 71, "float64"),
+    ("no forcing after the first state",
+     dict(M=6, L=8, N=1, seed=47), 2, 15, 0.0, 73, "float64"),
+    ("a float32 model and float32 data, as in the notebook",
+     dict(M=8, L=11, N=3, seed=53), 4, 40, 0.12, 79, "float32"),
+)
+
+_RECIPE = ("At each step: z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]] (the first "
+           "state takes x_0 whole), z = model(z~_t), keep model.observe(z)")
+
+
+def _gtf_slips(model, x, alpha, weights):
+    """The typical mistakes of Task 1 of chapter 06, and what each gives."""
+    import numpy as np
+
+    T, N = x.shape[1], x.shape[2]
+    first_only = np.zeros(T)
+    first_only[0] = 1.0
+    return [
+        ("the data are used only for the first state: pull the observed units towards x_t "
+         "at every step", _forced_run(model, x, first_only) if alpha > 0 else None),
+        ("the observed units are replaced by the data at every step, as if alpha were 1: "
+         "interpolate, (1 - alpha) z_t[:N] + alpha x_t",
+         _forced_run(model, x, np.ones(T)) if alpha < 1 else None),
+        ("alpha and 1 - alpha are swapped: alpha is the weight of the data, z~ = (1 - alpha) "
+         "z + alpha x", _forced_run(model, x, weights, swapped=True)
+         if 0 < alpha < 1 and alpha != 0.5 else None),
+        ("the unobserved units are damped too: only the observed units are pulled towards "
+         "the data, z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]]",
+         _forced_run(model, x, weights, damp_hidden=True)
+         if 0 < alpha < 1 and model.M > N else None),
+        ("the first state is forced with weight alpha from z = 0: start from the data, "
+         "z~_0 = [x_0, 0, ..., 0], and interpolate from the second step on",
+         _forced_run(model, x, np.full(T, float(alpha))) if alpha < 1 else None),
+        ("the predictions lag by one step: keep the read-out of the new state, "
+         "model.observe(model(z~_t)), the prediction of x_{t+1}",
+         _forced_run(model, x, weights, lagged=True)),
+    ]
+
+
+def _run_gtf_case(fn, model, x, alpha, what):
+    from ..training import forcing_weights
+
+    weights = forcing_weights(x.shape[1], alpha=alpha)
+    _check_predictions("gtf_forward", fn, model, x, (alpha,), weights,
+                       _gtf_slips(model, x, alpha, weights), what, recipe=_RECIPE)
+
+
+def check_gtf_forward(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(model, x, alpha)``: generalized teacher forcing, the first state from
+    x_0 and then z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t at every step, predictions of
+    shape ``(B, T, N)`` in the dtype of ``x``, equal to
+    :func:`course_utils.training.gtf_forward` in values and gradients.
+
+    With ``hidden=True`` (the grader) four more cases follow: other seeds, sizes and
+    strengths, a fully observed model (N = M), alpha = 0, and float32 as in the notebook.
+    """
+    model = _small_plrnn()
+    x = _signals(3, 23, 2, seed=3)
+    for alpha in (0.3, 0.05, 1.0):
+        _run_gtf_case(fn, model, x, alpha, f"alpha = {alpha}")
+    _ok("gtf_forward: the observed units pulled towards the data by alpha at every step; "
+        "predictions and gradients match the reference")
+    if hidden:
+        for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES:
+            with _hidden_case(label):
+                model = _small_plrnn(**sizes, dtype=dtype)
+                _run_gtf_case(fn, model, _signals(B, T, sizes["N"], seed, dtype), alpha,
+                              "a hidden case")
