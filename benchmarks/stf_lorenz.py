@@ -26,7 +26,8 @@ against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is not among these models: it keeps ``CHECKPOINT_DEFAULTS``, see
-``course_utils.pretrained``.) Prints one JSON line per model (with the settings and seeds), then a summary.
+``course_utils.pretrained``.) Prints one JSON line per model (with the settings and
+seeds), then a summary.
 """
 
 from __future__ import annotations

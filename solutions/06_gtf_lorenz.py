@@ -126,10 +126,10 @@ print("training data", tuple(X_train.shape), f"| dt = {dt} time units | noise fl
 # perturbation, $e^{\lambda_{\max} \Delta t} \approx 1.009$. On the course data the
 # adaptive $\alpha$ settles near 0.2, which holds the model so close to the data that it
 # learns little more than one-step predictions, and its $\lambda_{\max}$ came out 2.6 to
-# 2.9 % low (`benchmarks/RESULTS.md`). The chapter's default is therefore a weak constant
-# $\alpha = 0.05$: after 25 steps $0.95^{25} \approx 0.28$ of the model's own state is
-# left, about as much forcing over a stretch of 25 steps as STF's $\tau_f = 25$, but spread
-# over every step instead of concentrated at one.
+# 2.9 % low (with $M = 10$; `benchmarks/RESULTS.md`). The chapter's default is therefore
+# a weak constant $\alpha = 0.05$: after 25 steps $0.95^{25} \approx 0.28$ of the model's
+# own state is left, about as much forcing over a stretch of 25 steps as STF's
+# $\tau_f = 25$, but spread over every step instead of concentrated at one.
 #
 # **Task 1.** Complete `gtf_forward(model, x, alpha)`: for forcing signals `x` of shape
 # `(B, T, N)`, start from $\boldsymbol{z} = 0$ (shape `(B, M)`); at $t = 0$ put
