@@ -22,11 +22,11 @@ against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps
 |lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic.
 
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
-        [--sets course tde full] [--workers 2] [--out FILE]
+        [--sets course tde full] [--seed S] [--workers 2] [--out FILE]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
-checkpoint is not among these models: it keeps ``CHECKPOINT_DEFAULTS``, see
-``course_utils.pretrained``.) Prints one JSON line per model (with the settings and
+checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
+to train every model with another seed.) Prints one JSON line per model (with the settings and
 seeds), then a summary.
 """
 
@@ -81,10 +81,12 @@ def run(job):
                                          train_reconstruction)
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
-    method, set_name, external = job
+    method, set_name, external, seed = job
     torch.set_num_threads(1)
     torch.manual_seed(0)
     settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
+    if seed is not None:        # the initial model's and the batches' seed
+        settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
     train, test, dt = _load(set_name, external)
     N = settings["N"]
     n_orbits, horizon = (8, 100_000) if set_name == "course" else (16, 200_000)
@@ -141,6 +143,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sets", nargs="*", choices=("course", "tde", "full"), default=None,
                         help="only these data sets (default: course, and both external "
                              "sets with --external)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="train every model with this seed (default: the settings')")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
     args = parser.parse_args(argv)
@@ -148,7 +152,7 @@ def main(argv=None) -> int:
     wanted = {"course": "course", "tde": "external tde", "full": "external full state"}
     sets = [s for s in _sets(args.external)
             if args.sets is None or s in {wanted[k] for k in args.sets}]
-    jobs = [(m, s, args.external) for s in sets
+    jobs = [(m, s, args.external, args.seed) for s in sets
             for m in methods if not (m == "x" and s != "course")]
     import torch
 

@@ -1,5 +1,5 @@
 """STF training and the BLAS thread count: the per-update time of ``train_stf`` at the
-sizes of chapter 03 before issue 13 (``CHECKPOINT_DEFAULTS``: M=10, L=100, N=3, batches of 32 x 200 steps), with
+sizes of chapter 03 before issue 13 (``SIZES``: M=10, L=100, N=3, batches of 32 x 200 steps), with
 NumPy's BLAS left at its default (one thread per core: the behaviour before the library
 limited it) and with the library's limit of one BLAS thread (``threadpoolctl``, around
 the training loop and each fused forward and backward pass), once as the machine is and
@@ -38,9 +38,11 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 from course_utils import training  # noqa: E402
 from course_utils.data import lorenz_dataset  # noqa: E402
 from course_utils.models import ShallowPLRNN  # noqa: E402
-from course_utils.pretrained import CHECKPOINT_DEFAULTS  # noqa: E402
+from course_utils.pretrained import STF_DEFAULTS  # noqa: E402
 
-SETTINGS = dict(CHECKPOINT_DEFAULTS["train"])
+#: Chapter 03's settings before issue 13 (the measurements in RESULTS.md are of these).
+SIZES = dict(STF_DEFAULTS, M=10, L=100)
+SETTINGS = dict(SIZES["train"])
 
 
 def blas_threads() -> int:
@@ -61,7 +63,7 @@ def per_update_ms(data, variant: str, updates: int, repeats: int) -> float:
     torch.set_num_threads(torch_threads)
     times = []
     for r in range(repeats):
-        model = ShallowPLRNN(CHECKPOINT_DEFAULTS["M"], CHECKPOINT_DEFAULTS["L"], CHECKPOINT_DEFAULTS["N"], seed=r)
+        model = ShallowPLRNN(SIZES["M"], SIZES["L"], SIZES["N"], seed=r)
         keywords = dict(SETTINGS, n_steps=updates, seed=r, forward=forward,
                         show_progress=False)
         with threadpool_limits(1, user_api="blas") if limit_loop else contextlib.nullcontext():
@@ -79,7 +81,7 @@ def identical_params(data, limited: bool, updates: int = 40) -> bool:
     results = []
     for outer in (1, 2):
         with threadpool_limits(outer, user_api="blas"):
-            model = ShallowPLRNN(CHECKPOINT_DEFAULTS["M"], CHECKPOINT_DEFAULTS["L"], CHECKPOINT_DEFAULTS["N"],
+            model = ShallowPLRNN(SIZES["M"], SIZES["L"], SIZES["N"],
                                  seed=0)
             training.train_stf(model, data, **dict(SETTINGS, n_steps=updates,
                                                    show_progress=False))
@@ -95,12 +97,12 @@ def main():
     parser.add_argument("--data", default="lorenz_data.pt")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    data = lorenz_dataset(args.data)["train"][:, : CHECKPOINT_DEFAULTS["N"]]
+    data = lorenz_dataset(args.data)["train"][:, : SIZES["N"]]
     out = dict(machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
                cpus=os.cpu_count(), torch=torch.__version__, numpy=np.__version__,
                blas_default_threads=blas_threads(), updates=args.updates,
-               repeats=args.repeats, sizes=dict(M=CHECKPOINT_DEFAULTS["M"], L=CHECKPOINT_DEFAULTS["L"],
-                                                N=CHECKPOINT_DEFAULTS["N"],
+               repeats=args.repeats, sizes=dict(M=SIZES["M"], L=SIZES["L"],
+                                                N=SIZES["N"],
                                                 batch_size=SETTINGS["batch_size"],
                                                 seq_len=SETTINGS["seq_len"]))
     out["identical_1_vs_2_blas_threads"] = {

@@ -49,7 +49,7 @@ print("device:", device)
 # ## The model
 #
 # We use the PLRNN that ships with the course, trained with the default settings of the
-# previous chapter (it is small: a state dict of a few thousand numbers). If you trained
+# previous chapter (it is small: a state dict of about 8,000 numbers). If you trained
 # your own model there, set `USE_MY_MODEL = True` to measure yours instead.
 
 # %%

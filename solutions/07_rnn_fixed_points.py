@@ -317,7 +317,7 @@ fig.tight_layout()
 # $$
 #
 # The solution is a true fixed point only if it lies in its region, $\mathbb{1}[W_2 z^* + h_2
-# > 0] = d$. With $L = 100$ hidden units there are $2^{100}$ regions, so we try the regions
+# > 0] = d$. With $L = 200$ hidden units there are $2^{200}$ regions, so we try the regions
 # an orbit of the model visits, and follow each solution into the region where it lands
 # until nothing new turns up (`plrnn_fixed_points`).
 #

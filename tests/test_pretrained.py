@@ -18,7 +18,7 @@ def test_checkpoint_is_a_small_state_dict_with_the_sheet_keys():
     M, L = CHECKPOINT_DEFAULTS["M"], CHECKPOINT_DEFAULTS["L"]
     assert {k: tuple(v.shape) for k, v in state.items()} == {
         "A": (M,), "W1": (M, L), "W2": (L, M), "h1": (M,), "h2": (L,)}
-    assert CHECKPOINT.stat().st_size < 32_000
+    assert CHECKPOINT.stat().st_size < 40_000      # M = 20, L = 200: 8,440 numbers
 
 
 def test_shipped_model_has_the_lorenz_exponent_within_5_percent():

@@ -184,6 +184,20 @@ def test_evaluation_of_the_model_against_its_own_orbit_gives_zero_distances():
             abs(figures["lambda_max"] - 0.906) / 0.906)
 
 
+def test_evaluation_of_a_diverging_model_says_so():
+    """A linear model that doubles its state every step: the orbit overflows, and the
+    figures say it diverged (no exponents, infinite distances) instead of failing."""
+    model = _model(M=2, L=3, N=2, seed=0)
+    with torch.no_grad():
+        model.A.fill_(2.0)
+        model.W1.zero_()
+    x_test = torch.ones(2000, 2, dtype=torch.float64)
+    figures = evaluate_reconstruction(model, x_test, transient=0, n_lyapunov=10, n_orbits=2)
+    assert figures["verdict"] == "diverged: the generated orbit is not finite"
+    assert math.isnan(figures["lambda_max"]) and not figures["all_chaotic"]
+    assert figures["D_stsp"] == figures["D_H"] == math.inf
+
+
 def _tent_plrnn(s):
     """A PLRNN with M = N = 1, L = 2: on [0, 1] the tent map of slope s (chaotic, lambda =
     ln s per step); below -1 a branch of slope 0.5 towards the stable fixed point
@@ -353,10 +367,12 @@ def test_fused_gtf_matches_autograd_values_and_gradients(alpha, warmup):
 def test_forced_passes_reject_bad_weights():
     model = _model(N=3)
     x = torch.zeros(2, 5, 3, dtype=torch.float64)
-    with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]; got shape \(4,\)"):
-        forced_forward_fused(model, x, np.ones(4))
-    with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]"):
-        forced_forward(model, x, np.full(5, 1.2))
+    for forward in (forced_forward, forced_forward_fused):
+        with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]; got shape \(4,\)"):
+            forward(model, x, np.ones(4))
+        with pytest.raises(ValueError, match=r"T = 5 numbers in \[0, 1\]; got values from "
+                                             r"-0.5 to 1.2"):
+            forward(model, x, [0.0, 1.2, 0.5, -0.5, 1.0])
 
 
 def test_alpha_estimate_follows_the_jacobian_norm():

@@ -135,6 +135,19 @@ def gtf_forward(model: ShallowPLRNN, x: torch.Tensor, alpha: float, warmup: int 
                           z0=z0)
 
 
+def _weights_array(weights, T: int) -> np.ndarray:
+    """``weights`` as a float64 array of T forcing weights in [0, 1], else a ValueError
+    naming the shape and the values seen."""
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (T,):
+        raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
+                         f"{weights.shape}")
+    if not np.all((weights >= 0) & (weights <= 1)):
+        raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got values from "
+                         f"{np.nanmin(weights)} to {np.nanmax(weights)}")
+    return weights
+
+
 def forced_forward(model: ShallowPLRNN, x: torch.Tensor, weights,
                    z0: torch.Tensor | None = None) -> torch.Tensor:
     """forced_forward(model, x, weights; z0=None) → predictions
@@ -145,10 +158,7 @@ def forced_forward(model: ShallowPLRNN, x: torch.Tensor, weights,
     z_{t+1}[:N], shape ``(B, T, N)``.
     """
     B, T, N = x.shape
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (T,) or not np.all((weights >= 0) & (weights <= 1)):
-        raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
-                         f"{weights.shape}")
+    weights = _weights_array(weights, T)
     z = x.new_zeros(B, model.M) if z0 is None else z0
     outputs = []
     for t in range(T):
@@ -304,10 +314,7 @@ def forced_forward_fused(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch
     and gradients to rounding, several times faster on a CPU, and computed there with one
     BLAS thread whatever the model's device (see :func:`stf_forward_fused`).
     """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != (x.shape[1],) or not np.all((weights >= 0) & (weights <= 1)):
-        raise ValueError(f"weights must be T = {x.shape[1]} numbers in [0, 1]; got shape "
-                         f"{weights.shape}")
+    weights = _weights_array(weights, x.shape[1])
     return _FusedForcing.apply(x, weights, model.A, model.W1, model.W2, model.h1, model.h2)
 
 
@@ -644,14 +651,20 @@ def free_run_distances(model: ShallowPLRNN, x_test, *, n_generate: int = 10_000,
     second) to follow a training run with (``record=`` of :func:`train_stf` and
     :func:`train_gtf`); an orbit that is not finite gives (inf, inf).
     """
-    from .metrics import power_spectrum_distance, state_space_divergence
-
     x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
     n_generate = min(n_generate, len(x_test))
     orbit = model.observe(model.generate(x_test[0], transient + n_generate)[transient:])
+    return _distances(x_test, orbit)
+
+
+def _distances(x_test: torch.Tensor, orbit: torch.Tensor) -> tuple[float, float]:
+    """(D_stsp, D_H) of generated read-outs ``orbit`` against ``x_test[:len(orbit)]``;
+    (inf, inf) for an orbit that is not finite."""
+    from .metrics import power_spectrum_distance, state_space_divergence
+
     if not torch.isfinite(orbit).all():
         return math.inf, math.inf
-    target, orbit = x_test[:n_generate].cpu().numpy(), orbit.cpu().numpy()
+    target, orbit = x_test[: len(orbit)].cpu().numpy(), orbit.cpu().numpy()
     return state_space_divergence(target, orbit), power_spectrum_distance(target, orbit)
 
 
@@ -679,10 +692,9 @@ def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
     on different sets describes none of them. Returns a dict with ``lambda_max``,
     ``lambda_max_rel_error`` (against ``reference``), ``lambda_per_orbit`` (NumPy,
     ``(n_orbits,)``), ``fates`` (one description per orbit), ``all_chaotic``, ``verdict``,
-    ``D_stsp``, ``D_H`` and ``generated`` (the read-outs, ``(n_generate, N)``).
+    ``D_stsp``, ``D_H`` (both inf, and the verdict "diverged", for an orbit that is not
+    finite) and ``generated`` (the read-outs, ``(n_generate, N)``).
     """
-    from .metrics import power_spectrum_distance, state_space_divergence
-
     x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
     n_generate = len(x_test) if n_generate is None else n_generate
     Z = model.generate(x_test[0], transient + n_generate)[transient:]
@@ -697,11 +709,10 @@ def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
         fates, chaotic, verdict = _long_term(model, starts, per_orbit, Z, horizon=horizon,
                                              dt=dt)
         lam = float(per_orbit.mean()) if chaotic else math.nan
-    target, orbit = x_test[:n_generate].cpu().numpy(), generated.cpu().numpy()
+    D_stsp, D_H = _distances(x_test, generated)
     return dict(lambda_max=lam, lambda_max_rel_error=abs(lam - reference) / reference,
                 lambda_per_orbit=per_orbit, fates=fates, all_chaotic=chaotic, verdict=verdict,
-                D_stsp=state_space_divergence(target, orbit),
-                D_H=power_spectrum_distance(target, orbit), generated=generated)
+                D_stsp=D_stsp, D_H=D_H, generated=generated)
 
 
 def _long_term(model, starts, per_orbit, Z, *, horizon, dt, threshold=1e-3):
