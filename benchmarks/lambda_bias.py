@@ -49,6 +49,8 @@ RUNS = [
     ("lr 1e-3", {}, dict(lr=1e-3), 0.05, (0,)),
     ("noise 10 %", {}, {}, 0.10, (0,)),
     ("noise 2 %", {}, {}, 0.02, (0,)),
+    # third screen: does little noise hurt the new defaults too? (the y embedding has ~1 %)
+    ("M = 20, L = 200, noise 1 %", dict(M=20, L=200), {}, 0.01, (0,)),
 ]
 
 
@@ -111,7 +113,7 @@ def plot(lines_file, figure_file):
     results = [r for r in latest.values() if "diverged" not in r]
     order = ["updates 20k", "default", "updates 80k", "tau_f = 10", "tau_f = 50", "L = 200",
              "L = 400", "M = 20", "M = 20, L = 200", "constant lr", "lr 1e-3", "clean data",
-             "noise 2 %", "noise 10 %"]
+             "noise 2 %", "noise 10 %", "M = 20, L = 200, noise 1 %"]
     names = [name for name in order if any(r["run"] == name for r in results)]
     fig, ax = plt.subplots(figsize=(10, 4.2))
     low = 0.845                          # the axis' bottom; lower values are drawn there

@@ -21,8 +21,13 @@ never read by tests) STF and GTF are also trained on the delay-embedded set
 against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps:
 |lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic.
 
+Two study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
+with y instead of x delay-embedded (the observable of lorenz63_tde; 5 % noise, judged like
+an external set), and ``--add-noise F`` adds Gaussian noise of F times each column's standard
+deviation to any training set (seed 12345; the floors stay those of the set as it is).
+
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
-        [--sets course tde full] [--seed S] [--workers 2] [--out FILE]
+        [--sets course tde full y] [--seed S] [--add-noise F] [--workers 2] [--out FILE]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
@@ -64,6 +69,18 @@ def _load(name, external):
 
         data = lorenz_dataset("lorenz_data.pt")
         return data["train"], data["test"], data["settings"]["dt"]
+    if name == "course y":      # the same orbit, but y delay-embedded, as in lorenz63_tde
+        from course_utils.data import delay_embed, lorenz_dataset
+
+        data = lorenz_dataset("lorenz_data.pt")
+        settings = data["settings"]
+        E_train, E_test = (delay_embed(data[k][:, 1].numpy(), settings["delay"])
+                           for k in ("states_train", "states_test"))
+        mean, std = E_train.mean(axis=0), E_train.std(axis=0)
+        noise = np.random.default_rng([settings["seed"], 2]).standard_normal(E_train.shape)
+        train = (E_train - mean) / std + settings["noise"] * noise
+        return (torch.from_numpy(train.astype(np.float32)),
+                torch.from_numpy(((E_test - mean) / std).astype(np.float32)), settings["dt"])
     base = Path(external)
     files = {"external tde": ("lorenz63_tde_train.npy", "lorenz63_tde_test.npy"),
              "external full state": ("lorenz63_on0.05_train.npy", "lorenz63_test.npy")}[name]
@@ -81,17 +98,21 @@ def run(job):
                                          train_reconstruction)
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
-    method, set_name, external, seed = job
+    method, set_name, external, seed, add_noise = job
     torch.set_num_threads(1)
     torch.manual_seed(0)
     settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
     if seed is not None:        # the initial model's and the batches' seed
         settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
     train, test, dt = _load(set_name, external)
+    floor_train = train         # the floor is the set's own: before any added noise
+    if add_noise:               # a study option: more observation noise on the training data
+        generator = torch.Generator().manual_seed(12345)
+        train = train + add_noise * train.std(0) * torch.randn(train.shape, generator=generator)
     N = settings["N"]
     n_orbits, horizon = (8, 100_000) if set_name == "course" else (16, 200_000)
     result = dict(method=method, data=set_name, settings=settings, n_orbits=n_orbits,
-                  horizon=horizon)
+                  horizon=horizon, added_noise=add_noise)
     try:
         model, history = train_reconstruction(settings, train, show_progress=False)
     except TrainingDiverged as error:
@@ -108,8 +129,8 @@ def run(job):
         floor = None
     else:
         D_stsp = figures["D_stsp"]
-        floor = dict(D_stsp=round(state_space_divergence(test.numpy(), train.numpy()), 4),
-                     D_H=round(power_spectrum_distance(test.numpy(), train.numpy()), 4))
+        floor = dict(D_stsp=round(state_space_divergence(test.numpy(), floor_train.numpy()), 4),
+                     D_H=round(power_spectrum_distance(test.numpy(), floor_train.numpy()), 4))
     rel = lam / LAMBDA_TRUE - 1
     result.update(
         train_seconds=round(history["seconds"], 1),
@@ -121,6 +142,8 @@ def run(job):
         D_stsp=round(D_stsp, 4), D_H=round(figures["D_H"], 4), floor=floor)
     if "alpha" in history:
         result["final_alpha"] = round(float(history["alpha"][-1]), 4)
+    if set_name == "course y":  # a study set, with no target of its own: judged as external
+        set_name = "external"
     if set_name == "course":
         tol = TARGETS["course"][method]
         met = dict(lambda_max=abs(rel) <= tol and figures["all_chaotic"])
@@ -140,19 +163,25 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=("stf", "gtf", "x"), default=None)
     parser.add_argument("--external", default=None,
                         help="folder of the external Lorenz-63 sets (by hand only)")
-    parser.add_argument("--sets", nargs="*", choices=("course", "tde", "full"), default=None,
+    parser.add_argument("--sets", nargs="*", choices=("course", "tde", "full", "y"), default=None,
                         help="only these data sets (default: course, and both external "
                              "sets with --external)")
     parser.add_argument("--seed", type=int, default=None,
                         help="train every model with this seed (default: the settings')")
+    parser.add_argument("--add-noise", type=float, default=0.0,
+                        help="a study option: add Gaussian noise of this fraction of each "
+                             "column's standard deviation to the training data (seed 12345; "
+                             "the floors stay those of the set itself)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
     args = parser.parse_args(argv)
     methods = args.only or ["stf", "gtf", "x"]
-    wanted = {"course": "course", "tde": "external tde", "full": "external full state"}
-    sets = [s for s in _sets(args.external)
-            if args.sets is None or s in {wanted[k] for k in args.sets}]
-    jobs = [(m, s, args.external, args.seed) for s in sets
+    wanted = {"course": "course", "tde": "external tde", "full": "external full state",
+              "y": "course y"}
+    sets = [s for s in _sets(args.external) + ["course y"]
+            if (args.sets is None and s != "course y")
+            or (args.sets is not None and s in {wanted[k] for k in args.sets})]
+    jobs = [(m, s, args.external, args.seed, args.add_noise) for s in sets
             for m in methods if not (m == "x" and s != "course")]
     import torch
 
