@@ -141,7 +141,7 @@ def plot(lines_file, figure_file):
     ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
     ax.set_ylabel(r"$\lambda_{\max}$ (per time unit)")
     ax.set_title("STF reconstructions of the course data, from M = 10, L = 100 with one factor "
-                 "changed: one marker per seed "
+                 "changed (the last: the noise, from M = 20, L = 200): one marker per seed "
                  "(8 orbits x 100,000 steps)", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()
     unique = dict(zip(labels, handles))
