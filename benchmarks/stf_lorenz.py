@@ -21,13 +21,16 @@ never read by tests) STF and GTF are also trained on the delay-embedded set
 against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps:
 |lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic.
 
-Two study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
-with y instead of x delay-embedded (the observable of lorenz63_tde; 5 % noise, judged like
-an external set), and ``--add-noise F`` adds Gaussian noise of F times each column's standard
-deviation to any training set (seed 12345; the floors stay those of the set as it is).
+Three study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
+with y instead of x delay-embedded (``make_lorenz_dataset(component=1)``, the observable of
+lorenz63_tde; 5 % noise, judged like an external set); ``--add-noise F`` adds Gaussian noise
+of F times each column's standard deviation to any training set (seed 12345; the floors
+stay those of the set as it is); and ``--change KEY=VALUE ...`` changes a setting of every
+model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
-        [--sets course tde full y] [--seed S] [--add-noise F] [--workers 2] [--out FILE]
+        [--sets course tde full y] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
+        [--workers 2] [--out FILE]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
@@ -50,13 +53,14 @@ LAMBDA_TRUE = 0.9056
 
 TARGETS = {"course": dict(stf=0.02, gtf=0.015, x=0.05), "external": 0.03}
 
-
-def _sets(external):
-    """The names of the data sets: the course's, and the external ones if given."""
-    sets = ["course"]
-    if external:
-        sets += ["external tde", "external full state"]
-    return sets
+#: The data sets: command-line name -> (name, n_orbits, horizon, targets). "course y" is a
+#: study set with no targets of its own; it is judged as an external set.
+SETS = {"course": ("course", 8, 100_000, "course"),
+        "tde": ("external tde", 16, 200_000, "external"),
+        "full": ("external full state", 16, 200_000, "external"),
+        "y": ("course y", 16, 200_000, "external")}
+EXTERNAL_FILES = {"external tde": ("lorenz63_tde_train.npy", "lorenz63_tde_test.npy"),
+                  "external full state": ("lorenz63_on0.05_train.npy", "lorenz63_test.npy")}
 
 
 def _load(name, external):
@@ -64,28 +68,36 @@ def _load(name, external):
     import numpy as np
     import torch
 
+    from course_utils.data import lorenz_dataset, make_lorenz_dataset
+
     if name == "course":
-        from course_utils.data import lorenz_dataset
-
         data = lorenz_dataset("lorenz_data.pt")
-        return data["train"], data["test"], data["settings"]["dt"]
-    if name == "course y":      # the same orbit, but y delay-embedded, as in lorenz63_tde
-        from course_utils.data import delay_embed, lorenz_dataset
+    elif name == "course y":    # the same orbit, but y delay-embedded, as in lorenz63_tde
+        data = make_lorenz_dataset(component=1)
+    else:
+        train, test = (torch.from_numpy(np.load(Path(external) / f).astype(np.float32))
+                       for f in EXTERNAL_FILES[name])
+        return train, test, 0.01
+    return data["train"], data["test"], data["settings"]["dt"]
 
-        data = lorenz_dataset("lorenz_data.pt")
-        settings = data["settings"]
-        E_train, E_test = (delay_embed(data[k][:, 1].numpy(), settings["delay"])
-                           for k in ("states_train", "states_test"))
-        mean, std = E_train.mean(axis=0), E_train.std(axis=0)
-        noise = np.random.default_rng([settings["seed"], 2]).standard_normal(E_train.shape)
-        train = (E_train - mean) / std + settings["noise"] * noise
-        return (torch.from_numpy(train.astype(np.float32)),
-                torch.from_numpy(((E_test - mean) / std).astype(np.float32)), settings["dt"])
-    base = Path(external)
-    files = {"external tde": ("lorenz63_tde_train.npy", "lorenz63_tde_test.npy"),
-             "external full state": ("lorenz63_on0.05_train.npy", "lorenz63_test.npy")}[name]
-    train, test = (torch.from_numpy(np.load(base / f).astype(np.float32)) for f in files)
-    return train, test, 0.01
+
+def _changed(settings, changes):
+    """``settings`` with ``changes`` applied: "KEY=VALUE" for the model, "train.KEY=VALUE"
+    for a training keyword (VALUE a Python literal)."""
+    import ast
+    import copy
+
+    settings = copy.deepcopy(settings)
+    for change in changes:
+        key, sep, value = change.partition("=")
+        if not sep:
+            raise SystemExit(f"--change wants KEY=VALUE or train.KEY=VALUE; got {change!r}")
+        target = settings["train"] if key.startswith("train.") else settings
+        key = key.removeprefix("train.")
+        if key not in target:
+            raise SystemExit(f"--change {change!r}: no setting {key!r}; known: {sorted(target)}")
+        target[key] = ast.literal_eval(value)
+    return settings
 
 
 def run(job):
@@ -98,21 +110,22 @@ def run(job):
                                          train_reconstruction)
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
-    method, set_name, external, seed, add_noise = job
+    method, key, external, seed, add_noise, changes = job
+    set_name, n_orbits, horizon, targets = SETS[key]
     torch.set_num_threads(1)
     torch.manual_seed(0)
     settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
     if seed is not None:        # the initial model's and the batches' seed
         settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
+    settings = _changed(settings, changes)
     train, test, dt = _load(set_name, external)
     floor_train = train         # the floor is the set's own: before any added noise
     if add_noise:               # a study option: more observation noise on the training data
         generator = torch.Generator().manual_seed(12345)
         train = train + add_noise * train.std(0) * torch.randn(train.shape, generator=generator)
     N = settings["N"]
-    n_orbits, horizon = (8, 100_000) if set_name == "course" else (16, 200_000)
     result = dict(method=method, data=set_name, settings=settings, n_orbits=n_orbits,
-                  horizon=horizon, added_noise=add_noise)
+                  horizon=horizon, added_noise=add_noise, changes=list(changes))
     try:
         model, history = train_reconstruction(settings, train, show_progress=False)
     except TrainingDiverged as error:
@@ -142,9 +155,7 @@ def run(job):
         D_stsp=round(D_stsp, 4), D_H=round(figures["D_H"], 4), floor=floor)
     if "alpha" in history:
         result["final_alpha"] = round(float(history["alpha"][-1]), 4)
-    if set_name == "course y":  # a study set, with no target of its own: judged as external
-        set_name = "external"
-    if set_name == "course":
+    if targets == "course":
         tol = TARGETS["course"][method]
         met = dict(lambda_max=abs(rel) <= tol and figures["all_chaotic"])
         if floor:
@@ -172,17 +183,22 @@ def main(argv=None) -> int:
                         help="a study option: add Gaussian noise of this fraction of each "
                              "column's standard deviation to the training data (seed 12345; "
                              "the floors stay those of the set itself)")
+    parser.add_argument("--change", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="a study option: change a setting of every model, KEY=VALUE for "
+                             "the model (M, L) or train.KEY=VALUE for training (n_steps, "
+                             "alpha, lr, ...)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
     args = parser.parse_args(argv)
     methods = args.only or ["stf", "gtf", "x"]
-    wanted = {"course": "course", "tde": "external tde", "full": "external full state",
-              "y": "course y"}
-    sets = [s for s in _sets(args.external) + ["course y"]
-            if (args.sets is None and s != "course y")
-            or (args.sets is not None and s in {wanted[k] for k in args.sets})]
-    jobs = [(m, s, args.external, args.seed, args.add_noise) for s in sets
-            for m in methods if not (m == "x" and s != "course")]
+    if args.sets is not None:
+        sets = args.sets
+    else:
+        sets = ["course"] + (["tde", "full"] if args.external else [])
+    if any(SETS[k][0].startswith("external") for k in sets) and not args.external:
+        parser.error("the sets tde and full need --external DIR")
+    jobs = [(m, k, args.external, args.seed, args.add_noise, args.change) for k in sets
+            for m in methods if not (m == "x" and k != "course")]
     import torch
 
     from course_utils.data import lorenz_dataset

@@ -154,7 +154,23 @@ def test_dataset_shapes_dtypes_and_settings(small_data):
     assert d["mean"].shape == d["std"].shape == (3,)
     assert d["mean"].dtype == d["std"].dtype == torch.float64
     assert d["settings"] == dict(n_train=2000, n_test=1500, dt=0.01, delay=7, noise=0.1,
-                                 seed=5, gap=1000)
+                                 seed=5, gap=1000, component=0)
+
+
+def test_dataset_embeds_the_component_asked_for():
+    x = make_lorenz_dataset(n_train=2000, n_test=500, seed=7)
+    y = make_lorenz_dataset(n_train=2000, n_test=500, seed=7, component=1)
+    d = y["settings"]["delay"]
+    for data, k in ((x, 0), (y, 1)):
+        s = data["states_train"][:, k].double()     # column 0: the component at time t
+        assert torch.allclose(data["train_clean"][:, 0].double(),
+                              (s - s.mean()) / s.std(unbiased=False), atol=1e-4), k
+        lagged = data["test"][2 * d:, 2].double() * data["std"][2] + data["mean"][2]
+        assert torch.allclose(lagged, data["states_test"][:-2 * d, k].double(), atol=1e-4), k
+    assert y["settings"]["component"] == 1
+    assert not torch.allclose(x["train"], y["train"])
+    for key in ("states_train", "states_test"):     # the same orbit underneath
+        assert torch.equal(x[key], y[key]), key
 
 
 def test_train_clean_is_standardised_with_its_own_statistics(noisy_data):
@@ -246,7 +262,7 @@ def test_dataset_is_deterministic_in_the_seed():
 
 @pytest.mark.parametrize("kwargs, name", [
     (dict(n_train=1), "n_train"), (dict(n_test=1), "n_test"), (dict(gap=-1), "gap"),
-    (dict(noise=-0.1), "noise"),
+    (dict(noise=-0.1), "noise"), (dict(component=3), "component"),
 ])
 def test_dataset_rejects_bad_arguments(kwargs, name):
     settings = dict(n_train=100, n_test=100)

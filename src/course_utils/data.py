@@ -4,8 +4,9 @@
   reads the state out every ``dt`` time units, after a discarded transient;
 * :func:`delay_embed` builds the delay vectors (x_t, x_{t-d}, x_{t-2d}, ...);
 * :func:`make_lorenz_dataset` makes the exercise data set (the counterpart of the sheet's
-  ``lorenz_data.pt``): a standardised, noisy delay embedding of the x component for
-  training, a separate clean stretch for evaluation, and the clean states;
+  ``lorenz_data.pt``): a standardised, noisy delay embedding of the x component (or
+  another, ``component``) for training, a separate clean stretch for evaluation, and the
+  clean states;
   :func:`save_lorenz_dataset`, :func:`load_lorenz_dataset` and :func:`lorenz_dataset`
   (load if the file holds the same settings, otherwise make and save) keep it as a
   ``.pt`` file;
@@ -29,7 +30,7 @@ __all__ = ["lorenz63_orbit", "delay_embed", "make_lorenz_dataset", "save_lorenz_
 
 #: The settings of the exercise data set (keyword arguments of :func:`make_lorenz_dataset`).
 DATASET_DEFAULTS = dict(n_train=100_000, n_test=100_000, dt=0.01, delay=10, noise=0.05,
-                        seed=0)
+                        seed=0, component=0)
 
 
 def lorenz63_orbit(n_steps: int, *, dt: float = 0.01, z0=None, transient: float = 50.0,
@@ -116,46 +117,51 @@ def delay_embed(x, delay: int = 10, dim: int = 3) -> np.ndarray:
 
 def make_lorenz_dataset(n_train: int = 100_000, n_test: int = 100_000, *, dt: float = 0.01,
                         delay: int = 10, noise: float = 0.05, seed: int = 0,
-                        gap: int = 1_000) -> dict:
-    """make_lorenz_dataset(n_train=100000, n_test=100000; dt=0.01, delay=10, noise=0.05, seed=0, gap=1000) → data
+                        gap: int = 1_000, component: int = 0) -> dict:
+    """make_lorenz_dataset(n_train=100000, n_test=100000; dt=0.01, delay=10, noise=0.05, seed=0, gap=1000, component=0) → data
 
     The exercise data set. One Lorenz-63 orbit (:func:`lorenz63_orbit`, read out every
     ``dt``) is cut into a training stretch and, ``gap`` read-outs later, a test stretch.
-    Of each, the x component is delay-embedded as (x_t, x_{t-d}, x_{t-2d}) with d =
-    ``delay`` samples (:func:`delay_embed`), and each column is standardised with the mean
+    Of each, the observed component (x by default, ``component = 0``; 1 is y, 2 is z) is
+    delay-embedded as (x_t, x_{t-d}, x_{t-2d}) with d = ``delay`` samples
+    (:func:`delay_embed`), and each column is standardised with the mean
     and standard deviation of the clean training embedding. The training data then get
     Gaussian observation noise of standard deviation ``noise`` (a fraction of each
     column's standard deviation, which is 1 after standardising); the test stretch stays
-    clean. The same ``seed`` gives the same data, bit for bit.
+    clean. The same ``seed`` gives the same data, bit for bit (the noise is drawn with
+    the seed and the component, so x's data do not change with the keyword).
 
     Returns a dict of torch tensors (float32 data, float64 statistics) and settings:
     ``train (n_train, 3)`` the noisy embedding to train on, ``train_clean``, ``test
     (n_test, 3)`` the clean test embedding, ``states_train`` and ``states_test`` the
     Lorenz states (x, y, z) at the same times, ``mean (3,)`` and ``std (3,)`` of the
     standardisation, and ``settings`` (a dict with n_train, n_test, dt, delay, noise, seed,
-    gap). The single-variable data set of the bonus task is ``train[:, :1]``.
+    gap, component). The single-variable data set of the bonus task is ``train[:, :1]``.
     """
     import torch
 
     if n_train < 2 or n_test < 2 or gap < 0 or noise < 0:
         raise ValueError(f"need n_train >= 2, n_test >= 2, gap >= 0 and noise >= 0; got "
                          f"n_train={n_train}, n_test={n_test}, gap={gap}, noise={noise}")
+    if component not in (0, 1, 2):
+        raise ValueError(f"component must be 0 (x), 1 (y) or 2 (z) of the Lorenz-63 state; "
+                         f"got component={component!r}")
     span = 2 * delay
     n_orbit = span + n_train + gap + span + n_test
     Z = lorenz63_orbit(n_orbit, dt=dt, seed=seed)
     test_start = span + n_train + gap
-    E_train = delay_embed(Z[:span + n_train, 0], delay)
-    E_test = delay_embed(Z[test_start:, 0], delay)
+    E_train = delay_embed(Z[:span + n_train, component], delay)
+    E_test = delay_embed(Z[test_start:, component], delay)
     mean, std = E_train.mean(axis=0), E_train.std(axis=0)
     train_clean, test = (E_train - mean) / std, (E_test - mean) / std
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([seed, 1 + component])
     train = train_clean + noise * rng.standard_normal(train_clean.shape)
 
     def f32(a):
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
     settings = dict(n_train=n_train, n_test=n_test, dt=dt, delay=delay, noise=noise,
-                    seed=seed, gap=gap)
+                    seed=seed, gap=gap, component=component)
     return dict(train=f32(train), train_clean=f32(train_clean), test=f32(test),
                 states_train=f32(Z[span:span + n_train]), states_test=f32(Z[test_start + span:]),
                 mean=torch.from_numpy(mean), std=torch.from_numpy(std), settings=settings)
