@@ -199,6 +199,10 @@ def main(argv=None) -> int:
         parser.error("the sets tde and full need --external DIR")
     jobs = [(m, k, args.external, args.seed, args.add_noise, args.change) for k in sets
             for m in methods if not (m == "x" and k != "course")]
+    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS
+
+    for m in methods:       # a bad --change stops here, not inside a worker
+        _changed(dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[m], args.change)
     import torch
 
     from course_utils.data import lorenz_dataset
