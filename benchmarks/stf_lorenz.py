@@ -81,6 +81,17 @@ def _load(name, external):
     return data["train"], data["test"], data["settings"]["dt"]
 
 
+def _settings(method, seed, changes):
+    """The settings of ``method`` ("stf", "gtf" or "x"): the notebooks' defaults, with
+    ``seed`` (if not None) for the initial model and the batches, and ``changes``."""
+    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS
+
+    settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
+    if seed is not None:
+        settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
+    return _changed(settings, changes)
+
+
 def _changed(settings, changes):
     """``settings`` with ``changes`` applied: "KEY=VALUE" for the model, "train.KEY=VALUE"
     for a training keyword (VALUE a Python literal)."""
@@ -106,18 +117,14 @@ def run(job):
 
     from course_utils.data import delay_embed
     from course_utils.metrics import power_spectrum_distance, state_space_divergence
-    from course_utils.pretrained import (GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS,
-                                         train_reconstruction)
+    from course_utils.pretrained import train_reconstruction
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
     method, key, external, seed, add_noise, changes = job
     set_name, n_orbits, horizon, targets = SETS[key]
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
-    if seed is not None:        # the initial model's and the batches' seed
-        settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
-    settings = _changed(settings, changes)
+    settings = _settings(method, seed, changes)
     train, test, dt = _load(set_name, external)
     floor_train = train         # the floor is the set's own: before any added noise
     if add_noise:               # a study option: more observation noise on the training data
@@ -195,14 +202,12 @@ def main(argv=None) -> int:
         sets = args.sets
     else:
         sets = ["course"] + (["tde", "full"] if args.external else [])
-    if any(SETS[k][0].startswith("external") for k in sets) and not args.external:
+    if any(SETS[k][0] in EXTERNAL_FILES for k in sets) and not args.external:
         parser.error("the sets tde and full need --external DIR")
     jobs = [(m, k, args.external, args.seed, args.add_noise, args.change) for k in sets
             for m in methods if not (m == "x" and k != "course")]
-    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS
-
     for m in methods:       # a bad --change stops here, not inside a worker
-        _changed(dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[m], args.change)
+        _settings(m, args.seed, args.change)
     import torch
 
     from course_utils.data import lorenz_dataset
