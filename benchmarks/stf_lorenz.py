@@ -94,19 +94,26 @@ def _settings(method, seed, changes):
 
 def _changed(settings, changes):
     """``settings`` with ``changes`` applied: "KEY=VALUE" for the model, "train.KEY=VALUE"
-    for a training keyword (VALUE a Python literal)."""
+    for a keyword of the training function (VALUE a Python literal)."""
     import ast
     import copy
+    import inspect
+
+    from course_utils.training import train_gtf, train_stf
 
     settings = copy.deepcopy(settings)
+    trainer = train_gtf if settings.get("method") == "gtf" else train_stf
+    keywords = set(inspect.signature(trainer).parameters) - {
+        "model", "data", "forward", "record", "record_every", "show_progress", "desc"}
     for change in changes:
         key, sep, value = change.partition("=")
         if not sep:
             raise SystemExit(f"--change wants KEY=VALUE or train.KEY=VALUE; got {change!r}")
         target = settings["train"] if key.startswith("train.") else settings
+        known = keywords if key.startswith("train.") else set(settings) - {"train", "method"}
         key = key.removeprefix("train.")
-        if key not in target:
-            raise SystemExit(f"--change {change!r}: no setting {key!r}; known: {sorted(target)}")
+        if key not in known:
+            raise SystemExit(f"--change {change!r}: no setting {key!r}; known: {sorted(known)}")
         target[key] = ast.literal_eval(value)
     return settings
 

@@ -470,3 +470,62 @@ def test_a_diverging_gtf_run_stops_with_a_clear_message():
                   adaptive=False, show_progress=False)
     with pytest.raises(ValueError, match="alpha=2"):
         train_gtf(model, _sine_data(), n_steps=1, alpha=2, show_progress=False)
+
+
+def test_gtf_alpha_decays_from_alpha_to_alpha_end_and_the_passes_use_it():
+    calls = []
+
+    def forward(model, x, weights):
+        calls.append(np.asarray(weights).copy())
+        return forced_forward(model, x, weights)
+
+    history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=5,
+                        batch_size=2, seq_len=6, alpha=0.2, adaptive=False, alpha_end=0.0125,
+                        forward=forward, show_progress=False)
+    alpha = history["alpha"]
+    np.testing.assert_allclose(alpha, 0.2 * 0.5 ** np.arange(5))   # 0.2 ... 0.0125
+    for a, w in zip(alpha, calls):
+        np.testing.assert_allclose(w, [1] + [a] * 5)
+    for bad in (dict(adaptive=True, alpha_end=0.01), dict(adaptive=False, alpha_end=0.0),
+                dict(adaptive=False, alpha_end=1.5)):
+        with pytest.raises(ValueError, match="alpha_end needs adaptive=False"):
+            train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=2, alpha=0.2,
+                      show_progress=False, **bad)
+
+
+def test_batch_noise_is_fresh_scaled_per_column_and_leaves_the_batches_alone():
+    """noise > 0 adds a new draw at each update, of noise times each column's deviation,
+    to the same subsequences that noise = 0 trains on, and is itself reproducible."""
+    data = _sine_data() * torch.tensor([1.0, 2.0, 4.0])
+    seen = {}
+    for noise in (0.0, 0.1, 0.1):
+        xs = []
+
+        def forward(model, x, tau_f, warmup):
+            xs.append(x.detach().clone())
+            return stf_forward(model, x, tau_f, warmup)
+
+        train_stf(ShallowPLRNN(4, 8, 3, seed=0), data, n_steps=3, batch_size=64, seq_len=50,
+                  tau_f=10, lr=1e-12, lr_end=1e-12, noise=noise, forward=forward, seed=5,
+                  show_progress=False)
+        seen.setdefault(noise, []).append(torch.stack(xs))
+    clean, noisy, again = seen[0.0][0], seen[0.1][0], seen[0.1][1]
+    assert torch.equal(noisy, again)                               # reproducible
+    e = noisy - clean                                              # same batches underneath
+    std = e.reshape(3, -1, 3).std(dim=1)                           # per update and column
+    np.testing.assert_allclose(std, 0.1 * data.std(dim=0).expand(3, 3), rtol=0.06)
+    assert not torch.allclose(e[0], e[1])                          # fresh at each update
+
+
+def test_batch_noise_is_observation_noise_and_bad_levels_are_refused():
+    from course_utils.training import _batch_noise
+
+    data = _sine_data()
+    add = _batch_noise(data, 0.2, seed=1)
+    x, y = add(torch.zeros(4, 9, 3), torch.zeros(4, 9, 3))
+    torch.testing.assert_close(y[:, :-1], x[:, 1:])                # y_t is x_{t+1}
+    assert x.abs().min() > 0
+    for bad in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=f"noise must be a finite number >= 0; got {bad}"):
+            train_stf(ShallowPLRNN(4, 8, 3, seed=0), data, n_steps=1, noise=bad,
+                      show_progress=False)

@@ -402,15 +402,36 @@ def _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end):
     return data
 
 
+def _batch_noise(data, noise: float, seed: int):
+    """A function ``add(x, y)`` that adds fresh Gaussian noise of ``noise`` times each
+    column's standard deviation to a batch, the same draw to a step's target y_t as to the
+    next step's input x_{t+1}; its own generator, so that the batches do not change."""
+    if not (noise >= 0.0 and math.isfinite(noise)):
+        raise ValueError(f"noise must be a finite number >= 0; got {noise}")
+    scale = noise * data.std(dim=0)
+    generator = torch.Generator().manual_seed(
+        int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
+
+    def add(x, y):
+        B, T, N = x.shape
+        e = torch.randn(B, T + 1, N, generator=generator, dtype=x.dtype) * scale
+        return x + e[:, :-1], y + e[:, 1:]
+
+    return add
+
+
 def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_end, clip,
-                  seed, show_progress, desc, advice, record=None, record_every=1000):
+                  seed, show_progress, desc, advice, record=None, record_every=1000,
+                  noise=0.0):
     """The training loop that STF and GTF share: Adam with an exponentially decaying
-    learning rate, one BLAS thread, batches of random subsequences, clipping and the
-    divergence check; ``loss_of(step, x, y)`` gives each update's loss; ``record(model)``
-    is called before the first update, every ``record_every`` updates and after the last."""
+    learning rate, one BLAS thread, batches of random subsequences (with fresh noise of
+    ``noise`` times each column's deviation, if > 0), clipping and the divergence check;
+    ``loss_of(step, x, y)`` gives each update's loss; ``record(model)`` is called before
+    the first update, every ``record_every`` updates and after the last."""
     if record_every < 1:
         raise ValueError(f"record_every must be >= 1; got {record_every}")
     data = _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end)
+    add_noise = _batch_noise(data, noise, seed) if noise else None
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
@@ -429,6 +450,8 @@ def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_
                 records.append(record(model))
                 recording += time.perf_counter() - tick
             x, y = sample_batch(data, batch_size, seq_len, generator=generator)
+            if add_noise is not None:
+                x, y = add_noise(x, y)
             losses[step] = _update(optimizer, model, loss_of(step, x, y), clip, step, advice)
             schedule.step()
             if step % 50 == 0 and hasattr(bar, "set_postfix"):
@@ -443,10 +466,10 @@ def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_
 
 def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
               seq_len: int = 200, tau_f: int = 25, warmup: int = 0, lr: float = 3e-3,
-              lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, forward=None,
-              record=None, record_every: int = 1000, show_progress: bool = True,
-              desc: str = "STF training") -> dict:
-    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, record=None, record_every=1000, show_progress=True) → history
+              lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
+              forward=None, record=None, record_every: int = 1000,
+              show_progress: bool = True, desc: str = "STF training") -> dict:
+    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
 
     Train ``model`` in place by sparse teacher forcing on a time series ``data`` (shape
     ``(T, N)``, N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random
@@ -461,6 +484,12 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     * ``warmup = 0``: T_W, the first steps of each subsequence, forced at every step and
       left out of the loss.
     * ``seed = 0``: seeds the batches (the model has its own seed).
+    * ``noise = 0.0``: fresh Gaussian noise added to every batch, with a standard
+      deviation of ``noise`` times each column's (in units of the data's deviation, so
+      0.05 is 5 %), drawn anew at each update (from its own generator: ``noise = 0``
+      gives the same batches as before); a regulariser that spreads the training states
+      around the attractor. The same draw is added to a step's target and to the next
+      step's forcing signal, as observation noise would be.
     * ``forward = None``: the forced forward pass, ``forward(model, x, tau_f, warmup)``;
       by default :func:`stf_forward_fused`, which computes on the CPU (one BLAS thread)
       whatever the model's device.
@@ -484,7 +513,7 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     return _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
                          show_progress=show_progress, desc=desc, record=record,
-                         record_every=record_every,
+                         record_every=record_every, noise=noise,
                          advice=f"Lower the learning rate (lr={lr}) or the forcing interval "
                                 f"(tau_f={tau_f}), or shorten seq_len={seq_len}")
 
@@ -495,11 +524,12 @@ _ALPHA_STRIDE = 10
 
 def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
               seq_len: int = 200, alpha: float = 1.0, adaptive: bool = True,
-              alpha_every: int = 25, alpha_decay: float = 0.995, warmup: int = 0,
-              lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0,
+              alpha_every: int = 25, alpha_decay: float = 0.995,
+              alpha_end: float | None = None, warmup: int = 0, lr: float = 3e-3,
+              lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
               forward=None, record=None, record_every: int = 1000,
               show_progress: bool = True, desc: str = "GTF training") -> dict:
-    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, forward=None, record=None, record_every=1000, show_progress=True) → history
+    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, alpha_end=None, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
 
     Train ``model`` in place by generalized teacher forcing on a time series ``data``
     (shape ``(T, N)``): the same loop as :func:`train_stf` (Adam, decaying learning rate,
@@ -517,10 +547,15 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
       alpha_hat if that is larger, and otherwise relaxes towards it, alpha <- ``alpha_decay``
       alpha + (1 - ``alpha_decay``) alpha_hat. Forcing so is as weak as the bound on the
       gradients allows, and it starts strong, when the model is far from the data.
+    * ``alpha_end = None``: with ``adaptive = False``, alpha decays exponentially from
+      ``alpha`` at the first update to ``alpha_end`` at the last, alpha_k = alpha
+      (alpha_end / alpha)^(k / (n_steps - 1)), as the learning rate does: forcing that
+      weakens as the model learns, so that late updates see longer free runs. None keeps
+      alpha constant.
     * ``warmup = 0``: steps forced fully (alpha = 1) and left out of the loss.
     * ``forward = None``: ``forward(model, x, weights)``, by default
       :func:`forced_forward_fused` (CPU, one BLAS thread).
-    * the others as in :func:`train_stf`.
+    * the others (``noise`` among them) as in :func:`train_stf`.
 
     Returns a dict with ``loss`` and ``alpha`` (one value per update, NumPy) and
     ``seconds``, and with ``record``, ``steps`` and ``records``. Raises
@@ -532,6 +567,9 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
         raise ValueError(f"need 0 <= alpha <= 1, alpha_every >= 1 and 0 <= alpha_decay <= 1; "
                          f"got alpha={alpha}, alpha_every={alpha_every}, "
                          f"alpha_decay={alpha_decay}")
+    if alpha_end is not None and (adaptive or not 0.0 < alpha_end <= 1.0 or not alpha > 0):
+        raise ValueError(f"alpha_end needs adaptive=False, alpha > 0 and 0 < alpha_end <= 1; "
+                         f"got alpha_end={alpha_end}, alpha={alpha}, adaptive={adaptive}")
     forward = forced_forward_fused if forward is None else forward
     alphas = np.empty(n_steps)
     state = dict(alpha=float(alpha))
@@ -544,6 +582,8 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
             a = state["alpha"]
             state["alpha"] = estimate if estimate > a else alpha_decay * a + (
                 1 - alpha_decay) * estimate
+        elif alpha_end is not None:
+            state["alpha"] = alpha * (alpha_end / alpha) ** (step / max(1, n_steps - 1))
         alphas[step] = state["alpha"]
         weights = forcing_weights(x.shape[1], alpha=state["alpha"], warmup=warmup)
         return stf_loss(forward(model, x, weights), y, warmup)
@@ -551,7 +591,7 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     history = _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                             seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
                             show_progress=show_progress, desc=desc, record=record,
-                            record_every=record_every,
+                            record_every=record_every, noise=noise,
                             advice=f"Lower the learning rate (lr={lr}), or force more "
                                    f"strongly (a larger alpha, or adaptive=True)")
     history["alpha"] = alphas
