@@ -194,7 +194,9 @@ for name, loss in (("yours", stf_loss(gtf_forward(model, x, alpha), y)),
                    ("fused", stf_loss(forced_forward_fused(
                        model, x, forcing_weights(x.shape[1], alpha=alpha)), y))):
     grads[name] = torch.autograd.grad(loss, list(model.parameters()))
-same = all(torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+# float32 sums in another order differ in their last digits, so each parameter's
+# gradient is compared as a whole: its relative error |a - b| / |b| (in norm)
+same = all(float((a - b).norm() / b.norm()) < 1e-4
            for a, b in zip(grads["yours"], grads["fused"]))
 print("same gradients:", same)
 # Expected output:

@@ -175,7 +175,9 @@ for name, forward in (("yours (autograd)", stf_forward), ("fused", stf_forward_f
         loss = stf_loss(forward(model, x, settings["tau_f"]), y)
         grads[name] = torch.autograd.grad(loss, list(model.parameters()))
     timings[name] = (time.perf_counter() - start) / 5
-same = all(torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+# float32 sums in another order differ in their last digits, so each parameter's
+# gradient is compared as a whole: its relative error |a - b| / |b| (in norm)
+same = all(float((a - b).norm() / b.norm()) < 1e-4
            for a, b in zip(grads["yours (autograd)"], grads["fused"]))
 print("same gradients:", same)
 # Expected output:
