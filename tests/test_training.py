@@ -433,13 +433,19 @@ def test_gtf_training_lowers_the_loss_adapts_alpha_and_is_reproducible():
         assert torch.equal(runs[0][1][k], runs[1][1][k]), k
 
 
-def test_gtf_with_a_constant_alpha_keeps_it_and_uses_the_student_forward():
+def _recording_forward():
+    """A forced forward pass that records the forcing weights of every call."""
     calls = []
 
     def forward(model, x, weights):
         calls.append(np.asarray(weights).copy())
         return forced_forward(model, x, weights)
 
+    return calls, forward
+
+
+def test_gtf_with_a_constant_alpha_keeps_it_and_uses_the_student_forward():
+    calls, forward = _recording_forward()
     history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=3,
                         batch_size=2, seq_len=6, alpha=0.2, adaptive=False, warmup=2,
                         forward=forward, show_progress=False)
@@ -473,12 +479,7 @@ def test_a_diverging_gtf_run_stops_with_a_clear_message():
 
 
 def test_gtf_alpha_decays_from_alpha_to_alpha_end_and_the_passes_use_it():
-    calls = []
-
-    def forward(model, x, weights):
-        calls.append(np.asarray(weights).copy())
-        return forced_forward(model, x, weights)
-
+    calls, forward = _recording_forward()
     history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=5,
                         batch_size=2, seq_len=6, alpha=0.2, adaptive=False, alpha_end=0.0125,
                         forward=forward, show_progress=False)
