@@ -111,15 +111,18 @@ def test_fixed_point_searches(device):
     assert torch.equal(exact.patterns.cpu(), exact_cpu.patterns)
 
 
+@pytest.mark.parametrize("noise", [0.0, 0.05])
 @pytest.mark.parametrize("device", DEVICES)
-def test_stf_training_takes_a_model_on_the_device(device):
+def test_stf_training_takes_a_model_on_the_device(device, noise):
     """train_stf trains a model where it is (the fused pass computes on the CPU and hands
-    the gradients back); the same run on the CPU gives the same parameters to rounding."""
+    the gradients back); the same run on the CPU gives the same parameters to rounding,
+    with fresh batch noise too (drawn on the CPU, the same draws on either device)."""
     t = torch.arange(2000, dtype=torch.float64) * 0.05
     data = torch.stack([torch.sin(t), torch.cos(1.3 * t), torch.sin(0.7 * t)], dim=1)
     model = _plrnn(M=5, L=16, seed=2)
     on = copy.deepcopy(model).to(_on(device))
-    settings = dict(n_steps=20, batch_size=8, seq_len=30, tau_f=5, show_progress=False)
+    settings = dict(n_steps=20, batch_size=8, seq_len=30, tau_f=5, noise=noise,
+                    show_progress=False)
     train_stf(model, data, **settings)
     train_stf(on, data, **settings)            # data on the CPU, model on the device
     for p, q in zip(on.parameters(), model.parameters()):

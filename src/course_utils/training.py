@@ -405,7 +405,9 @@ def _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end):
 def _batch_noise(data, noise: float, seed: int):
     """A function ``add(x, y)`` that adds fresh Gaussian noise of ``noise`` times each
     column's standard deviation to a batch, the same draw to a step's target y_t as to the
-    next step's input x_{t+1}; its own generator, so that the batches do not change."""
+    next step's input x_{t+1}; its own generator, so that the batches do not change. The
+    draws are made on the CPU and moved to the batch's device, so that a model on a GPU
+    sees the same noise as on the CPU."""
     if not (noise >= 0.0 and math.isfinite(noise)):
         raise ValueError(f"noise must be a finite number >= 0; got {noise}")
     scale = noise * data.std(dim=0)
@@ -414,7 +416,8 @@ def _batch_noise(data, noise: float, seed: int):
 
     def add(x, y):
         B, T, N = x.shape
-        e = torch.randn(B, T + 1, N, generator=generator, dtype=x.dtype) * scale
+        e = torch.randn(B, T + 1, N, generator=generator, dtype=x.dtype).to(x.device)
+        e = e * scale
         return x + e[:, :-1], y + e[:, 1:]
 
     return add
