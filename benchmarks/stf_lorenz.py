@@ -23,13 +23,15 @@ against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps
 
 Three study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
 with y instead of x delay-embedded (``make_lorenz_dataset(component=1)``, the observable of
-lorenz63_tde; 5 % noise, judged like an external set); ``--add-noise F`` adds Gaussian noise
+lorenz63_tde; 5 % noise, judged like an external set), and ``--sets clean`` on "course
+clean", the course set without its noise (``make_lorenz_dataset(noise=0.0)``, judged like
+the course set, against its own floors); ``--add-noise F`` adds Gaussian noise
 of F times each column's standard deviation to any training set (seed 12345; the floors
 stay those of the set as it is); and ``--change KEY=VALUE ...`` changes a setting of every
 model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
-        [--sets course tde full y] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
+        [--sets course tde full y clean] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
         [--workers 2] [--out FILE]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
@@ -53,12 +55,14 @@ LAMBDA_TRUE = 0.9056
 
 TARGETS = {"course": dict(stf=0.02, gtf=0.015, x=0.05), "external": 0.03}
 
-#: The data sets: command-line name -> (name, n_orbits, horizon, targets). "course y" is a
-#: study set with no targets of its own; it is judged as an external set.
+#: The data sets: command-line name -> (name, n_orbits, horizon, targets). "course y" and
+#: "course clean" are study sets with no targets of their own; they are judged as an
+#: external set and as the course set.
 SETS = {"course": ("course", 8, 100_000, "course"),
         "tde": ("external tde", 16, 200_000, "external"),
         "full": ("external full state", 16, 200_000, "external"),
-        "y": ("course y", 16, 200_000, "external")}
+        "y": ("course y", 16, 200_000, "external"),
+        "clean": ("course clean", 8, 100_000, "course")}
 EXTERNAL_FILES = {"external tde": ("lorenz63_tde_train.npy", "lorenz63_tde_test.npy"),
                   "external full state": ("lorenz63_on0.05_train.npy", "lorenz63_test.npy")}
 
@@ -74,6 +78,8 @@ def _load(name, external):
         data = lorenz_dataset("lorenz_data.pt")
     elif name == "course y":    # the same orbit, but y delay-embedded, as in lorenz63_tde
         data = make_lorenz_dataset(component=1)
+    elif name == "course clean":    # the same orbit and embedding, without the noise
+        data = make_lorenz_dataset(noise=0.0)
     else:
         train, test = (torch.from_numpy(np.load(Path(external) / f).astype(np.float32))
                        for f in EXTERNAL_FILES[name])
@@ -188,7 +194,7 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="*", choices=("stf", "gtf", "x"), default=None)
     parser.add_argument("--external", default=None,
                         help="folder of the external Lorenz-63 sets (by hand only)")
-    parser.add_argument("--sets", nargs="*", choices=("course", "tde", "full", "y"), default=None,
+    parser.add_argument("--sets", nargs="*", choices=tuple(SETS), default=None,
                         help="only these data sets (default: course, and both external "
                              "sets with --external)")
     parser.add_argument("--seed", type=int, default=None,

@@ -364,6 +364,23 @@ def test_fused_gtf_matches_autograd_values_and_gradients(alpha, warmup):
         torch.testing.assert_close(g, e, rtol=1e-9, atol=1e-11)
 
 
+def test_fused_pass_with_a_different_weight_at_every_step_matches_autograd():
+    """Any schedule of forcing weights, not only STF's 0/1 or GTF's constant alpha: the
+    backward pass scales each step by its own 1 - w_t."""
+    model = _model(M=6, L=11, N=2)
+    g = torch.Generator().manual_seed(7)
+    x, y = (torch.randn(3, 25, 2, dtype=torch.float64, generator=g) for _ in range(2))
+    weights = torch.rand(25, dtype=torch.float64, generator=g).numpy()
+    weights[[0, 5, 9]] = 1.0
+    weights[[3, 12]] = 0.0
+    ref = stf_loss(forced_forward(model, x, weights), y)
+    fused = stf_loss(forced_forward_fused(model, x, weights), y)
+    torch.testing.assert_close(fused, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(fused, list(model.parameters())),
+                    torch.autograd.grad(ref, list(model.parameters()))):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
 def test_forced_passes_reject_bad_weights():
     model = _model(N=3)
     x = torch.zeros(2, 5, 3, dtype=torch.float64)

@@ -202,13 +202,14 @@ def _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2):
     """The forced forward pass in NumPy, filling Z (states entering each step, after the
     forcing), H (hidden activations) and out (read-outs) in place; shapes (T, B, .)."""
     N = xs.shape[2]
+    wx = weights.astype(xs.dtype)[:, None, None] * xs            # w_t x_t, once
     for t in range(xs.shape[0]):
         w = float(weights[t])
         if w == 1.0:
             z[:, :N] = xs[t]
         elif w > 0.0:
             z[:, :N] *= 1.0 - w
-            z[:, :N] += w * xs[t]
+            z[:, :N] += wx[t]
         Z[t] = z
         h = z @ w2t
         h += b2
@@ -223,21 +224,23 @@ def _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2):
 def _backward_loop(go, weights, dz, D, G, active, a, w1, w2):
     """Backpropagation through time in NumPy: from the read-out gradients go (T, B, N),
     fill D[t] = dL/dz_{t+1} and G[t] = dL/d(W2 z~_t + h2) in place; the forcing at step t
-    scales the gradient through the observed units by 1 - w_t."""
+    scales the gradient through the observed units by 1 - w_t, folded into the columns of
+    W2 and the entries of A that reach them (one scaled pair per distinct weight)."""
     N = go.shape[2]
+    scale = np.ones(a.shape[0], dtype=a.dtype)
+    scaled = {}
+    for w in np.unique(weights):
+        scale[:N] = 1.0 - w
+        scaled[w] = (w2 * scale, a * scale)
     for t in range(go.shape[0] - 1, -1, -1):
         dz[:, :N] += go[t]
         D[t] = dz
         g = dz @ w1
         g *= active[t]
         G[t] = g
-        dz = g @ w2
-        dz += a * D[t]
-        w = float(weights[t])
-        if w == 1.0:
-            dz[:, :N] = 0.0
-        elif w > 0.0:
-            dz[:, :N] *= 1.0 - w
+        w2_t, a_t = scaled[weights[t]]
+        dz = g @ w2_t
+        dz += a_t * D[t]
 
 
 class _FusedForcing(torch.autograd.Function):
