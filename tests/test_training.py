@@ -331,8 +331,16 @@ def test_forcing_weights_of_stf_and_gtf():
     np.testing.assert_array_equal(forcing_weights(6, tau_f=2, warmup=3), [1, 1, 1, 1, 0, 1])
     np.testing.assert_array_equal(forcing_weights(4, alpha=0.25), [1, 0.25, 0.25, 0.25])
     np.testing.assert_array_equal(forcing_weights(5, alpha=0.5, warmup=3), [1, 1, 1, .5, .5])
-    with pytest.raises(ValueError, match="exactly one of tau_f"):
-        forcing_weights(5, tau_f=2, alpha=0.1)
+    np.testing.assert_array_equal(forcing_weights(7, tau_f=3, alpha=0.1),    # with resets
+                                  [1, .1, .1, 1, .1, .1, 1])
+    np.testing.assert_array_equal(forcing_weights(6, tau_f=3, alpha=0.0),
+                                  forcing_weights(6, tau_f=3))
+    np.testing.assert_array_equal(forcing_weights(6, tau_f=6, alpha=0.4),
+                                  forcing_weights(6, alpha=0.4))
+    with pytest.raises(ValueError, match="give tau_f .*got neither"):
+        forcing_weights(5)
+    with pytest.raises(ValueError, match="alpha=-0.1"):
+        forcing_weights(5, tau_f=2, alpha=-0.1)
     with pytest.raises(ValueError, match="alpha=1.5"):
         forcing_weights(5, alpha=1.5)
 
@@ -469,6 +477,15 @@ def test_gtf_with_a_constant_alpha_keeps_it_and_uses_the_student_forward():
     np.testing.assert_array_equal(history["alpha"], [0.2] * 3)
     for w in calls:
         np.testing.assert_allclose(w, [1, 1, 0.2, 0.2, 0.2, 0.2])
+
+
+def test_gtf_with_resets_forces_every_tau_f_th_state_fully():
+    calls, forward = _recording_forward()
+    train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=2, batch_size=2,
+              seq_len=7, alpha=0.2, adaptive=False, tau_f=3, forward=forward,
+              show_progress=False)
+    for w in calls:
+        np.testing.assert_allclose(w, [1, 0.2, 0.2, 1, 0.2, 0.2, 1])
 
 
 def test_training_records_at_the_given_updates():

@@ -74,20 +74,21 @@ def forcing_weights(T: int, *, tau_f: int | None = None, alpha: float | None = N
 
     The forcing weight w_t in [0, 1] of each of the ``T`` steps (float64, shape ``(T,)``):
     step t replaces the observed units by z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t. Give
-    exactly one of
 
     * ``tau_f``: sparse teacher forcing, w_t = 1 at :func:`forcing_times` and 0 elsewhere;
     * ``alpha``: generalized teacher forcing, w_t = 1 for t < max(1, ``warmup``) (the first
-      state, and a warm-up, are inferred from the data) and w_t = alpha after.
+      state, and a warm-up, are inferred from the data) and w_t = alpha after;
+    * both: generalized teacher forcing with resets, w_t = 1 at :func:`forcing_times`
+      and alpha elsewhere (alpha = 0 is STF, tau_f >= T is GTF).
     """
-    if (tau_f is None) == (alpha is None):
-        raise ValueError(f"give exactly one of tau_f (STF) and alpha (GTF); got "
-                         f"tau_f={tau_f}, alpha={alpha}")
-    if tau_f is not None:
-        return forcing_times(T, tau_f, warmup).astype(np.float64)
-    if not 0.0 <= alpha <= 1.0 or warmup < 0:
+    if tau_f is None and alpha is None:
+        raise ValueError("give tau_f (STF), alpha (GTF) or both; got neither")
+    if alpha is not None and (not 0.0 <= alpha <= 1.0 or warmup < 0):
         raise ValueError(f"need 0 <= alpha <= 1 and warmup >= 0; got alpha={alpha}, "
                          f"warmup={warmup}")
+    if tau_f is not None:
+        mask = forcing_times(T, tau_f, warmup)
+        return np.where(mask, 1.0, 0.0 if alpha is None else float(alpha))
     w = np.full(T, float(alpha))
     w[: max(1, warmup)] = 1.0
     return w
@@ -531,11 +532,11 @@ _ALPHA_STRIDE = 10
 def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int = 32,
               seq_len: int = 200, alpha: float = 1.0, adaptive: bool = True,
               alpha_every: int = 25, alpha_decay: float = 0.995,
-              alpha_end: float | None = None, warmup: int = 0, lr: float = 3e-3,
-              lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
+              alpha_end: float | None = None, tau_f: int | None = None, warmup: int = 0,
+              lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
               forward=None, record=None, record_every: int = 1000,
               show_progress: bool = True, desc: str = "GTF training") -> dict:
-    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, alpha_end=None, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
+    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, alpha_end=None, tau_f=None, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
 
     Train ``model`` in place by generalized teacher forcing on a time series ``data``
     (shape ``(T, N)``): the same loop as :func:`train_stf` (Adam, decaying learning rate,
@@ -558,6 +559,9 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
       (alpha_end / alpha)^(k / (n_steps - 1)), as the learning rate does: forcing that
       weakens as the model learns, so that late updates see longer free runs. None keeps
       alpha constant.
+    * ``tau_f = None``: with a forcing interval, every ``tau_f``-th state is also forced
+      fully, w_t = 1 as in :func:`train_stf` and alpha between (:func:`forcing_weights`
+      with both), a method between STF (alpha = 0) and GTF; None forces by alpha alone.
     * ``warmup = 0``: steps forced fully (alpha = 1) and left out of the loss.
     * ``forward = None``: ``forward(model, x, weights)``, by default
       :func:`forced_forward_fused` (CPU, one BLAS thread).
@@ -582,7 +586,8 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
 
     def loss_of(step, x, y):
         if adaptive and step % alpha_every == 0:
-            weights = forcing_weights(x.shape[1], alpha=state["alpha"], warmup=warmup)
+            weights = forcing_weights(x.shape[1], alpha=state["alpha"], tau_f=tau_f,
+                                      warmup=warmup)
             states = forced_states(model, x, weights)[:, ::_ALPHA_STRIDE]
             estimate = gtf_alpha_estimate(model, states)
             a = state["alpha"]
@@ -591,7 +596,8 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
         elif alpha_end is not None:
             state["alpha"] = alpha * (alpha_end / alpha) ** (step / max(1, n_steps - 1))
         alphas[step] = state["alpha"]
-        weights = forcing_weights(x.shape[1], alpha=state["alpha"], warmup=warmup)
+        weights = forcing_weights(x.shape[1], alpha=state["alpha"], tau_f=tau_f,
+                                  warmup=warmup)
         return stf_loss(forward(model, x, weights), y, warmup)
 
     history = _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,

@@ -1,0 +1,66 @@
+"""Cost of one fused forced pass (forward and backward) for STF, GTF and GTF with resets,
+measured side by side in one process: the passes of the methods take turns, so that a
+change of load on the machine falls on all of them alike. Whole trainings side by side
+scatter by about 10 % on a 2-core virtual machine; this is the measure for differences
+of a few per cent.
+
+    .venv/bin/python benchmarks/forcing_pass.py [--rounds 15] [--passes 10] [--M 20]
+        [--L 200] [--batch 32] [--T 200]
+
+Prints one JSON line per method: the median and quartiles of the time per pass (ms) over
+``rounds`` rounds of ``passes`` passes each, and the ratio to STF's median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def main(argv=None):
+    import numpy as np
+    import torch
+
+    from course_utils.models import ShallowPLRNN
+    from course_utils.training import forced_forward_fused, forcing_weights, stf_loss
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--passes", type=int, default=10)
+    p.add_argument("--M", type=int, default=20)
+    p.add_argument("--L", type=int, default=200)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--T", type=int, default=200)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    model = ShallowPLRNN(args.M, args.L, 3, seed=0)
+    g = torch.Generator().manual_seed(0)
+    x, y = (torch.randn(args.batch, args.T, 3, generator=g) for _ in range(2))
+    methods = {"stf": forcing_weights(args.T, tau_f=25),
+               "gtf": forcing_weights(args.T, alpha=0.05),
+               "gtf with resets": forcing_weights(args.T, tau_f=25, alpha=0.05)}
+    times = {name: [] for name in methods}
+    for _ in range(args.rounds):
+        for name, weights in methods.items():
+            start = time.perf_counter()
+            for _ in range(args.passes):
+                model.zero_grad()
+                stf_loss(forced_forward_fused(model, x, weights), y).backward()
+            times[name].append((time.perf_counter() - start) / args.passes * 1e3)
+    ref = float(np.median(times["stf"]))
+    for name, t in times.items():
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
+        print(json.dumps(dict(method=name, ms_per_pass=round(float(med), 3),
+                              quartiles=[round(float(q1), 3), round(float(q3), 3)],
+                              ratio_to_stf=round(float(med) / ref, 3), M=args.M, L=args.L,
+                              batch=args.batch, T=args.T, rounds=args.rounds,
+                              passes=args.passes, cpu=platform.processor() or platform.machine())))
+
+
+if __name__ == "__main__":
+    main()
