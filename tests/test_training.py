@@ -488,6 +488,21 @@ def test_gtf_with_resets_forces_every_tau_f_th_state_fully():
         np.testing.assert_allclose(w, [1, 0.2, 0.2, 1, 0.2, 0.2, 1])
 
 
+def test_gtf_with_resets_and_alpha_zero_is_stf():
+    """alpha = 0 with resets every tau_f steps is sparse teacher forcing, update for update."""
+    runs = []
+    for train in (lambda m, **kw: train_stf(m, **kw),
+                  lambda m, **kw: train_gtf(m, alpha=0.0, adaptive=False, **kw)):
+        model = ShallowPLRNN(4, 8, 3, seed=3)
+        history = train(model, data=_sine_data(), n_steps=20, batch_size=4, seq_len=30,
+                        tau_f=7, seed=2, show_progress=False)
+        runs.append((history["loss"], [p.detach().clone() for p in model.parameters()]))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][0][-1] < runs[0][0][0]                   # it trained
+    for a, b in zip(runs[0][1], runs[1][1]):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 def test_training_records_at_the_given_updates():
     seen = []
     history = train_gtf(ShallowPLRNN(4, 8, 3, seed=0), _sine_data(), n_steps=7, batch_size=2,

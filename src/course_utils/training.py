@@ -533,8 +533,8 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
               seq_len: int = 200, alpha: float = 1.0, adaptive: bool = True,
               alpha_every: int = 25, alpha_decay: float = 0.995,
               alpha_end: float | None = None, tau_f: int | None = None, warmup: int = 0,
-              lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
-              forward=None, record=None, record_every: int = 1000,
+              lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0,
+              noise: float = 0.0, forward=None, record=None, record_every: int = 1000,
               show_progress: bool = True, desc: str = "GTF training") -> dict:
     """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, alpha_end=None, tau_f=None, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
 
