@@ -21,8 +21,9 @@ during training from the Jacobians (:func:`gtf_alpha_estimate`).
 
 Both are one forcing rule with per-step weights w_t in [0, 1] (:func:`forcing_weights`):
 STF has w_t = 1 at the forcing times and 0 elsewhere; GTF has w_0 = 1 (the first state is
-inferred from x_0) and w_t = alpha after. :func:`forced_forward` and the fused
-:func:`forced_forward_fused` compute either.
+inferred from x_0) and w_t = alpha after; GTF with resets (``train_gtf(..., tau_f=...)``)
+has w_t = 1 at STF's forcing times and alpha between. :func:`forced_forward` and the
+fused :func:`forced_forward_fused` compute any of them.
 
 PyTorch is imported with this module. References: J. Mikhaeil, Z. Monfared, D.
 Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 2022
