@@ -366,9 +366,10 @@ fig.tight_layout()
 #   seeds 0, 1 and 2, it came out 1.7, 1.2 and 1.2 % low, where plain GTF with seed 2 was
 #   2.1 % low and STF 1.4 %; on the lab's $y$ embedding 3.3 % low instead of 5.0 %. With
 #   resets, $\alpha$ matters less: 0.02 and 0.1 gave 1.0 and 0.8 % low (seed 0), where
-#   without resets they gave 2.8 and 2.3 %. So the reset, more than the size of the
-#   forcing, is what GTF lacks here (a handful of runs on one machine). Why, these runs do
-#   not show; one reading is that under a constant $\alpha$ every forced state carries a
+#   without resets they gave 2.8 and 2.3 %, and $\alpha = 0.1$ with resets came out 0.8,
+#   0.9 and 1.0 % low with seeds 0, 1 and 2, closer than STF. So the reset, more than the
+#   size of the forcing, is what GTF lacks here (eight runs on one machine). Why, these
+#   runs do not show; one reading is that under a constant $\alpha$ every forced state carries a
 #   share of the model's own accumulated error, so the map is always fitted a little off
 #   the data, while after each reset a stretch of free steps starts from the attractor
 #   itself.
@@ -386,7 +387,7 @@ fig.tight_layout()
 # GTF_DEFAULTS["train"], adaptive=True, alpha=1.0))` in `train_reconstruction`) and follow
 # `history["alpha"]`; or with a larger constant $\alpha$, which makes the model lean on the
 # data, or $\alpha = 0$, which lets it run freely and its gradients explode; or with
-# resets, `tau_f=25` added to the training settings.
+# resets, `tau_f=25` and `alpha=0.1` in the training settings.
 
 
 # %% [markdown]
