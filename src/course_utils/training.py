@@ -80,7 +80,7 @@ def forcing_weights(T: int, *, tau_f: int | None = None, alpha: float | None = N
     * ``alpha``: generalized teacher forcing, w_t = 1 for t < max(1, ``warmup``) (the first
       state, and a warm-up, are inferred from the data) and w_t = alpha after;
     * both: generalized teacher forcing with resets, w_t = 1 at :func:`forcing_times`
-      and alpha elsewhere (alpha = 0 is STF, tau_f >= T is GTF).
+      and alpha elsewhere (alpha = 0 is STF; with warmup = 0, tau_f >= T is GTF).
     """
     if tau_f is None and alpha is None:
         raise ValueError("give tau_f (STF), alpha (GTF) or both; got neither")
