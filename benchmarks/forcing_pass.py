@@ -7,7 +7,8 @@ of a few per cent.
     .venv/bin/python benchmarks/forcing_pass.py [--rounds 15] [--passes 10] [--M 20]
         [--L 200] [--batch 32] [--T 200]
 
-Prints one JSON line per method: the median and quartiles of the time per pass (ms) over
+The forcing is chapter 03's and 06's: tau_f of ``STF_DEFAULTS``, alpha of ``GTF_DEFAULTS``
+(and both for GTF with resets). Prints one JSON line per method: the median and quartiles of the time per pass (ms) over
 ``rounds`` rounds of ``passes`` passes each, and the ratio to STF's median.
 """
 
@@ -27,23 +28,25 @@ def main(argv=None):
     import torch
 
     from course_utils.models import ShallowPLRNN
+    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS
     from course_utils.training import forced_forward_fused, forcing_weights, stf_loss
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--passes", type=int, default=10)
-    p.add_argument("--M", type=int, default=20)
-    p.add_argument("--L", type=int, default=200)
+    p.add_argument("--M", type=int, default=GTF_DEFAULTS["M"])
+    p.add_argument("--L", type=int, default=GTF_DEFAULTS["L"])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--T", type=int, default=200)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    model = ShallowPLRNN(args.M, args.L, 3, seed=0)
+    model = ShallowPLRNN(args.M, args.L, GTF_DEFAULTS["N"], seed=0)
     g = torch.Generator().manual_seed(0)
-    x, y = (torch.randn(args.batch, args.T, 3, generator=g) for _ in range(2))
-    methods = {"stf": forcing_weights(args.T, tau_f=25),
-               "gtf": forcing_weights(args.T, alpha=0.05),
-               "gtf with resets": forcing_weights(args.T, tau_f=25, alpha=0.05)}
+    x, y = (torch.randn(args.batch, args.T, model.N, generator=g) for _ in range(2))
+    tau_f, alpha = STF_DEFAULTS["train"]["tau_f"], GTF_DEFAULTS["train"]["alpha"]
+    methods = {"stf": forcing_weights(args.T, tau_f=tau_f),
+               "gtf": forcing_weights(args.T, alpha=alpha),
+               "gtf with resets": forcing_weights(args.T, tau_f=tau_f, alpha=alpha)}
     times = {name: [] for name in methods}
     for _ in range(args.rounds):
         for name, weights in methods.items():
@@ -57,9 +60,10 @@ def main(argv=None):
         q1, med, q3 = np.percentile(t, [25, 50, 75])
         print(json.dumps(dict(method=name, ms_per_pass=round(float(med), 3),
                               quartiles=[round(float(q1), 3), round(float(q3), 3)],
-                              ratio_to_stf=round(float(med) / ref, 3), M=args.M, L=args.L,
-                              batch=args.batch, T=args.T, rounds=args.rounds,
-                              passes=args.passes, cpu=platform.processor() or platform.machine())))
+                              ratio_to_stf=round(float(med) / ref, 3), tau_f=tau_f,
+                              alpha=alpha, M=args.M, L=args.L, batch=args.batch, T=args.T,
+                              rounds=args.rounds, passes=args.passes,
+                              cpu=platform.processor() or platform.machine())))
 
 
 if __name__ == "__main__":

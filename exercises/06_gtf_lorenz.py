@@ -368,11 +368,11 @@ fig.tight_layout()
 #   resets, $\alpha$ matters less: 0.02 and 0.1 gave 1.0 and 0.8 % low (seed 0), where
 #   without resets they gave 2.8 and 2.3 %, and $\alpha = 0.1$ with resets came out 0.8,
 #   0.9 and 1.0 % low with seeds 0, 1 and 2, closer than STF. So the reset, more than the
-#   size of the forcing, is what GTF lacks here (eight runs on one machine). Why, these
-#   runs do not show; one reading is that under a constant $\alpha$ every forced state carries a
-#   share of the model's own accumulated error, so the map is always fitted a little off
-#   the data, while after each reset a stretch of free steps starts from the attractor
-#   itself.
+#   size of the forcing, is what GTF lacks here (seven runs on this data set, on one
+#   machine). Why, these runs do not show; one reading is that under a constant $\alpha$
+#   every forced state carries a share of the model's own accumulated error, so the map is
+#   always fitted a little off the data, while after each reset a stretch of free steps
+#   starts from the attractor itself.
 # * Training time: the same fused pass serves both, and GTF adds a few elementwise
 #   operations per step on the $N$ observed units, where STF forces only every $\tau_f$
 #   steps. Two full trainings side by side, one per core, took 422 s (STF) and 449 s

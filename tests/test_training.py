@@ -2,6 +2,7 @@
 autograd, the training loop (progress, determinism, divergence), free-running generation
 and the PLRNN's maximum Lyapunov exponent."""
 
+import functools
 import math
 
 import numpy as np
@@ -491,10 +492,9 @@ def test_gtf_with_resets_forces_every_tau_f_th_state_fully():
 def test_gtf_with_resets_and_alpha_zero_is_stf():
     """alpha = 0 with resets every tau_f steps is sparse teacher forcing, update for update."""
     runs = []
-    for train in (lambda m, **kw: train_stf(m, **kw),
-                  lambda m, **kw: train_gtf(m, alpha=0.0, adaptive=False, **kw)):
+    for train in (train_stf, functools.partial(train_gtf, alpha=0.0, adaptive=False)):
         model = ShallowPLRNN(4, 8, 3, seed=3)
-        history = train(model, data=_sine_data(), n_steps=20, batch_size=4, seq_len=30,
+        history = train(model, _sine_data(), n_steps=20, batch_size=4, seq_len=30,
                         tau_f=7, seed=2, show_progress=False)
         runs.append((history["loss"], [p.detach().clone() for p in model.parameters()]))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
