@@ -1,6 +1,7 @@
 """Quality benchmark of the Lorenz-63 reconstructions (issue 13's targets), trained from
 scratch with the default settings the notebooks use: chapter 03 (STF, ``STF_DEFAULTS``),
-chapter 06 (GTF, ``GTF_DEFAULTS``) and chapter 05 (x alone, ``STF_X_DEFAULTS``).
+chapter 06 (GTF with resets, ``GTF_DEFAULTS``) and chapter 05 (x alone,
+``STF_X_DEFAULTS``).
 
 Each model is judged by the long measurement: lambda_max per time unit by the QR method
 (float64, analytic Jacobian) on ``n_orbits`` orbits of 100,000 steps after a transient of
