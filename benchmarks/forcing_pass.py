@@ -7,9 +7,10 @@ of a few per cent.
     .venv/bin/python benchmarks/forcing_pass.py [--rounds 15] [--passes 10] [--M 20]
         [--L 200] [--batch 32] [--T 200]
 
-The forcing is chapter 03's and 06's: tau_f of ``STF_DEFAULTS``, alpha of ``GTF_DEFAULTS``
-(and both for GTF with resets). Prints one JSON line per method: the median and quartiles of the time per pass (ms) over
-``rounds`` rounds of ``passes`` passes each, and the ratio to STF's median.
+The forcing is chapter 03's and 06's: tau_f of ``STF_DEFAULTS`` for STF, alpha of
+``GTF_DEFAULTS`` for GTF, and both of ``GTF_DEFAULTS`` for GTF with resets. Prints one JSON
+line per method: the median and quartiles of the time per pass (ms) over ``rounds``
+rounds of ``passes`` passes each, the ratio to STF's median, and the forcing used.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def main(argv=None):
     model = ShallowPLRNN(args.M, args.L, GTF_DEFAULTS["N"], seed=0)
     g = torch.Generator().manual_seed(0)
     x, y = (torch.randn(args.batch, args.T, model.N, generator=g) for _ in range(2))
-    tau_f, alpha = STF_DEFAULTS["train"]["tau_f"], GTF_DEFAULTS["train"]["alpha"]
-    methods = {"stf": forcing_weights(args.T, tau_f=tau_f),
-               "gtf": forcing_weights(args.T, alpha=alpha),
-               "gtf with resets": forcing_weights(args.T, tau_f=tau_f, alpha=alpha)}
+    gtf = GTF_DEFAULTS["train"]
+    forcing = {"stf": dict(tau_f=STF_DEFAULTS["train"]["tau_f"]),
+               "gtf": dict(alpha=gtf["alpha"]),
+               "gtf with resets": dict(tau_f=gtf["tau_f"], alpha=gtf["alpha"])}
+    methods = {name: forcing_weights(args.T, **kw) for name, kw in forcing.items()}
     times = {name: [] for name in methods}
     for _ in range(args.rounds):
         for name, weights in methods.items():
@@ -60,8 +62,8 @@ def main(argv=None):
         q1, med, q3 = np.percentile(t, [25, 50, 75])
         print(json.dumps(dict(method=name, ms_per_pass=round(float(med), 3),
                               quartiles=[round(float(q1), 3), round(float(q3), 3)],
-                              ratio_to_stf=round(float(med) / ref, 3), tau_f=tau_f,
-                              alpha=alpha, M=args.M, L=args.L, batch=args.batch, T=args.T,
+                              ratio_to_stf=round(float(med) / ref, 3), **forcing[name],
+                              M=args.M, L=args.L, batch=args.batch, T=args.T,
                               rounds=args.rounds, passes=args.passes,
                               cpu=platform.processor() or platform.machine())))
 
