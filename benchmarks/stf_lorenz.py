@@ -5,8 +5,10 @@ chapter 06 (GTF with resets, ``GTF_DEFAULTS``) and chapter 05 (x alone,
 
 Each model is judged by the long measurement: lambda_max per time unit by the QR method
 (float64, analytic Jacobian) on ``n_orbits`` orbits of 100,000 steps after a transient of
-10,000, each orbit then followed for a further ``horizon`` steps to see whether it is still
-chaotic (``evaluate_reconstruction``); and D_stsp and D_H of a 100,000-step free run
+10,000; 64 orbits (those and more, from other states of the same free run) followed for
+``horizon`` steps to see whether they are still chaotic (``evaluate_reconstruction`` with
+``n_fates=64``; the JSON gives ``n_still_chaotic`` of ``n_fates``, and
+``lambda_orbits_chaotic`` for the ``n_orbits`` with exponents alone); and D_stsp and D_H of a 100,000-step free run
 against the clean test series, beside the data set's noise floor (its own training series
 against its test series). For the single-variable model D_H is that of x alone, and
 D_stsp that of the delay embeddings (x_t, x_{t-10}, x_{t-20}) of the generated and the
@@ -20,7 +22,8 @@ With ``--external DIR`` (by hand only: the public Lorenz-63 sets of ../shared/ex
 never read by tests) STF and GTF are also trained on the delay-embedded set
 (lorenz63_tde_train/test.npy) and on the full-state noisy set (lorenz63_on0.05_train.npy
 against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps:
-|lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic.
+|lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic (issue 13 asks
+for 16 of 16, ``lambda_orbits_chaotic``; ``all_chaotic`` is the stricter 64 of 64).
 
 Three study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
 with y instead of x delay-embedded (``make_lorenz_dataset(component=1)``, the observable of
@@ -33,12 +36,12 @@ model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
         [--sets course tde full y clean] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
-        [--workers 2] [--out FILE]
+        [--workers 2] [--out FILE] [--save DIR]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
 to train every model with another seed.) Prints one JSON line per model (with the settings and
-seeds), then a summary.
+seeds), then a summary; ``--save DIR`` also keeps each trained model's state dict there.
 """
 
 from __future__ import annotations
@@ -53,6 +56,10 @@ import time
 from pathlib import Path
 
 LAMBDA_TRUE = 0.9056
+
+#: Orbits followed for the fates (the first n_orbits of them also give lambda_max): a
+#: leak of one orbit in ten per horizon slips past 8 orbits almost half the time.
+N_FATES = 64
 
 TARGETS = {"course": dict(stf=0.02, gtf=0.015, x=0.05), "external": 0.03}
 
@@ -134,7 +141,7 @@ def run(job):
     from course_utils.pretrained import train_reconstruction
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
-    method, key, external, seed, add_noise, changes = job
+    method, key, external, seed, add_noise, changes, save = job
     set_name, n_orbits, horizon, targets = SETS[key]
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -151,9 +158,13 @@ def run(job):
         model, history = train_reconstruction(settings, train, show_progress=False)
     except TrainingDiverged as error:
         return dict(result, diverged=str(error))
+    if save:
+        name = f"{method}_{set_name.replace(' ', '_')}_seed{settings['seed']}.pt"
+        torch.save(model.state_dict(), Path(save) / name)
+        result["saved"] = str(Path(save) / name)
     figures = evaluate_reconstruction(model, test[:, :N], dt=dt, transient=10_000,
                                       n_lyapunov=100_000, n_orbits=n_orbits,
-                                      horizon=horizon, reference=LAMBDA_TRUE)
+                                      n_fates=N_FATES, horizon=horizon, reference=LAMBDA_TRUE)
     generated = figures["generated"].numpy()
     per_orbit = figures["lambda_per_orbit"]
     lam = float(per_orbit.mean())
@@ -172,7 +183,10 @@ def run(job):
         lambda_max=round(lam, 4), lambda_rel_error=round(rel, 4),
         lambda_sd=round(float(per_orbit.std()), 4),
         lambda_per_orbit=[round(float(v), 4) for v in per_orbit],
-        all_chaotic=figures["all_chaotic"], verdict=figures["verdict"],
+        all_chaotic=figures["all_chaotic"], n_fates=figures["n_fates"],
+        n_still_chaotic=figures["n_still_chaotic"],
+        lambda_orbits_chaotic=all(f == "still chaotic" for f in figures["fates"]),
+        verdict=figures["verdict"],
         D_stsp=round(D_stsp, 4), D_H=round(figures["D_H"], 4), floor=floor)
     if "alpha" in history:
         result["final_alpha"] = round(float(history["alpha"][-1]), 4)
@@ -185,7 +199,8 @@ def run(job):
     else:
         tol = TARGETS["external"]
         met = dict(lambda_max=abs(rel) <= tol, D_stsp=D_stsp <= 1.5 * floor["D_stsp"],
-                   all_chaotic=figures["all_chaotic"])
+                   all_chaotic=figures["all_chaotic"],
+                   lambda_orbits_chaotic=result["lambda_orbits_chaotic"])
     result.update(lambda_tolerance=tol, met=met)
     return result
 
@@ -210,6 +225,8 @@ def main(argv=None) -> int:
                              "alpha, lr, ...)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
+    parser.add_argument("--save", default=None, metavar="DIR",
+                        help="save each trained model's state dict in DIR")
     args = parser.parse_args(argv)
     methods = args.only or ["stf", "gtf", "x"]
     if args.sets is not None:
@@ -218,7 +235,10 @@ def main(argv=None) -> int:
         sets = ["course"] + (["tde", "full"] if args.external else [])
     if any(SETS[k][0] in EXTERNAL_FILES for k in sets) and not args.external:
         parser.error("the sets tde and full need --external DIR")
-    jobs = [(m, k, args.external, args.seed, args.add_noise, args.change) for k in sets
+    if args.save:
+        Path(args.save).mkdir(parents=True, exist_ok=True)
+    jobs = [(m, k, args.external, args.seed, args.add_noise, args.change, args.save)
+            for k in sets
             for m in methods if not (m == "x" and k != "course")]
     for m in methods:       # a bad --change stops here, not inside a worker
         _settings(m, args.seed, args.change)

@@ -230,22 +230,54 @@ def test_evaluation_flags_transient_chaos_instead_of_averaging_it():
     assert not figures["all_chaotic"] and math.isnan(figures["lambda_max"])
     assert math.isnan(figures["lambda_max_rel_error"])
     assert figures["verdict"].startswith(
-        "transient chaos: 8 of 8 orbits leave the chaotic set within 20,000 steps (8 to a "
+        "transient chaos: 64 of 64 orbits leave the chaotic set within 20,000 steps (64 to a "
         "stable fixed point"), figures["verdict"]
+    assert len(figures["fates"]) == 8 and figures["n_fates"] == 64
+    assert figures["n_still_chaotic"] == 0
     assert all("largest |eigenvalue| 0.500" in fate for fate in figures["fates"])
 
 
 def test_evaluation_of_a_chaotic_attractor_and_of_a_contracting_map():
     chaotic = _evaluate_tent(1.9, horizon=2_000)
     assert chaotic["all_chaotic"] and chaotic["fates"] == ["still chaotic"] * 8
-    assert chaotic["verdict"] == "chaotic: all 8 orbits are still chaotic after 2,000 steps"
+    assert chaotic["n_fates"] == chaotic["n_still_chaotic"] == 64
+    assert chaotic["verdict"] == "chaotic: all 64 orbits are still chaotic after 2,000 steps"
     assert chaotic["lambda_max"] == pytest.approx(math.log(1.9), rel=1e-6)
     contracting = _evaluate_tent(0.8, horizon=2_000)
     assert math.isnan(contracting["lambda_max"])
     np.testing.assert_allclose(contracting["lambda_per_orbit"], math.log(0.8), rtol=1e-6)
     assert contracting["verdict"].startswith(
-        "not chaotic: after 2,000 steps the orbits go 8 to a stable fixed point"), contracting
+        "not chaotic: after 2,000 steps the orbits go 64 to a stable fixed point"), contracting
     assert "largest |eigenvalue| 0.800" in contracting["fates"][0]
+
+
+def test_evaluation_follows_more_orbits_than_it_measures_exponents_of():
+    """The fates are judged on n_fates orbits, the first n_orbits of which have exponents;
+    fewer fates than exponents is an error naming both."""
+    figures = _evaluate_tent(1.9, horizon=200)
+    assert len(figures["lambda_per_orbit"]) == len(figures["fates"]) == 8
+    few = evaluate_reconstruction(_tent_plrnn(1.9), figures["generated"], transient=0,
+                                  n_lyapunov=100, n_orbits=3, n_fates=5, dt=1.0, horizon=200)
+    assert (len(few["fates"]), few["n_fates"], few["n_still_chaotic"]) == (3, 5, 5)
+    with pytest.raises(ValueError, match=r"n_orbits=8, n_fates=4"):
+        evaluate_reconstruction(_tent_plrnn(1.9), figures["generated"], n_orbits=8, n_fates=4)
+
+
+def test_an_orbit_without_an_exponent_that_leaves_is_transient_chaos():
+    """One orbit on the tent's chaotic attractor (s = 1.9, on [0, 1]) with its exponent,
+    and one more from z = -2, on the branch that leads to the stable fixed point 1 - 2s:
+    the second has no exponent of its own, but it started where the measured orbit was
+    chaotic, so the verdict is transient chaos, 1 of 2, not "never chaotic"."""
+    from course_utils.training import _long_term
+
+    model = _tent_plrnn(1.9)
+    starts = torch.tensor([[0.3141], [-2.0]], dtype=torch.float64)
+    Z = model.generate(torch.tensor([0.3141], dtype=torch.float64), 200)
+    fates, chaotic, verdict = _long_term(model, starts, np.array([math.log(1.9)]), Z,
+                                         horizon=500, dt=1.0)
+    assert fates[0] == "still chaotic" and not chaotic
+    assert verdict.startswith("transient chaos: 1 of 2 orbits leave the chaotic set within "
+                              "500 steps (1 to a stable fixed point"), verdict
 
 
 # ---------------------------------------------------------------- BLAS threads
