@@ -6,11 +6,19 @@ of a few per cent.
 
     .venv/bin/python benchmarks/forcing_pass.py [--rounds 15] [--passes 10] [--M 20]
         [--L 200] [--batch 32] [--T 200]
+    .venv/bin/python benchmarks/forcing_pass.py --updates 250 [--rounds 6]
 
 The forcing is chapter 03's and 06's: tau_f of ``STF_DEFAULTS`` for STF, alpha of
 ``GTF_DEFAULTS`` for GTF, and both of ``GTF_DEFAULTS`` for GTF with resets. Prints one JSON
 line per method: the median and quartiles of the time per pass (ms) over ``rounds``
 rounds of ``passes`` passes each, the ratio to STF's median, and the forcing used.
+
+With ``--updates K`` it times whole training updates instead (batch, pass, loss, clipping,
+Adam): chapter 03's ``STF_DEFAULTS`` and chapter 06's ``GTF_DEFAULTS`` (GTF with resets)
+by ``train_reconstruction`` on the course training data, ``K`` updates per method and
+round, the order of the two methods alternating from round to round; one JSON line per
+method with the median and quartiles of the time per update (ms), after two untimed
+updates of each.
 """
 
 from __future__ import annotations
@@ -39,8 +47,12 @@ def main(argv=None):
     p.add_argument("--L", type=int, default=GTF_DEFAULTS["L"])
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--T", type=int, default=200)
+    p.add_argument("--updates", type=int, default=0,
+                   help="time whole training updates, this many per method and round")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
+    if args.updates:
+        return _time_updates(args)
     model = ShallowPLRNN(args.M, args.L, GTF_DEFAULTS["N"], seed=0)
     g = torch.Generator().manual_seed(0)
     x, y = (torch.randn(args.batch, args.T, model.N, generator=g) for _ in range(2))
@@ -65,6 +77,37 @@ def main(argv=None):
                               ratio_to_stf=round(float(med) / ref, 3), **forcing[name],
                               M=args.M, L=args.L, batch=args.batch, T=args.T,
                               rounds=args.rounds, passes=args.passes,
+                              cpu=platform.processor() or platform.machine())))
+
+
+def _time_updates(args):
+    """Time per update of train_reconstruction with each chapter's defaults, alternating."""
+    import tempfile
+    from pathlib import Path
+
+    import numpy as np
+
+    from course_utils.data import lorenz_dataset
+    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
+
+    with tempfile.TemporaryDirectory() as folder:
+        X = lorenz_dataset(Path(folder) / "lorenz_data.pt")["train"]
+    settings = {"stf": STF_DEFAULTS, "gtf with resets": GTF_DEFAULTS}
+    times = {name: [] for name in settings}
+    for name in settings:       # warm up (first calls, allocations), untimed
+        train_reconstruction(settings[name], X, n_steps=2, show_progress=False)
+    for k in range(args.rounds):
+        for name in (list(settings) if k % 2 == 0 else list(settings)[::-1]):
+            start = time.perf_counter()
+            train_reconstruction(settings[name], X, n_steps=args.updates, show_progress=False)
+            times[name].append((time.perf_counter() - start) / args.updates * 1e3)
+    ref = float(np.median(times["stf"]))
+    for name, t in times.items():
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
+        print(json.dumps(dict(method=name, ms_per_update=round(float(med), 3),
+                              quartiles=[round(float(q1), 3), round(float(q3), 3)],
+                              ratio_to_stf=round(float(med) / ref, 3),
+                              updates=args.updates, rounds=args.rounds,
                               cpu=platform.processor() or platform.machine())))
 
 

@@ -291,11 +291,12 @@ print(f"trained GTF model: alpha* = {gtf_alpha_estimate(gtf_model, states):.3f}"
 # ## The two reconstructions, measured alike
 #
 # Each model generates a long orbit from a test point; we compare it with the test data
-# and measure $\lambda_{\max}$ on eight orbits (QR method, float64), each followed far
-# beyond the measuring window to see whether it is still chaotic (chapter 04). The table
-# gives the mean exponent only for a model whose eight orbits are all still chaotic at the
-# end; otherwise the orbits end on different sets, a mean describes none of them, and the
-# verdict below each model's exponents says where they went.
+# and measure $\lambda_{\max}$ on eight orbits (QR method, float64). Then we follow 64
+# orbits (those eight and 56 more) far beyond the measuring window, to see whether they are
+# still chaotic (chapter 04). The table gives the mean exponent only for a model whose 64
+# orbits are all still chaotic at the end; otherwise the orbits end on different sets, a
+# mean describes none of them, and the verdict below each model's exponents says where
+# they went.
 
 # %%
 figures = {}
@@ -337,18 +338,19 @@ fig.tight_layout()
 #   tell the methods apart; the long measurement of `benchmarks/stf_lorenz.py`, 8 orbits of
 #   100,000 steps, puts GTF with resets 0.8, 0.9, 1.0, 1.0 and 1.1 % low with seeds 0 to 4
 #   (one machine), STF's five seeds 1.1 % low on average (0.5 to 1.8 %, another machine).
-# * **Look at every orbit, not at the mean.** In the run for the book, 3 of STF's 8 orbits
-#   leave the chaotic set within 100,000 steps and settle on a stable fixed point whose
-#   largest eigenvalue has modulus 0.998, barely below 1: transient chaos (chapter 04).
-#   Their exponents over the 20,000-step windows do not show it (the mean would be 0.899,
-#   0.8 % low, which is why the table leaves it out). All 8 of GTF's orbits are still
-#   chaotic. The same STF model, trained again on the same machine, passed the
-#   benchmark's check, whose 8 orbits start elsewhere: all were still chaotic after
-#   100,000 steps. Its chaotic set leaks slowly (of 64 orbits, 58 were still chaotic after
-#   100,000 steps and 50 after 200,000), and 8 orbits catch such a leak or miss it by
-#   chance. One seed of each method, on one machine (the same seed gives another model on
-#   another CPU): this shows that a reconstruction can fail this way, not which method
-#   does.
+# * **Look at every orbit, not at the mean.** In the run for the book, 7 of the 64 orbits
+#   followed from STF's model leave the chaotic set within 100,000 steps, 6 for a stable
+#   fixed point whose largest eigenvalue has modulus 0.998, barely below 1, and one for a
+#   quasi-periodic set: transient chaos (chapter 04). Three of the eight orbits with
+#   exponents are among them, and their exponents over the 20,000-step windows do not
+#   show it (the mean would be 0.899, 0.8 % low, which is why the table leaves it out).
+#   All 64 of GTF's orbits are still chaotic. The benchmark (`benchmarks/stf_lorenz.py`),
+#   which trains the same STF model again and follows 64 orbits from other starts, finds
+#   the same: 57 of 64 still chaotic after 100,000 steps, although all eight of the orbits
+#   it measures exponents on are. About one orbit in ten leaves per 100,000 steps, a
+#   leak that eight orbits would miss almost half the time ($0.9^8 \approx 0.43$). One
+#   seed of each method, on one machine (the same seed gives another model on another
+#   CPU): this shows that a reconstruction can fail this way, not which method does.
 # * **GTF is closer to the attractor during training, and about as unsteady.** At 15 of
 #   the 20 checks (a 10,000-step free run every 2,000 updates) GTF's $D_\mathrm{stsp}$ was
 #   below STF's; both swung from one check to the next (STF between about 0.24 and 1.3,
@@ -377,12 +379,18 @@ fig.tight_layout()
 #   runs do not show. One reading: under a constant $\alpha$ every forced state carries a
 #   share of the model's own accumulated error, so the map is always fitted a little off
 #   the data, while after each reset a stretch of steps starts from the data itself.
-# * **Training time.** The same fused pass serves both; GTF adds two elementwise
-#   operations on the $N$ observed units at each of the 24 steps between resets. In the
-#   run for the book (one after the other, with a benchmark training on the other core)
-#   STF took 628 s and GTF 646 s; side by side, one per core, 767 s and 812 s, and one
-#   pass alone costs 1.06 times STF's (`benchmarks/forcing_pass.py`). So GTF trains a few
-#   per cent longer. Fewer updates do not buy that back: with 36,000 updates instead of
+# * **Training time.** The same fused pass serves both. Where STF copies the state into
+#   the stored states, GTF writes the forced state there instead, one multiplication and
+#   one addition of whole arrays at each of the 24 steps between resets: one NumPy call
+#   more per step, under a microsecond against about 50 for the step's forward and
+#   backward work. In the run for the book (one after the other, with other work on the
+#   other core) STF took 593 s and GTF 579 s; side by side, one per core
+#   (`benchmarks/stf_lorenz.py`, the same two models), 748 s and 800 s; taking turns in
+#   one process (`benchmarks/forcing_pass.py`), a pass of GTF costs 0.99 times STF's and
+#   a whole update 1.01 times. Timings of one and the same training scatter by more than
+#   that (the quartiles of the per-update times lie about 8 % on either side of the
+#   median), so GTF trains as long as STF to within what these runs can tell apart.
+#   Fewer updates would not make it shorter at no cost: with 36,000 updates instead of
 #   40,000 GTF with resets came out 2.1 and 2.9 % low (seeds 0 and 1).
 # * The adaptive rule would force the trained model with $\alpha^* \approx 0.11$, close to
 #   the $\alpha = 0.1$ it was trained with between the resets (the GTF model without
