@@ -33,7 +33,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def main(argv=None):
-    import numpy as np
     import torch
 
     from course_utils.models import ShallowPLRNN
@@ -69,23 +68,29 @@ def main(argv=None):
                 model.zero_grad()
                 stf_loss(forced_forward_fused(model, x, weights), y).backward()
             times[name].append((time.perf_counter() - start) / args.passes * 1e3)
+    _print_times(times, "ms_per_pass", lambda name: dict(
+        **forcing[name], M=args.M, L=args.L, batch=args.batch, T=args.T,
+        rounds=args.rounds, passes=args.passes))
+
+
+def _print_times(times, unit, details):
+    """One JSON line per method: the median and quartiles of its times (ms) as ``unit``,
+    its ratio to STF's median, and ``details(method)``."""
+    import numpy as np
+
     ref = float(np.median(times["stf"]))
     for name, t in times.items():
         q1, med, q3 = np.percentile(t, [25, 50, 75])
-        print(json.dumps(dict(method=name, ms_per_pass=round(float(med), 3),
-                              quartiles=[round(float(q1), 3), round(float(q3), 3)],
-                              ratio_to_stf=round(float(med) / ref, 3), **forcing[name],
-                              M=args.M, L=args.L, batch=args.batch, T=args.T,
-                              rounds=args.rounds, passes=args.passes,
-                              cpu=platform.processor() or platform.machine())))
+        print(json.dumps({"method": name, unit: round(float(med), 3),
+                          "quartiles": [round(float(q1), 3), round(float(q3), 3)],
+                          "ratio_to_stf": round(float(med) / ref, 3), **details(name),
+                          "cpu": platform.processor() or platform.machine()}))
 
 
 def _time_updates(args):
     """Time per update of train_reconstruction with each chapter's defaults, alternating."""
     import tempfile
     from pathlib import Path
-
-    import numpy as np
 
     from course_utils.data import lorenz_dataset
     from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
@@ -101,14 +106,8 @@ def _time_updates(args):
             start = time.perf_counter()
             train_reconstruction(settings[name], X, n_steps=args.updates, show_progress=False)
             times[name].append((time.perf_counter() - start) / args.updates * 1e3)
-    ref = float(np.median(times["stf"]))
-    for name, t in times.items():
-        q1, med, q3 = np.percentile(t, [25, 50, 75])
-        print(json.dumps(dict(method=name, ms_per_update=round(float(med), 3),
-                              quartiles=[round(float(q1), 3), round(float(q3), 3)],
-                              ratio_to_stf=round(float(med) / ref, 3),
-                              updates=args.updates, rounds=args.rounds,
-                              cpu=platform.processor() or platform.machine())))
+    _print_times(times, "ms_per_update",
+                 lambda name: dict(updates=args.updates, rounds=args.rounds))
 
 
 if __name__ == "__main__":

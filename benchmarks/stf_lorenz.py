@@ -34,13 +34,14 @@ of F times each column's standard deviation to any training set (seed 12345; the
 stay those of the set as it is); and ``--change KEY=VALUE ...`` changes a setting of every
 model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
-    .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x] [--external DIR]
+    .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x checkpoint] [--external DIR]
         [--sets course tde full y clean] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
         [--workers 2] [--out FILE] [--save DIR]
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
-to train every model with another seed.) Prints one JSON line per model (with the settings and
+to train every model with another seed; ``--only checkpoint`` trains nothing and measures the
+shipped checkpoint itself on the course data, against chapter 03's targets.) Prints one JSON line per model (with the settings and
 seeds), then a summary; ``--save DIR`` also keeps each trained model's state dict there.
 """
 
@@ -61,6 +62,7 @@ LAMBDA_TRUE = 0.9056
 #: leak of one orbit in ten per horizon slips past 8 orbits almost half the time.
 N_FATES = 64
 
+#: Relative tolerances of lambda_max (the shipped checkpoint is judged as chapter 03's STF).
 TARGETS = {"course": dict(stf=0.02, gtf=0.015, x=0.05), "external": 0.03}
 
 #: The data sets: command-line name -> (name, n_orbits, horizon, targets). "course y" and
@@ -98,9 +100,11 @@ def _load(name, external):
 def _settings(method, seed, changes):
     """The settings of ``method`` ("stf", "gtf" or "x"): the notebooks' defaults, with
     ``seed`` (if not None) for the initial model and the batches, and ``changes``."""
-    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS
+    from course_utils.pretrained import (CHECKPOINT_DEFAULTS, GTF_DEFAULTS, STF_DEFAULTS,
+                                         STF_X_DEFAULTS)
 
-    settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS)[method]
+    settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS,
+                    checkpoint=CHECKPOINT_DEFAULTS)[method]
     if seed is not None:
         settings = dict(settings, seed=seed, train=dict(settings["train"], seed=seed))
     return _changed(settings, changes)
@@ -138,7 +142,7 @@ def run(job):
 
     from course_utils.data import delay_embed
     from course_utils.metrics import power_spectrum_distance, state_space_divergence
-    from course_utils.pretrained import train_reconstruction
+    from course_utils.pretrained import load_pretrained_plrnn, train_reconstruction
     from course_utils.training import TrainingDiverged, evaluate_reconstruction
 
     method, key, external, seed, add_noise, changes, save = job
@@ -154,11 +158,15 @@ def run(job):
     N = settings["N"]
     result = dict(method=method, data=set_name, settings=settings, n_orbits=n_orbits,
                   horizon=horizon, added_noise=add_noise, changes=list(changes))
-    try:
-        model, history = train_reconstruction(settings, train, show_progress=False)
-    except TrainingDiverged as error:
-        return dict(result, diverged=str(error))
-    if save:
+    if method == "checkpoint":      # the shipped model, as it is
+        model, history = load_pretrained_plrnn(N=N), None
+        result["settings"] = dict(result["settings"], checkpoint=True)
+    else:
+        try:
+            model, history = train_reconstruction(settings, train, show_progress=False)
+        except TrainingDiverged as error:
+            return dict(result, diverged=str(error))
+    if save and history is not None:
         name = f"{method}_{set_name.replace(' ', '_')}_seed{settings['seed']}.pt"
         torch.save(model.state_dict(), Path(save) / name)
         result["saved"] = str(Path(save) / name)
@@ -177,9 +185,10 @@ def run(job):
         floor = dict(D_stsp=round(state_space_divergence(test.numpy(), floor_train.numpy()), 4),
                      D_H=round(power_spectrum_distance(test.numpy(), floor_train.numpy()), 4))
     rel = lam / LAMBDA_TRUE - 1
+    if history is not None:
+        result.update(train_seconds=round(history["seconds"], 1),
+                      final_loss=round(float(history["loss"][-500:].mean()), 5))
     result.update(
-        train_seconds=round(history["seconds"], 1),
-        final_loss=round(float(history["loss"][-500:].mean()), 5),
         lambda_max=round(lam, 4), lambda_rel_error=round(rel, 4),
         lambda_sd=round(float(per_orbit.std()), 4),
         lambda_per_orbit=[round(float(v), 4) for v in per_orbit],
@@ -188,10 +197,10 @@ def run(job):
         lambda_orbits_chaotic=all(f == "still chaotic" for f in figures["fates"]),
         verdict=figures["verdict"],
         D_stsp=round(D_stsp, 4), D_H=round(figures["D_H"], 4), floor=floor)
-    if "alpha" in history:
+    if history is not None and "alpha" in history:
         result["final_alpha"] = round(float(history["alpha"][-1]), 4)
     if targets == "course":
-        tol = TARGETS["course"][method]
+        tol = TARGETS["course"]["stf" if method == "checkpoint" else method]
         met = dict(lambda_max=abs(rel) <= tol and figures["all_chaotic"])
         if floor:
             met.update(D_stsp=D_stsp <= 1.3 * floor["D_stsp"],
@@ -207,7 +216,9 @@ def run(job):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", nargs="*", choices=("stf", "gtf", "x"), default=None)
+    parser.add_argument("--only", nargs="*", choices=("stf", "gtf", "x", "checkpoint"),
+                        default=None, help="the models (default: stf gtf x; checkpoint: the "
+                                           "shipped model, measured without training)")
     parser.add_argument("--external", default=None,
                         help="folder of the external Lorenz-63 sets (by hand only)")
     parser.add_argument("--sets", nargs="*", choices=tuple(SETS), default=None,
@@ -235,11 +246,14 @@ def main(argv=None) -> int:
         sets = ["course"] + (["tde", "full"] if args.external else [])
     if any(SETS[k][0] in EXTERNAL_FILES for k in sets) and not args.external:
         parser.error("the sets tde and full need --external DIR")
+    if "checkpoint" in methods and (args.seed is not None or args.change or args.add_noise):
+        parser.error("the checkpoint is measured as shipped: no --seed, --change or "
+                     "--add-noise with --only checkpoint")
     if args.save:
         Path(args.save).mkdir(parents=True, exist_ok=True)
     jobs = [(m, k, args.external, args.seed, args.add_noise, args.change, args.save)
             for k in sets
-            for m in methods if not (m == "x" and k != "course")]
+            for m in methods if not (m in ("x", "checkpoint") and k != "course")]
     for m in methods:       # a bad --change stops here, not inside a worker
         _settings(m, args.seed, args.change)
     import torch
