@@ -40,9 +40,10 @@ model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
-to train every model with another seed; ``--only checkpoint`` trains nothing and measures the
-shipped checkpoint itself on the course data, against chapter 03's targets.) Prints one JSON line per model (with the settings and
-seeds), then a summary; ``--save DIR`` also keeps each trained model's state dict there.
+to train every model with another seed; ``--only checkpoint`` trains nothing and measures
+the shipped checkpoint itself on the course data, against chapter 03's targets.) Prints one
+JSON line per model (with the settings and seeds), then a summary; ``--save DIR`` also keeps
+each trained model's state dict there.
 """
 
 from __future__ import annotations
@@ -98,8 +99,9 @@ def _load(name, external):
 
 
 def _settings(method, seed, changes):
-    """The settings of ``method`` ("stf", "gtf" or "x"): the notebooks' defaults, with
-    ``seed`` (if not None) for the initial model and the batches, and ``changes``."""
+    """The settings of ``method`` ("stf", "gtf", "x" or "checkpoint", the shipped model's):
+    the notebooks' defaults, with ``seed`` (if not None) for the initial model and the
+    batches, and ``changes``."""
     from course_utils.pretrained import (CHECKPOINT_DEFAULTS, GTF_DEFAULTS, STF_DEFAULTS,
                                          STF_X_DEFAULTS)
 
