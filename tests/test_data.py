@@ -7,8 +7,8 @@ import torch
 
 import course_utils.data as data_module
 from course_utils.data import (delay_embed, load_lorenz_dataset, lorenz63_orbit,
-                               lorenz_dataset, make_lorenz_dataset, sample_batch,
-                               save_lorenz_dataset)
+                               lorenz_dataset, make_lorenz_dataset, reference_orbit,
+                               sample_batch, save_lorenz_dataset)
 from course_utils.lorenz import lorenz63_rk4_step
 
 TENSOR_KEYS = ("train", "train_clean", "test", "states_train", "states_test", "mean", "std")
@@ -171,6 +171,51 @@ def test_dataset_embeds_the_component_asked_for():
     assert not torch.allclose(x["train"], y["train"])
     for key in ("states_train", "states_test"):     # the same orbit underneath
         assert torch.equal(x[key], y[key]), key
+
+
+# --- reference_orbit ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("component", [0, 1])
+def test_reference_orbit_in_a_data_sets_coordinates_is_its_clean_embedding(component):
+    d = make_lorenz_dataset(n_train=2000, n_test=500, seed=4, component=component)
+    R = reference_orbit(2000, component=component, mean=d["mean"], std=d["std"], seed=4)
+    assert R.shape == (2000, 3) and R.dtype == np.float64
+    # the same seed gives the data set's own orbit: its clean training embedding
+    np.testing.assert_allclose(R, d["train_clean"].double().numpy(), atol=1e-5)
+    other = reference_orbit(2000, component=component, mean=d["mean"], std=d["std"], seed=5)
+    assert np.abs(other - R).max() > 1       # another seed, another stretch of the orbit
+
+
+def test_reference_orbit_leading_delays_and_own_standardisation():
+    d, raw = 10, dict(mean=np.zeros(3), std=np.ones(3))
+    R = reference_orbit(5000, component=1, delay=d, lead=True, seed=2, **raw)
+    np.testing.assert_array_equal(R[d:, 0], R[:-d, 1])          # (s_t, s_{t+d}, s_{t+2d})
+    np.testing.assert_array_equal(R[2 * d:, 0], R[:-2 * d, 2])
+    lagging = reference_orbit(5000, component=1, delay=d, seed=2, **raw)
+    np.testing.assert_array_equal(lagging[d:, 1], lagging[:-d, 0])  # (s_t, s_{t-d}, ...)
+    np.testing.assert_array_equal(R[:, ::-1], lagging)          # the same vectors reversed
+    own = reference_orbit(5000, component=1, delay=d, lead=True, seed=2)
+    np.testing.assert_allclose(own.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(own.std(axis=0), 1, atol=1e-12)
+    np.testing.assert_allclose(own, (R - R.mean(axis=0)) / R.std(axis=0), atol=1e-12)
+
+
+def test_reference_orbit_of_the_state_is_the_standardised_orbit():
+    Z = lorenz63_orbit(3000, seed=6)
+    R = reference_orbit(3000, seed=6)
+    np.testing.assert_allclose(R, (Z - Z.mean(axis=0)) / Z.std(axis=0), atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(component=3), "component"), (dict(lead=True), "lead"),
+    (dict(mean=np.zeros(3)), "mean and std"),
+    (dict(mean=np.zeros(2), std=np.ones(2)), "shapes (2,) and (2,)"),
+    (dict(mean=np.zeros(3), std=np.array([1.0, 0.0, 1.0])), "std positive"),
+    (dict(n_steps=0), "n_steps")])
+def test_reference_orbit_rejects_bad_arguments(kwargs, words):
+    kwargs = dict(dict(n_steps=100), **kwargs)
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        reference_orbit(kwargs.pop("n_steps"), **kwargs)
 
 
 def test_train_clean_is_standardised_with_its_own_statistics(noisy_data):

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.data import make_lorenz_dataset
+from course_utils.data import make_lorenz_dataset, reference_orbit
 from course_utils.metrics import (gaussian_smooth, hellinger_distance,
-                                  power_spectrum_distance, state_space_divergence)
+                                  power_spectrum_distance, state_space_divergence,
+                                  state_space_divergences)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,38 @@ def test_divergence_is_stable_across_seeds(lorenz):
     d1 = state_space_divergence(A, _gaussian_like(A, seed=2))
     d2 = state_space_divergence(A, _gaussian_like(A, seed=3))
     assert abs(d1 - d2) < 0.1 * max(d1, d2)
+
+
+def test_divergences_of_several_orbits_are_each_orbits_divergence(lorenz):
+    A, B = lorenz
+    G = _gaussian_like(A, seed=4)
+    D = state_space_divergences(A, np.stack([B, G, A]), n_bins=20)
+    assert D.shape == (3,)
+    assert D.tolist() == [state_space_divergence(A, X, n_bins=20) for X in (B, G, A)]
+    # a list of orbits of other lengths, and a torch batch, give the same figures
+    assert state_space_divergences(A, [B[:5000], G]).tolist() == [
+        state_space_divergence(A, B[:5000]), state_space_divergence(A, G)]
+    assert np.array_equal(state_space_divergences(torch.from_numpy(A), torch.from_numpy(
+        np.stack([B, G]))), state_space_divergences(A, np.stack([B, G])))
+
+
+def test_divergences_of_the_true_system_scatter():
+    """One finite stretch gives one draw: stretches of the true system (a perfect model)
+    score differently against the same test series, all far below a Gaussian cloud."""
+    d = make_lorenz_dataset(n_train=20_000, n_test=20_000, noise=0.0, seed=0)
+    R = reference_orbit(80_000, mean=d["mean"], std=d["std"], component=0, seed=1)
+    D = state_space_divergences(d["test"], R.reshape(4, 20_000, 3))
+    gauss = state_space_divergence(d["test"], _gaussian_like(d["test"].double().numpy(), 5))
+    assert D.max() - D.min() > 0.2 * D.mean()
+    assert D.max() < gauss / 3
+
+
+def test_divergences_need_a_batch_of_orbits(lorenz):
+    A, _ = lorenz
+    with pytest.raises(ValueError, match=r"\(K, T, N\).*shape \(20000, 3\)"):
+        state_space_divergences(A, A)
+    with pytest.raises(ValueError, match="empty"):
+        state_space_divergences(A, [])
 
 
 def test_divergence_of_an_orbit_outside_the_boxes(lorenz):

@@ -3,6 +3,8 @@
 * :func:`lorenz63_orbit` integrates Lorenz-63 accurately (RK4 with small sub-steps) and
   reads the state out every ``dt`` time units, after a discarded transient;
 * :func:`delay_embed` builds the delay vectors (x_t, x_{t-d}, x_{t-2d}, ...);
+* :func:`reference_orbit` is the true system in a data set's coordinates (the same
+  embedding and standardisation), a yardstick for what a perfect model would score;
 * :func:`make_lorenz_dataset` makes the exercise data set (the counterpart of the sheet's
   ``lorenz_data.pt``): a standardised, noisy delay embedding of the x component (or
   another, ``component``) for training, a separate clean stretch for evaluation, and the
@@ -25,7 +27,7 @@ import numpy as np
 
 from .lorenz import LORENZ_BETA, LORENZ_RHO, LORENZ_SIGMA
 
-__all__ = ["lorenz63_orbit", "delay_embed", "make_lorenz_dataset", "save_lorenz_dataset",
+__all__ = ["lorenz63_orbit", "delay_embed", "reference_orbit", "make_lorenz_dataset", "save_lorenz_dataset",
            "load_lorenz_dataset", "lorenz_dataset", "sample_batch", "DATASET_DEFAULTS"]
 
 #: The settings of the exercise data set (keyword arguments of :func:`make_lorenz_dataset`).
@@ -113,6 +115,47 @@ def delay_embed(x, delay: int = 10, dim: int = 3) -> np.ndarray:
                          f"(need more than {span})")
     T = len(x) - span
     return np.stack([x[span - j * delay: span - j * delay + T] for j in range(dim)], axis=1)
+
+
+def reference_orbit(n_steps: int, *, component: int | None = None, delay: int = 10,
+                    lead: bool = False, mean=None, std=None, dt: float = 0.01,
+                    seed: int = 1) -> np.ndarray:
+    """reference_orbit(n_steps; component=None, delay=10, lead=False, mean=None, std=None, dt=0.01, seed=1) → X
+
+    The true system in a data set's coordinates: a clean Lorenz-63 orbit
+    (:func:`lorenz63_orbit`, from its own ``seed``) read out as the data set reads its
+    orbit, ``X`` of shape ``(n_steps, 3)``. With ``component`` (0, 1 or 2 for x, y, z)
+    the rows are the delay vectors (s_t, s_{t-d}, s_{t-2d}) of that component with d =
+    ``delay`` samples (:func:`delay_embed`), or (s_t, s_{t+d}, s_{t+2d}) with ``lead``;
+    without it, the states (x, y, z). Each column is then standardised,
+    (X - mean) / std, with the data set's ``mean`` and ``std`` (``data["mean"]``,
+    ``data["std"]`` of :func:`make_lorenz_dataset`) or, where they are not known, with
+    the orbit's own. A free run of a perfect model of the data is such an orbit, so the
+    distances of its stretches to a test series (for instance by
+    :func:`course_utils.metrics.state_space_divergences`) say what a perfect
+    reconstruction would score there.
+    """
+    if component not in (None, 0, 1, 2):
+        raise ValueError(f"component must be None (the state), 0 (x), 1 (y) or 2 (z); got "
+                         f"component={component!r}")
+    if lead and component is None:
+        raise ValueError("lead=True orders delay vectors: it needs a component")
+    if (mean is None) != (std is None):
+        raise ValueError("give both mean and std of the standardisation, or neither")
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1; got {n_steps}")
+    span = 0 if component is None else 2 * delay
+    Z = lorenz63_orbit(n_steps + span, dt=dt, seed=seed)
+    X = Z if component is None else delay_embed(Z[:, component], delay)
+    if lead:            # (s_{t-2d}, s_{t-d}, s_t) is (s_u, s_{u+d}, s_{u+2d}) with u = t - 2d
+        X = X[:, ::-1]
+    if mean is None:
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    mean, std = (np.asarray(v, dtype=np.float64) for v in (mean, std))
+    if mean.shape != (3,) or std.shape != (3,) or not np.all(std > 0):
+        raise ValueError(f"mean and std must be 3 numbers each, std positive; got shapes "
+                         f"{mean.shape} and {std.shape}, std {std}")
+    return (X - mean) / std
 
 
 def make_lorenz_dataset(n_train: int = 100_000, n_test: int = 100_000, *, dt: float = 0.01,

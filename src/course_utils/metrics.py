@@ -4,7 +4,8 @@ temporal structure (:func:`power_spectrum_distance`). Neither compares the orbit
 by point, which for chaotic systems is meaningless after a few Lyapunov times.
 
 Both take NumPy arrays or torch tensors of shape ``(T, N)`` (T time steps, N observed
-dimensions) and return a float; nothing here imports torch.
+dimensions) and return a float (:func:`state_space_divergences` takes several orbits and
+returns one figure each); nothing here imports torch.
 
 Reference: M. Hess, F. Hess, D. Durstewitz, "Generalized teacher forcing for learning
 chaotic dynamics", ICML 2023; J. Mikhaeil, Z. Monfared, D. Durstewitz, NeurIPS 2022.
@@ -16,8 +17,8 @@ import math
 
 import numpy as np
 
-__all__ = ["state_space_divergence", "power_spectrum_distance", "gaussian_smooth",
-           "hellinger_distance"]
+__all__ = ["state_space_divergence", "state_space_divergences", "power_spectrum_distance",
+           "gaussian_smooth", "hellinger_distance"]
 
 
 def _as_orbit(name: str, X) -> np.ndarray:
@@ -79,6 +80,30 @@ def state_space_divergence(x_true, x_gen, *, n_bins: int = 30, margin: float = 0
 
     p, q = occupation(x_true), occupation(x_gen)
     return float(np.sum(p * np.log(p / q)))
+
+
+def state_space_divergences(x_true, orbits, **keywords) -> np.ndarray:
+    """state_space_divergences(x_true, orbits; n_bins=30, margin=0.1, alpha=1e-5) → D (K,)
+
+    :func:`state_space_divergence` of each of K orbits against the same ``x_true``:
+    ``orbits`` is an array of shape ``(K, T, N)`` (a batch of free runs, say, or one long
+    orbit cut into stretches with ``reshape``) or a list of ``(T_k, N)`` arrays, and
+    ``D[k] = D_stsp(x_true, orbits[k])``; the keywords are those of
+    :func:`state_space_divergence`. D_stsp of one finite stretch is a random number: it
+    counts the points of ``x_true`` in boxes that the stretch happens to miss, so the same
+    model, or the true system itself, scores differently stretch by stretch. The mean
+    and spread of ``D`` say how far one figure can be trusted, and ``D`` of stretches of
+    the true system (:func:`course_utils.data.reference_orbit`) says what a perfect model
+    would score against ``x_true``.
+    """
+    if hasattr(orbits, "detach"):
+        orbits = orbits.detach().cpu().numpy()
+    if isinstance(orbits, np.ndarray) and orbits.ndim != 3:
+        raise ValueError(f"orbits must have shape (K, T, N) or be a list of (T, N) arrays; "
+                         f"got an array of shape {orbits.shape}")
+    if len(orbits) == 0:
+        raise ValueError("orbits is empty: need at least one orbit")
+    return np.array([state_space_divergence(x_true, orbit, **keywords) for orbit in orbits])
 
 
 def gaussian_smooth(x, sigma: float, *, truncate: float = 4.0) -> np.ndarray:
