@@ -43,8 +43,9 @@ stay those of the set as it is); and ``--change KEY=VALUE ...`` changes a settin
 model (``M=3`` for the model, ``train.n_steps=56000`` for training).
 
     .venv/bin/python benchmarks/stf_lorenz.py [--only stf gtf x checkpoint] [--external DIR]
-        [--sets course tde full y clean tde-swapped] [--seed S] [--add-noise F] [--change KEY=VALUE ...]
-        [--workers 2] [--out FILE] [--save DIR]
+        [--sets course tde full y clean tde-swapped] [--seed S] [--add-noise F]
+        [--change KEY=VALUE ...] [--workers 2] [--out FILE] [--save DIR]
+    .venv/bin/python benchmarks/stf_lorenz.py --plot FILE PNG
 
 Each training runs on one CPU core; ``--workers`` runs that many at a time. (The shipped
 checkpoint is chapter 03's settings with seed 2, ``CHECKPOINT_DEFAULTS``; pass ``--seed``
@@ -275,6 +276,48 @@ def run(job):
     return result
 
 
+def plot(lines_file, figure_file):
+    """The figure of RESULTS.md's tenth screen: for each model and data set in the JSON
+    lines, D_stsp of the model's free runs and of the true system's stretches, against the
+    test and the training series (one marker per stretch), with the floor and the D_stsp
+    target."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in open(lines_file) if line.strip()]
+    rows = [r for r in rows if "D_stsp_stretches" in r]
+    if not rows:
+        raise SystemExit(f"{lines_file} has no line with D_stsp_stretches to plot")
+    series = [("model_vs_test", "model's free runs vs test", "tab:blue", "o"),
+              ("true_system_vs_test", "true system vs test", "tab:green", "s"),
+              ("model_vs_train", "model's free runs vs train", "tab:blue", "^"),
+              ("true_system_vs_train", "true system vs train", "tab:green", "v")]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for k, r in enumerate(rows):
+        for j, (key, label, color, marker) in enumerate(series):
+            values = r["D_stsp_stretches"][key]["values"]
+            x = k + (j - 1.5) * 0.16
+            ax.plot([x] * len(values), values, marker, color=color, alpha=0.6, ms=4,
+                    mfc="none" if "train" in key else color, label=label)
+        for y, style, label in ((r["floor"]["D_stsp"], ":", "noise floor (train vs test)"),
+                                (r["D_stsp_target"], "--", "target")):
+            ax.plot([k - 0.4, k + 0.4], [y, y], style, color="tab:red", lw=1.2, label=label)
+        ax.plot(k - 0.4, r["D_stsp"], "*", color="k", ms=9, label="the benchmark's figure")
+    names = [f"{r['method']}\n{r['data'].removeprefix('external ')}" for r in rows]
+    ax.set_xticks(range(len(rows)), names, fontsize=8)
+    ax.set_yscale("log")
+    ax.set_ylabel(r"$D_\mathrm{stsp}$ (nats, 30 bins per axis)")
+    ax.set_title("D_stsp of 8 stretches as long as the test series (noisy training series: "
+                 "every clean orbit scores high against them)", fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=7, ncol=2, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(figure_file, dpi=120)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", choices=("stf", "gtf", "x", "checkpoint"),
@@ -299,7 +342,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="also append the JSON lines to FILE")
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="save each trained model's state dict in DIR")
+    parser.add_argument("--plot", nargs=2, metavar=("FILE", "PNG"), default=None,
+                        help="draw the tenth screen's figure from the JSON lines in FILE "
+                             "into PNG, and train nothing")
     args = parser.parse_args(argv)
+    if args.plot:
+        plot(*args.plot)
+        return 0
     methods = args.only or ["stf", "gtf", "x"]
     if args.sets is not None:
         sets = args.sets

@@ -27,8 +27,9 @@ import numpy as np
 
 from .lorenz import LORENZ_BETA, LORENZ_RHO, LORENZ_SIGMA
 
-__all__ = ["lorenz63_orbit", "delay_embed", "reference_orbit", "make_lorenz_dataset", "save_lorenz_dataset",
-           "load_lorenz_dataset", "lorenz_dataset", "sample_batch", "DATASET_DEFAULTS"]
+__all__ = ["lorenz63_orbit", "delay_embed", "reference_orbit", "make_lorenz_dataset",
+           "save_lorenz_dataset", "load_lorenz_dataset", "lorenz_dataset", "sample_batch",
+           "DATASET_DEFAULTS"]
 
 #: The settings of the exercise data set (keyword arguments of :func:`make_lorenz_dataset`).
 DATASET_DEFAULTS = dict(n_train=100_000, n_test=100_000, dt=0.01, delay=10, noise=0.05,
