@@ -305,7 +305,9 @@ def plot(lines_file, figure_file):
                                 (r["D_stsp_target"], "--", "target")):
             ax.plot([k - 0.4, k + 0.4], [y, y], style, color="tab:red", lw=1.2, label=label)
         ax.plot(k - 0.4, r["D_stsp"], "*", color="k", ms=9, label="the benchmark's figure")
-    names = [f"{r['method']}\n{r['data'].removeprefix('external ')}" for r in rows]
+    names = [f"{r['method']}" + ("" if r["method"] == "checkpoint" else
+                                 f", seed {r['settings']['seed']}")
+             + f"\n{r['data'].removeprefix('external ')}" for r in rows]
     ax.set_xticks(range(len(rows)), names, fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel(r"$D_\mathrm{stsp}$ (nats, 30 bins per axis)")
