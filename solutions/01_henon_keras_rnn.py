@@ -77,6 +77,7 @@ class HenonCell(keras.layers.Layer):
 
     def call(self, inputs, states):
         # BEGIN SOLUTION Task 1 (HenonCell.call) [2 points]
+        #   [reference: course_utils.keras_cells.HenonCell, course_utils.henon.henon_map]
         z = states[0]                      # (batch, 2); the inputs are not used
         x, y = z[:, 0], z[:, 1]
         z_next = tf.stack([1.0 - self.a * x * x + y, self.b * x], axis=1)
@@ -187,6 +188,8 @@ def henon_jacobian(z, a=1.4, b=0.3):
     """Analytic Jacobians of the Hénon map at the states z (shape (T, 2)) -> (T, 2, 2)."""
     z = np.asarray(z, dtype=np.float64)
     # BEGIN SOLUTION Task 2 (henon_jacobian) [1 point]
+    #   [reference: course_utils.henon.henon_jacobian]
+    #   [reference: course_utils.keras_lyapunov.cell_jacobian]
     J = np.zeros((len(z), 2, 2))
     J[:, 0, 0] = -2.0 * a * z[:, 0]
     J[:, 0, 1] = 1.0
@@ -292,6 +295,9 @@ def lyapunov_qr(jacobians, transient=0):
     jacobians = np.asarray(jacobians, dtype=np.float64)
     T, d, _ = jacobians.shape
     # BEGIN SOLUTION Task 3 (lyapunov_qr) [3 points]
+    #   [reference: course_utils.lyapunov.lyapunov_from_jacobians]
+    #   [reference: course_utils.lyapunov.lyapunov_spectrum]
+    #   [reference: course_utils.keras_lyapunov.rnn_lyapunov_spectrum]
     Q = np.eye(d)
     log_stretch = np.zeros(d)
     for t in range(T):

@@ -132,6 +132,8 @@ ax.legend();
 def simple_rnn_jacobian(cell, x, h):
     """d h_next / d h of a tanh SimpleRNN cell at (x, h), batched: (B, H, H)."""
     # BEGIN SOLUTION Task 1 (simple_rnn_jacobian) [2 points]
+    #   [reference: course_utils.keras_lyapunov.simple_rnn_jacobian]
+    #   [reference: course_utils.keras_lyapunov.cell_jacobian]
     a = tf.matmul(x, cell.kernel) + tf.matmul(h, cell.recurrent_kernel) + cell.bias
     dphi = 1.0 - tf.tanh(a) ** 2                               # (B, H): tanh'(a)
     return dphi[:, :, None] * tf.transpose(cell.recurrent_kernel)[None, :, :]
@@ -190,6 +192,8 @@ def lyapunov_spectrum_eager(cell, inputs, h0, k):
         J = simple_rnn_jacobian(cell, x, h)             # at the state before the step
         h = cell(x, [h])[0]                              # then take the step
         # BEGIN SOLUTION Task 2 (the QR accumulation) [3 points]
+        #   [reference: course_utils.keras_lyapunov.rnn_lyapunov_spectrum]
+        #   [reference: course_utils.lyapunov.lyapunov_from_jacobians]
         Q, R = tf.linalg.qr(J @ Q)
         log_sum += tf.math.log(tf.abs(tf.linalg.diag_part(R)))
         # END SOLUTION

@@ -141,6 +141,13 @@ def stf_forward(model, x, tau_f):
     predictions = []
     for t in range(T):
         # BEGIN SOLUTION Task 1 (sparse teacher forcing) [3 points]
+        #   [reference: course_utils.training.stf_forward]
+        #   [reference: course_utils.training.stf_forward_fused]
+        #   [reference: course_utils.training.forced_forward]
+        #   [reference: course_utils.training.forced_forward_fused]
+        #   [reference: course_utils.training.forcing_times]
+        #   [reference: course_utils.training.forcing_weights]
+        #   [reference: course_utils.training._FusedForcing]
         if t % tau_f == 0:
             z = torch.cat([x[:, t], z[:, N:]], dim=-1)   # z~_t: data in the read-out units
         z = model(z)

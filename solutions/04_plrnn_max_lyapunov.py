@@ -122,6 +122,10 @@ print("orbit", tuple(Z.shape), Z.dtype)
 def orbit_jacobians(model, Z):
     """The Jacobians dF/dz at the states Z (T, M): shape (T, M, M)."""
     # BEGIN SOLUTION Task 1 (Jacobians along the orbit) [2 points]
+    #   [reference: course_utils.models.ShallowPLRNN.jacobian]
+    #   [reference: course_utils.linearization.Linearization]
+    #   [reference: course_utils.lyapunov._step_and_jacobian]
+    #   [allow: torch.autograd.functional.jacobian]
     blocks = torch.autograd.functional.jacobian(lambda Z: model(Z).sum(dim=0), Z,
                                                 vectorize=True)        # (M, T, M)
     return blocks.permute(1, 0, 2)
@@ -153,6 +157,7 @@ def naive_norms(J):
     T = J.shape[0]
     norms = torch.full((T,), float("inf"), dtype=J.dtype)
     # BEGIN SOLUTION Task 2 (the naive product) [2 points]
+    #   [reference: course_utils.lyapunov.naive_product_log_norms]
     P = J[T - 1]
     for n in range(T):
         if n > 0:

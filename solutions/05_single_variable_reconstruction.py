@@ -91,6 +91,13 @@ def stf_forward_warmup(model, x, tau_f, warmup):
     predictions = []
     for t in range(T):
         # BEGIN SOLUTION Task 1 (forcing with a warm-up) [3 points]
+        #   [reference: course_utils.training.stf_forward]
+        #   [reference: course_utils.training.stf_forward_fused]
+        #   [reference: course_utils.training.forced_forward]
+        #   [reference: course_utils.training.forced_forward_fused]
+        #   [reference: course_utils.training.forcing_times]
+        #   [reference: course_utils.training.forcing_weights]
+        #   [reference: course_utils.training._FusedForcing]
         if t < warmup or (t - warmup) % tau_f == 0:
             z = torch.cat([x[:, t], z[:, N:]], dim=-1)
         # END SOLUTION

@@ -156,6 +156,10 @@ def gtf_forward(model, x, alpha):
     predictions = []
     for t in range(T):
         # BEGIN SOLUTION Task 1 (generalized teacher forcing) [3 points]
+        #   [reference: course_utils.training.gtf_forward]
+        #   [reference: course_utils.training.forced_forward]
+        #   [reference: course_utils.training.forced_forward_fused]
+        #   [reference: course_utils.training._FusedForcing]
         a = 1.0 if t == 0 else alpha          # the first state comes from the data
         z = torch.cat([(1 - a) * z[:, :N] + a * x[:, t], z[:, N:]], dim=-1)
         z = model(z)

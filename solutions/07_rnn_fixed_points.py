@@ -128,6 +128,8 @@ fig.tight_layout()
 def rnn_jacobians(rnn, u, h):
     """J_h (H, H) and J_u (H, I) of one step of a tanh nn.RNN at the input u and state h."""
     # BEGIN SOLUTION Task 1 (the Jacobians) [2 points]
+    #   [reference: course_utils.linearization.Linearization]
+    #   [allow: torch.autograd.functional.jacobian]
     a = rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0
     slope = 1 - torch.tanh(a) ** 2
     return slope[:, None] * rnn.weight_hh_l0, slope[:, None] * rnn.weight_ih_l0
@@ -148,6 +150,7 @@ check_rnn_jacobians(rnn_jacobians)
 def affine_prediction(rnn, u, h, du, dh):
     """F(h, u) + J_h dh_b + J_u du for every row dh_b of dh (B, H): shape (B, H)."""
     # BEGIN SOLUTION Task 2 (the affine prediction) [2 points]
+    #   [reference: course_utils.linearization.Linearization]
     J_h, J_u = rnn_jacobians(rnn, u, h)
     h_next = torch.tanh(rnn.weight_ih_l0 @ u + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h
                         + rnn.bias_hh_l0)
@@ -227,6 +230,8 @@ print(fps.summary())
 def classify(eigenvalues):
     """'stable', 'unstable' or 'saddle', with ' (oscillatory)' if an eigenvalue is complex."""
     # BEGIN SOLUTION Task 3 (stability of a fixed point of a map) [1 point]
+    #   [reference: course_utils.linearization.classify_fixed_point]
+    #   [reference: course_utils.linearization._labels]
     moduli = eigenvalues.abs()
     if bool((moduli < 1).all()):
         kind = "stable"

@@ -110,6 +110,9 @@ fig.tight_layout()
 def lru_eigenvalues(nu_log, theta_log):
     """lambda = exp(-exp(nu_log) + i exp(theta_log)), elementwise: a complex tensor."""
     # BEGIN SOLUTION Task 1 (the eigenvalue parametrisation) [1 point]
+    #   [reference: course_utils.lru._lru_lambda, course_utils.lru.LRU._lambda]
+    #   [reference: course_utils.lru.LRU.eigenvalues]
+    #   [reference: course_utils.lru.LRUDynamics.eigenvalues]
     return torch.exp(-torch.exp(nu_log) + 1j * torch.exp(theta_log))
     # END SOLUTION
 
@@ -192,6 +195,8 @@ print(f"state variance per unit input: {var_raw.min():.1f} to {var_raw.max():.1f
 def combine(e1, e2):
     """(a1, b1) then (a2, b2): the pair (a2 a1, a2 b1 + b2)."""
     # BEGIN SOLUTION Task 2 (the associative operator) [2 points]
+    #   [reference: course_utils.lru.scan_operator, course_utils.lru.linear_recurrence_loop]
+    #   [reference: course_utils.lru.linear_recurrence_scan]
     a1, b1 = e1
     a2, b2 = e2
     return a2 * a1, a2 * b1 + b2

@@ -497,3 +497,202 @@ def test_classification_complex64_is_a_hidden_case():
     checks.check_stability_classification(complex128_only)
     with pytest.raises(HiddenCaseError, match="complex64"):
         checks.check_stability_classification(complex128_only, hidden=True)
+
+
+# ---- the three parts of the checks: cases, probe, judge ---------------------------------
+
+import inspect  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+
+from course_utils.checks import fixed_points  # noqa: E402
+from course_utils.checks._common import StudentError, judge_case, observe, run_check  # noqa: E402
+from course_utils.checks.observations import decode, encode, pack, unpack  # noqa: E402
+
+SALTS = [1, 2, 3, 17, 99, 2024, 31337, 987654321]
+
+_CORRECT = [(fixed_points.RNN_JACOBIANS, fn) for fn in JACOBIAN_VARIANTS] \
+    + [(fixed_points.AFFINE_PREDICTION, fn) for fn in AFFINE_VARIANTS] \
+    + [(fixed_points.STABILITY_CLASSIFICATION, fn) for fn in CLASSIFY_VARIANTS]
+
+
+@pytest.mark.parametrize("check, fn", _CORRECT,
+                         ids=[f"{c.name}-{f.__name__}" for c, f in _CORRECT])
+def test_correct_variants_pass_hidden_cases_with_any_salt(check, fn, capsys):
+    for salt in SALTS:
+        run_check(check, (fn,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713") == len(SALTS)
+
+
+def test_checks_are_registered_under_their_names():
+    assert set(fixed_points.CHECKS) == {"check_rnn_jacobians", "check_affine_prediction",
+                                       "check_stability_classification"}
+    for name, check in fixed_points.CHECKS.items():
+        assert check.name == name and check.chapter == fixed_points.CHAPTER
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS])
+def test_case_params_are_json(salt):
+    for check in fixed_points.CHECKS.values():
+        cases = check.cases(True, salt)
+        assert [c.hidden for c in cases].count(False) == 1
+        for case in cases:
+            assert json.loads(json.dumps(case.params)) == case.params
+            encode(case.params)
+
+
+def test_salt_changes_the_hidden_inputs_only():
+    for check in fixed_points.CHECKS.values():
+        plain, salted_ = check.cases(True, None), check.cases(True, 5)
+        assert plain[0] == salted_[0]                     # the visible case as it was
+        assert all(p.params != s.params for p, s in zip(plain[1:], salted_[1:]))
+
+
+#: Everything that computes an expected value: no probe may reach it.
+_REFERENCE_NAMES = ["Linearization", "linearization", "_rnn_reference", "classify_fixed_point",
+                    "_labels", "_reference_label", "_jacobian_slips", "_explain_labels",
+                    "_KIND_SLIPS", "_OSC_SLIPS", "_judge", "expected", "_CLASS_CASES"]
+_PROBES = [fixed_points._probe_jacobians, fixed_points._probe_affine,
+           fixed_points._probe_classification, fixed_points._plain_value,
+           fixed_points._rnn_inputs, fixed_points._affine_inputs, fixed_points._perturbations,
+           fixed_points._small_torch_rnn, fixed_points._draw_class_sets,
+           fixed_points._draw_template, fixed_points._clear_of_thresholds]
+
+
+@pytest.mark.parametrize("fn", _PROBES, ids=lambda f: f.__name__)
+def test_probes_compute_no_expected_value(fn):
+    source = inspect.getsource(fn)
+    for name in _REFERENCE_NAMES:
+        assert name not in source, (fn.__name__, name)
+
+
+def test_the_visible_classification_case_reads_the_eigenvalues_only():
+    # the probe builds the visible sets from _CLASS_CASES through _class_sets, which drops
+    # the labels
+    sets, dtype = fixed_points._class_sets({"kind": "visible"})
+    assert sets == [list(v) for v, _ in _CLASS_CASES] and dtype == torch.complex128
+    assert all(isinstance(v, list) and not any(isinstance(x, str) for x in v) for v in sets)
+
+
+def test_probe_observations_hold_no_expected_value():
+    for check, fn, keys in [
+            (fixed_points.RNN_JACOBIANS, jacobians_right, {"got", "rnn", "u", "h"}),
+            (fixed_points.AFFINE_PREDICTION, affine_right, {"got", "rnn", "u", "h", "du", "dh"}),
+            (fixed_points.STABILITY_CLASSIFICATION, classify_right, {"sets"})]:
+        for case in check.cases(True, 7):
+            seen = check.probe(case, lambda *args: None)
+            assert set(seen) == keys
+            flat = seen["sets"] if "sets" in seen else [seen]
+            assert all(item["got"] is None for item in flat)
+            assert set(check.probe(case, fn)) == keys
+
+
+def _graded(check, case, fn):
+    """The case as the grader runs it: the probe's observations through the bytes, then
+    the judge, without the student's exception objects."""
+    tree, blobs = encode(observe(check, case, (fn,)))
+    message, blobs = unpack(io.BytesIO(pack({"v": tree}, blobs)).read)
+    judge_case(check, case, decode(message["v"], blobs))
+
+
+@pytest.mark.parametrize("check, fn", [_CORRECT[0], _CORRECT[8], _CORRECT[13]],
+                         ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")))
+def test_graded_round_trip_passes_a_correct_solution(check, fn):
+    for case in check.cases(True, 11):
+        _graded(check, case, fn)
+
+
+@pytest.mark.parametrize("check, slip", [
+    (fixed_points.RNN_JACOBIANS, lambda r, u, h: (jacobians_right(r, u, h)[0].T,
+                                                  jacobians_right(r, u, h)[1])),
+    (fixed_points.RNN_JACOBIANS, lambda r, u, h: tuple(J.detach().numpy()
+                                                       for J in jacobians_right(r, u, h))),
+    (fixed_points.AFFINE_PREDICTION, lambda r, u, h, du, dh: affine_right(r, u, h, du, dh).T),
+    (fixed_points.AFFINE_PREDICTION, lambda *args: affine_right(*args) + 1e-4),
+    (fixed_points.STABILITY_CLASSIFICATION, _flow_rule),
+    (fixed_points.STABILITY_CLASSIFICATION, lambda ev: [classify_right(ev)]),
+    (fixed_points.STABILITY_CLASSIFICATION, lambda ev: classify_right(ev).capitalize()),
+])
+def test_graded_messages_are_the_notebooks(check, slip):
+    case = check.cases(False, None)[0]
+    with pytest.raises(AssertionError) as notebook:
+        run_check(check, (slip,))
+    with pytest.raises(AssertionError) as graded:
+        _graded(check, case, slip)
+    assert str(graded.value) == str(notebook.value)
+
+
+def test_graded_student_exception_is_reported_by_its_type():
+    def raises(*args):
+        raise ZeroDivisionError("no")
+
+    for check in fixed_points.CHECKS.values():
+        with pytest.raises(StudentError) as info:
+            _graded(check, check.cases(False, None)[0], raises)
+        assert info.value.type_name == "ZeroDivisionError"
+
+
+def test_string_subclass_labels_are_accepted():
+    # np.str_ (a label taken from a NumPy array) is a str: it travels as one
+    labels = np.array(["stable", "unstable", "saddle"])
+
+    def classify_numpy_labels(ev):
+        label = classify_right(ev)
+        kind, _, rest = label.partition(" ")
+        return labels[list(labels).index(kind)] + (" " + rest if rest else "")
+
+    def classify_np_str(ev):
+        return np.str_(classify_right(ev))
+
+    checks.check_stability_classification(classify_np_str, hidden=True)
+    checks.check_stability_classification(classify_numpy_labels, hidden=True)
+
+
+def test_jacobians_as_a_namedtuple_pass():
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "J_h J_u")
+    checks.check_rnn_jacobians(lambda r, u, h: Pair(*jacobians_right(r, u, h)), hidden=True)
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS, *range(100, 140)])
+def test_hidden_classification_sets_are_clear_of_the_boundaries_for_any_salt(salt):
+    kinds = set()
+    for label, sets, dtype in _hidden_class_sets(salt):
+        for values in sets:
+            ev = np.asarray(torch.tensor(values, dtype=dtype)).astype(complex)
+            assert (np.abs(np.abs(ev) - 1) > 1e-4).all()
+            assert ((ev.imag == 0) | (np.abs(ev.imag) > 1e-4)).all()
+            # complex eigenvalues of a real matrix come in exact conjugate pairs
+            assert sorted(ev.tolist(), key=lambda z: (z.real, z.imag)) == sorted(
+                ev.conj().tolist(), key=lambda z: (z.real, z.imag))
+            kinds.add(_reference_label(ev))
+    assert kinds >= {"stable", "unstable", "saddle", "stable (oscillatory)",
+                     "unstable (oscillatory)", "saddle (oscillatory)"}
+
+
+def test_hidden_cases_are_built_alike_in_probe_and_judge():
+    for case in fixed_points.STABILITY_CLASSIFICATION.cases(True, 4242):
+        assert fixed_points._class_sets(case.params) == fixed_points._class_sets(case.params)
+    for case in fixed_points.AFFINE_PREDICTION.cases(True, 4242):
+        first, second = fixed_points._affine_inputs(case.params), \
+            fixed_points._affine_inputs(case.params)
+        assert all(torch.equal(p, q) for p, q in zip(first[1:], second[1:]))
+        assert all(torch.equal(p, q) for p, q in zip(first[0].parameters(),
+                                                      second[0].parameters()))
+
+
+@pytest.mark.parametrize("fn", [jacobians_hard_coded, jacobians_fixed_size],
+                         ids=lambda f: f.__name__)
+def test_rnn_jacobians_fitted_to_visible_inputs_fail_hidden_with_any_salt(fn):
+    for salt in SALTS:
+        with pytest.raises(HiddenCaseError):
+            run_check(fixed_points.RNN_JACOBIANS, (fn,), hidden=True, salt=salt)
+
+
+@pytest.mark.parametrize("fn", [classify_hard_coded, classify_first_three],
+                         ids=lambda f: f.__name__)
+def test_classification_fitted_to_visible_inputs_fails_hidden_with_any_salt(fn):
+    for salt in SALTS:
+        with pytest.raises(HiddenCaseError):
+            run_check(fixed_points.STABILITY_CLASSIFICATION, (fn,), hidden=True, salt=salt)

@@ -13,6 +13,8 @@ from course_utils.checks.gtf import _HIDDEN_CASES
 from course_utils.models import ShallowPLRNN
 from course_utils.training import gtf_forward
 
+from checks_support import assert_forcing_probe_is_blind
+
 
 def _forward(model, x, alpha, *, first=True, swap=False, damp=False, lagged=False,
              every=True):
@@ -130,3 +132,38 @@ def test_a_solution_fitted_to_the_visible_alphas_fails_a_hidden_case():
     assert "hidden" in text
     for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES:
         assert f"alpha = {alpha}" not in text
+
+
+# --- cases, probe and judge ---------------------------------------------------------------
+
+_CORRECT = [solution, towards_the_data, mask_and_clone, gtf_forward]
+
+
+@pytest.mark.parametrize("salt", [0, 1, 2, 7, 123, 4_567, 98_765, 2**31 - 2])
+def test_correct_variants_pass_the_hidden_cases_of_any_salt(salt, capsys):
+    from course_utils.checks._common import run_check
+    from course_utils.checks.gtf import GTF_FORWARD
+
+    for student in _CORRECT:
+        run_check(GTF_FORWARD, (student,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("✓ gtf_forward") == len(_CORRECT)
+
+
+def test_hidden_cases_mix_the_salt_into_both_seeds():
+    from course_utils.checks.gtf import GTF_FORWARD
+
+    plain = [c.params for c in GTF_FORWARD.cases(True, None) if c.hidden]
+    salted = [c.params for c in GTF_FORWARD.cases(True, 99) if c.hidden]
+    assert [c.params for c in GTF_FORWARD.cases(False, 99)] == \
+        [c.params for c in GTF_FORWARD.cases(False, None)]
+    for a, b in zip(plain, salted):
+        assert a["seed"] != b["seed"] and a["sizes"]["seed"] != b["sizes"]["seed"]
+    assert [(s["seed"], s["sizes"]["seed"]) for s in plain] == \
+        [(seed, sizes["seed"]) for _, sizes, _, _, _, seed, _ in _HIDDEN_CASES]
+
+
+def test_case_params_are_json_and_the_probe_computes_no_expected_value(monkeypatch):
+    from course_utils.checks import gtf
+
+    assert_forcing_probe_is_blind(gtf, gtf.GTF_FORWARD, gtf._probe_gtf, solution,
+                                  monkeypatch)

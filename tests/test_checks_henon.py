@@ -535,3 +535,212 @@ def test_qr_fitted_to_the_visible_dimensions_fails_a_hidden_case():
     with pytest.raises(HiddenCaseError) as error:
         checks.check_lyapunov_qr(two_or_three, hidden=True)
     _assert_hidden_message_is_clean(error)
+
+
+# ---- the three parts of the checks: cases, probe, judge ---------------------------------
+
+import inspect  # noqa: E402
+import json  # noqa: E402
+
+from course_utils.checks import henon as henon_checks  # noqa: E402
+from course_utils.checks._common import run_check  # noqa: E402
+from course_utils.checks.observations import encode  # noqa: E402
+
+from checks_support import graded, judged_without_tensorflow  # noqa: E402
+
+SALTS = [1, 2, 3, 17, 99, 2024, 31337, 987654321]
+#: For the other variants that run TensorFlow (slow), fewer salts.
+FEW_SALTS = SALTS[:3]
+
+CELL_STEPS = [cell_stack, cell_concat, cell_matrix, cell_transpose]
+JACOBIAN_VARIANTS = [jac_reference, jac_stack, jac_loop, jac_tf, jac_broadcast, henon_jacobian]
+QR_VARIANTS = [qr_reference, qr_two_loops, qr_signs_fixed, qr_tf,
+               lambda J, transient=0: lyapunov_from_jacobians(J, transient=transient)]
+
+
+@pytest.mark.parametrize("step", CELL_STEPS + [None],
+                         ids=[s.__name__ for s in CELL_STEPS] + ["HenonCell"])
+def test_correct_cells_pass_hidden_cases_with_any_salt(tf, step, capsys):
+    if step is None:
+        from course_utils.keras_cells import HenonCell as Cell
+    else:
+        Cell = _cell_class(tf, step)
+    salts = SALTS if step is cell_stack else FEW_SALTS  # the notebook's solution: all
+    for salt in salts:
+        run_check(henon_checks.HENON_CELL, (Cell,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713 HenonCell") == len(salts)
+
+
+@pytest.mark.parametrize("fn", JACOBIAN_VARIANTS + QR_VARIANTS,
+                         ids=[f.__name__ for f in JACOBIAN_VARIANTS + QR_VARIANTS])
+def test_correct_functions_pass_hidden_cases_with_any_salt(fn, capsys):
+    check = (henon_checks.HENON_JACOBIAN if fn in JACOBIAN_VARIANTS
+             else henon_checks.LYAPUNOV_QR)
+    salts = FEW_SALTS if fn is qr_tf else SALTS
+    for salt in salts:
+        run_check(check, (fn,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713") == len(salts)
+
+
+def test_checks_are_registered_under_their_names():
+    assert set(henon_checks.CHECKS) == {"check_henon_cell", "check_henon_jacobian",
+                                        "check_lyapunov_qr"}
+    for name, check in henon_checks.CHECKS.items():
+        assert check.name == name and check.chapter == henon_checks.CHAPTER
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS])
+def test_case_params_are_json(salt):
+    for check in henon_checks.CHECKS.values():
+        for case in check.cases(True, salt):
+            assert json.loads(json.dumps(case.params)) == case.params
+            encode(case.params)
+    for check in (henon_checks.HENON_CELL, henon_checks.HENON_JACOBIAN):
+        for case in check.cases(True, salt, a=np.float64(1.3), b=0.25):
+            assert json.loads(json.dumps(case.params)) == case.params
+
+
+def test_salt_changes_the_hidden_inputs_only():
+    for check in henon_checks.CHECKS.values():
+        plain, salted = check.cases(True, None), check.cases(True, 5)
+        assert [c for c in plain if not c.hidden] == [c for c in salted if not c.hidden]
+        assert all(p.params != s.params for p, s in zip(plain, salted) if p.hidden)
+        assert check.cases(False, 5) == [c for c in plain if not c.hidden]
+
+
+def test_the_parameters_a_and_b_reach_the_cases():
+    cases = henon_checks.HENON_CELL.cases(True, None, a=1.3, b=0.2)
+    assert [(c.params["a"], c.params["b"]) for c in cases] == [
+        (1.3, 0.2), (1.2, 0.4), (1.3, 0.2), (1.05, -0.35), (1.3, 0.2), (1.25, 0.2)]
+    assert [c.params.get("other") for c in cases[:2]] == [False, True]
+    # the second visible pair is the checked one: not "another" pair
+    cases = henon_checks.HENON_JACOBIAN.cases(False, None, a=1.2, b=0.4)
+    assert [c.params["other"] for c in cases] == [False, False]
+
+
+def test_visible_inputs_are_unchanged():
+    for check in (henon_checks.HENON_CELL, henon_checks.HENON_JACOBIAN):
+        for case in check.cases(False, None):
+            np.testing.assert_array_equal(henon_checks._cell_states(case),
+                                          henon_checks._STATES)
+    cases = henon_checks.LYAPUNOV_QR.cases(False, None)
+    np.testing.assert_array_equal(henon_checks._qr_inputs(cases[0]),
+                                  np.broadcast_to(np.diag([0.5, -2.0, 1.0]), (50, 3, 3)))
+    orbit = henon_jacobian(henon_orbit([0.1, 0.1], 600, transient=100))
+    for case in cases[1:]:
+        np.testing.assert_array_equal(henon_checks._qr_inputs(case), orbit)
+    assert [c.params["transient"] for c in cases] == [None, 0, 100]
+
+
+def test_hidden_inputs_are_fair_for_any_salt():
+    """Every state away from x = 0 (where a drops out); every run's orbit bounded, although
+    the probe never computes it; every QR input finite and far from singular."""
+    for salt in range(300):
+        for check in (henon_checks.HENON_CELL, henon_checks.HENON_JACOBIAN):
+            for case in [c for c in check.cases(True, salt) if c.hidden]:
+                states = henon_checks._cell_states(case)
+                assert states.shape == (case.params["states"]["batch"], 2)
+                assert np.abs(states[:, 0]).min() >= 0.05, (salt, case.label)
+                if case.params.get("kind") == "graph":
+                    orbit = henon_orbit(states, case.params["n_steps"] + 1,
+                                        case.params["a"], case.params["b"])
+                    assert np.abs(orbit).max() < 1.5, (salt, case.label)
+        for case in [c for c in henon_checks.LYAPUNOV_QR.cases(True, salt) if c.hidden]:
+            J = henon_checks._qr_inputs(case)
+            assert np.all(np.isfinite(J)), (salt, case.label)
+            assert np.linalg.svd(J, compute_uv=False).min() > 1e-3, (salt, case.label)
+            np.testing.assert_array_equal(J, henon_checks._qr_inputs(case))
+
+
+def test_error_gist_survives_a_long_traceback():
+    """Keras's bold line may come after a long "in user code" traceback: the probe keeps
+    it, with its codes, within what the observations carry."""
+    message = ("in user code:\n\n" + "    File \"/a/long/path.py\", line 1, in f\n" * 80
+               + "\x1b[1mCould not convert a symbolic tensor to a NumPy array.\x1b[0m\n\n"
+               + "Arguments received ...\n" * 50)
+    excerpt = henon_checks._error_excerpt(ValueError(message))
+    assert len(excerpt) < 2000
+    assert henon_checks._error_text(excerpt) == henon_checks._error_text(message) == (
+        "Could not convert a symbolic tensor to a NumPy array.")
+    plain = "\n\n  first line of the error\nsecond line"
+    assert henon_checks._error_text(henon_checks._error_excerpt(KeyError(plain))) == \
+        henon_checks._error_text(str(KeyError(plain)))
+
+
+#: Everything that computes an expected value: no probe may reach it.
+_REFERENCE_NAMES = ["henon_map", "henon_jacobian", "henon_orbit", "lyapunov_from_jacobians",
+                    "_qr_variant", "course_utils.lyapunov", "keras_cells", "_first_bad",
+                    "expected", "want"]
+_PROBES = [henon_checks._probe_cell, henon_checks._probe_step, henon_checks._probe_graph,
+           henon_checks._graph_runner, henon_checks._row_jacobian, henon_checks._cell_states,
+           henon_checks._uniform_states, henon_checks._error_excerpt, henon_checks._plain,
+           henon_checks._tensor, henon_checks._probe_jacobian, henon_checks._probe_qr]
+
+
+@pytest.mark.parametrize("fn", _PROBES, ids=lambda f: f.__name__)
+def test_probes_compute_no_expected_value(fn):
+    source = inspect.getsource(fn)
+    for name in _REFERENCE_NAMES:
+        assert name not in source, (fn.__name__, name)
+
+
+def test_qr_probe_builds_only_the_inputs():
+    """The QR probe's inputs are Jacobians along an orbit (the input of lyapunov_qr); the
+    estimate itself is computed only by the judge."""
+    source = inspect.getsource(henon_checks._qr_inputs)
+    assert "lyapunov_from_jacobians" not in source and "_qr_variant" not in source
+    for case in henon_checks.LYAPUNOV_QR.cases(True, 3):
+        assert set(henon_checks._probe_qr(case, lambda J, transient=0: None)) == {"got"}
+
+
+def test_probe_observations_hold_no_expected_value(tf):
+    """The cell's observations: what the student's code returned, its attributes, the
+    tape's Jacobian of its output, the run through keras.layers.RNN."""
+    Cell = _cell_class(tf, cell_stack)
+    for case in henon_checks.HENON_CELL.cases(True, 7):
+        seen = henon_checks.HENON_CELL.probe(case, Cell)
+        if case.params["kind"] == "step":
+            assert set(seen) == {"is_class", "cell", "state_size", "output_size", "result",
+                                 "output_tensor", "next_tensor", "output_dtype",
+                                 "next_dtype", "jacobian", "compute_dtype_differs"}
+        else:
+            assert set(seen) == {"is_class", "cell", "rnn", "graph", "Z", "D"}
+    for case in henon_checks.HENON_JACOBIAN.cases(True, 7):
+        seen = henon_checks.HENON_JACOBIAN.probe(case, lambda z, a, b: None)
+        assert set(seen) == {"got", "z"} and seen["got"] is None
+
+
+def test_judges_need_no_tensorflow(tf, tmp_path):
+    runs = [(henon_checks.HENON_CELL, _cell_class(tf, cell_stack)),
+            (henon_checks.HENON_CELL, _cell_class(tf, cell_python_if)),
+            (henon_checks.HENON_CELL, _cell_class(tf, cell_numpy_on_the_side)),
+            (henon_checks.HENON_CELL, _cell_class(tf, cell_np_stack)),
+            (henon_checks.HENON_JACOBIAN, jac_tf),
+            (henon_checks.HENON_JACOBIAN, lambda z, a, b: _tf_float32(jac_tf(z, a, b))),
+            (henon_checks.LYAPUNOV_QR, qr_tf),
+            (henon_checks.LYAPUNOV_QR,
+             lambda J, transient=0: tf.constant(qr_reference(J, transient)))]
+    results = judged_without_tensorflow("course_utils.checks.henon", runs, tmp_path)
+    passed = [None] * 6
+    assert results[0] == passed
+    assert results[1][:2] == [None, None]
+    assert re.search(r"inside tf\.function.*Python condition", results[1][2])
+    assert re.search(r"inside tf\.function.*Your call uses NumPy on them", results[2][2])
+    assert re.search(r"output must be a TensorFlow tensor.*got ndarray", results[3][0])
+    assert results[4] == [None] * 4
+    assert "dtype float32" in results[5][0]
+    assert results[6] == [None] * 5
+    assert re.search(r"must return a NumPy array.*got EagerTensor.*TensorFlow tensor",
+                     results[7][0])
+
+
+@pytest.mark.parametrize("step, message", [
+    (cell_python_if, r"inside tf\.function.*Python condition"),
+    (cell_static_batch, r"inside tf\.function.*batch size is unknown.*TypeError"),
+    (lambda tf, s, st: _new(tf, 1.0 - 1.4 * st[0][:, 0] ** 2 + st[0][:, 1],
+                            0.3 * st[0][:, 0]), "did you use the cell's own a and b"),
+])
+def test_graded_messages_are_the_notebooks(tf, step, message):
+    with pytest.raises(AssertionError, match=message):
+        for case in henon_checks.HENON_CELL.cases(False, None):
+            graded(henon_checks.HENON_CELL, case, _cell_class(tf, step))

@@ -403,3 +403,217 @@ def test_rnn_qr_names_a_wrong_jacobian_of_task_one(tf):
         checks.check_rnn_qr(namespace["lyapunov_spectrum_eager"])
     namespace["simple_rnn_jacobian"] = jac_solution      # Task 1 fixed: the check passes
     checks.check_rnn_qr(namespace["lyapunov_spectrum_eager"], hidden=True)
+
+
+# ---- the three parts of the checks: cases, probe, judge ---------------------------------
+
+import inspect  # noqa: E402
+import json  # noqa: E402
+
+from course_utils.checks import keras_rnn as rnn_checks  # noqa: E402
+from course_utils.checks._common import run_check  # noqa: E402
+from course_utils.checks.observations import encode  # noqa: E402
+
+from checks_support import graded, judged_without_tensorflow  # noqa: E402
+
+SALTS = [1, 2, 3, 17, 99, 2024, 31337, 987654321]
+#: For the other variants that run TensorFlow eagerly step by step (slow), fewer salts.
+FEW_SALTS = SALTS[:3]
+
+JACOBIAN_VARIANTS = [jac_solution, jac_tape, jac_einsum_from_the_step, jac_numpy,
+                     jac_diag_matmul, jac_loop]
+SPECTRUM_VARIANTS = [_eager(qr_solution), _eager(qr_matmul), _eager(qr_numpy),
+                     _eager(qr_einsum), spectrum_per_sequence]
+
+
+@pytest.mark.parametrize("fn", JACOBIAN_VARIANTS + [None],
+                         ids=[f.__name__ for f in JACOBIAN_VARIANTS] + ["toolkit"])
+def test_correct_jacobians_pass_hidden_cases_with_any_salt(tf, fn, capsys):
+    if fn is None:
+        from course_utils.keras_lyapunov import simple_rnn_jacobian as fn
+    for salt in SALTS:
+        run_check(rnn_checks.SIMPLE_RNN_JACOBIAN, (fn,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713 simple_rnn_jacobian") == len(SALTS)
+
+
+@pytest.mark.parametrize("index", range(len(SPECTRUM_VARIANTS)))
+def test_correct_spectra_pass_hidden_cases_with_any_salt(tf, index, capsys):
+    # the notebook's solution and the NumPy rewrite: all salts
+    salts = SALTS if index in (0, len(SPECTRUM_VARIANTS) - 1) else FEW_SALTS
+    for salt in salts:
+        run_check(rnn_checks.RNN_QR, (SPECTRUM_VARIANTS[index],), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713 QR accumulation") == len(salts)
+
+
+def test_checks_are_registered_under_their_names():
+    assert set(rnn_checks.CHECKS) == {"check_simple_rnn_jacobian", "check_rnn_qr"}
+    for name, check in rnn_checks.CHECKS.items():
+        assert check.name == name and check.chapter == rnn_checks.CHAPTER
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS])
+def test_case_params_are_json(salt):
+    for check in rnn_checks.CHECKS.values():
+        for case in check.cases(True, salt):
+            assert json.loads(json.dumps(case.params)) == case.params
+            encode(case.params)
+
+
+def test_salt_changes_the_hidden_inputs_only():
+    for check in rnn_checks.CHECKS.values():
+        plain, salted = check.cases(True, None), check.cases(True, 5)
+        assert [c for c in plain if not c.hidden] == [c for c in salted if not c.hidden]
+        assert all(p.params != s.params for p, s in zip(plain, salted) if p.hidden)
+        assert check.cases(False, 5) == [c for c in plain if not c.hidden]
+
+
+def test_visible_inputs_are_unchanged():
+    """The weights as _small_simple_rnn drew them with the cell, the data from the same
+    generators as before the cases were split."""
+    (case,) = rnn_checks.SIMPLE_RNN_JACOBIAN.cases(False, None)
+    weights, x, h = rnn_checks._jacobian_inputs(case)
+    rng = np.random.default_rng(1)
+    np.testing.assert_array_equal(x, rng.normal(size=(8, 3)))
+    np.testing.assert_array_equal(h, rng.uniform(-1, 1, size=(8, 5)))
+    rng = np.random.default_rng(0)
+    old = [rng.normal(size=(3, 5)), 1.5 * rng.normal(size=(5, 5)) / np.sqrt(5),
+           rng.normal(size=5)]
+    for w, o in zip(weights, old):
+        np.testing.assert_array_equal(w, o)
+    cases = rnn_checks.RNN_QR.cases(False, None)
+    rng = np.random.default_rng(3)
+    inputs, h0 = rng.uniform(-1, 1, size=(3, 60, 3)), rng.uniform(-1, 1, size=(3, 5))
+    resting = [np.zeros((3, 5)), np.diag([0.2, 0.5, 0.9, 0.3, 0.7]), np.zeros(5)]
+    expected = [(rnn_checks._rnn_weights(5, 3, 2), h0, 5), (rnn_checks._rnn_weights(5, 3, 2),
+                                                            h0, 2),
+                (resting, np.zeros((3, 5)), 5)]
+    for case, (w_old, h_old, k) in zip(cases, expected):
+        weights, got_inputs, got_h0 = rnn_checks._spectrum_inputs(case)
+        np.testing.assert_array_equal(got_inputs, inputs)
+        np.testing.assert_array_equal(got_h0, h_old)
+        for w, o in zip(weights, w_old):
+            np.testing.assert_array_equal(w, o)
+        assert case.params["k"] == k
+
+
+def test_hidden_inputs_are_fair_for_any_salt():
+    """No draw whose pre-activations can saturate tanh; the same inputs on every call."""
+    for salt in range(300):
+        for case in [c for c in rnn_checks.SIMPLE_RNN_JACOBIAN.cases(True, salt) if c.hidden]:
+            weights, x, h = rnn_checks._jacobian_inputs(case)
+            assert x.shape == (case.params["batch"], case.params["cell"]["input_dim"])
+            assert h.shape == (case.params["batch"], case.params["cell"]["units"])
+            assert np.abs(rnn_checks._step(weights, x, h)[0]).max() < 14
+        for case in [c for c in rnn_checks.RNN_QR.cases(True, salt) if c.hidden]:
+            weights, inputs, h0 = rnn_checks._spectrum_inputs(case)
+            assert rnn_checks._pre_activation_bound(weights, 1.0) < 10
+            assert np.all(np.isfinite(rnn_checks._spectrum(weights, inputs, h0,
+                                                            case.params["k"])))
+            again = rnn_checks._spectrum_inputs(case)
+            np.testing.assert_array_equal(again[1], inputs)
+
+
+def test_numpy_cell_of_the_judge_is_the_keras_cell_of_the_probe(tf):
+    """The judge's NumPy weights are those the probe sets in the Keras cell; the NumPy step,
+    Jacobian and spectrum are the cell's, its tape's and the toolkit's, on hidden cases
+    too."""
+    from course_utils.keras_lyapunov import rnn_lyapunov_spectrum
+
+    for salt in (None, 4):
+        for case in rnn_checks.SIMPLE_RNN_JACOBIAN.cases(True, salt):
+            weights, x, h = rnn_checks._jacobian_inputs(case)
+            cell = rnn_checks._small_simple_rnn(tf, weights=weights)
+            for w, kept in zip(weights, rnn_checks._weights(cell)):
+                np.testing.assert_array_equal(w, kept)
+            np.testing.assert_allclose(rnn_checks._step(weights, x, h)[1],
+                                       cell(tf.constant(x), [tf.constant(h)])[0].numpy(),
+                                       rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(rnn_checks._jacobian(weights, x, h),
+                                       jac_tape(cell, tf.constant(x), tf.constant(h)).numpy(),
+                                       rtol=1e-12, atol=1e-14)
+        for case in rnn_checks.RNN_QR.cases(True, salt)[3:]:
+            weights, inputs, h0 = rnn_checks._spectrum_inputs(case)
+            cell = rnn_checks._small_simple_rnn(tf, weights=weights)
+            k = case.params["k"]
+            np.testing.assert_allclose(rnn_checks._spectrum(weights, inputs, h0, k),
+                                       rnn_lyapunov_spectrum(cell, inputs, h0, k=k),
+                                       rtol=1e-10, atol=1e-12)
+
+
+#: Everything that computes an expected value: no probe may reach it.
+_REFERENCE_NAMES = ["_jacobian(", "_spectrum(", "_step(", "_jacobian_slips", "keras_lyapunov",
+                    "np.tanh", "expected", "want"]
+_PROBES = [rnn_checks._probe_jacobian, rnn_checks._probe_spectrum, rnn_checks._probe_task_one,
+           rnn_checks._jacobian_inputs, rnn_checks._spectrum_inputs, rnn_checks._case_weights,
+           rnn_checks._rnn_weights, rnn_checks._resting_weights, rnn_checks._small_simple_rnn,
+           rnn_checks._pre_activation_bound, rnn_checks._task_one_inputs, rnn_checks._weights]
+
+
+@pytest.mark.parametrize("fn", _PROBES, ids=lambda f: f.__name__)
+def test_probes_compute_no_expected_value(fn):
+    source = inspect.getsource(fn)
+    for name in _REFERENCE_NAMES:  # as a name of its own (not _probe_jacobian)
+        assert not re.search(r"(?<![\w.])" + re.escape(name), source), (fn.__name__, name)
+
+
+def test_probe_observations_hold_no_expected_value(tf):
+    for case in rnn_checks.SIMPLE_RNN_JACOBIAN.cases(True, 7):
+        seen = rnn_checks.SIMPLE_RNN_JACOBIAN.probe(case, lambda cell, x, h: None)
+        assert set(seen) == {"got", "is_tensor", "weights"} and seen["got"] is None
+    for case in rnn_checks.RNN_QR.cases(True, 7):
+        seen = rnn_checks.RNN_QR.probe(case, lambda cell, inputs, h0, k: None)
+        assert set(seen) == {"got", "inputs", "h0", "weights", "task_one"}
+        assert seen["got"] is None and seen["task_one"] is None
+
+
+def _task_one_wrong(tf):
+    """The notebook's loop, whose module-level simple_rnn_jacobian (Task 1) is wrong."""
+    namespace = {"tf": tf, "np": np, "simple_rnn_jacobian": _slip("no bias")}
+    exec(
+        "def lyapunov_spectrum_eager(cell, inputs, h0, k):\n"
+        "    B, T, _ = inputs.shape\n"
+        "    h = tf.constant(h0, dtype=tf.float64)\n"
+        "    Q = tf.eye(h0.shape[1], k, batch_shape=[B], dtype=tf.float64)\n"
+        "    log_sum = tf.zeros((B, k), dtype=tf.float64)\n"
+        "    for t in range(T):\n"
+        "        x = tf.constant(inputs[:, t], dtype=tf.float64)\n"
+        "        J = simple_rnn_jacobian(cell, x, h)\n"
+        "        h = cell(x, [h])[0]\n"
+        "        Q, R = tf.linalg.qr(J @ Q)\n"
+        "        log_sum += tf.math.log(tf.abs(tf.linalg.diag_part(R)))\n"
+        "    return -np.sort(-(log_sum / T).numpy(), axis=1)\n", namespace)
+    return namespace["lyapunov_spectrum_eager"]
+
+
+def test_judges_need_no_tensorflow(tf, tmp_path):
+    runs = [(rnn_checks.SIMPLE_RNN_JACOBIAN, jac_solution),
+            (rnn_checks.SIMPLE_RNN_JACOBIAN, _changes_the_bias),
+            (rnn_checks.SIMPLE_RNN_JACOBIAN, lambda cell, x, h: [J for J in
+                                                                 jac_solution(cell, x, h)]),
+            (rnn_checks.RNN_QR, _eager()),
+            (rnn_checks.RNN_QR, _task_one_wrong(tf)),
+            (rnn_checks.RNN_QR, _eager(finish=lambda log_sum, T: tf.sort(
+                log_sum / T, axis=1, direction="DESCENDING")))]
+    results = judged_without_tensorflow("course_utils.checks.keras_rnn", runs, tmp_path)
+    assert results[0] == [None] * 3
+    assert all("changed the cell's weights" in r for r in results[1])
+    assert re.search(r"must return a TensorFlow tensor or a NumPy array.*got list",
+                     results[2][0])
+    assert results[3] == [None] * 5
+    # (the resting cell has no bias: there the slip of Task 1 changes nothing)
+    assert [r is None for r in results[4]] == [False, False, True, False, False]
+    assert all(re.search(r"simple_rnn_jacobian \(Task 1\).*fix Task 1", r)
+               for r in results[4] if r is not None)
+    assert results[5] == [None] * 5
+
+
+@pytest.mark.parametrize("fn, message", [
+    (_slip("no bias"), "bias is missing"),
+    (_changes_the_bias, "changed the cell's weights"),
+    (lambda cell, x, h: __import__("tensorflow").cast(jac_solution(cell, x, h), "float32"),
+     r"dtype float32, not float64 \(.*J @ Q"),
+])
+def test_graded_messages_are_the_notebooks(tf, fn, message):
+    (case,) = rnn_checks.SIMPLE_RNN_JACOBIAN.cases(False, None)
+    with pytest.raises(AssertionError, match=message):
+        graded(rnn_checks.SIMPLE_RNN_JACOBIAN, case, fn)

@@ -282,3 +282,188 @@ def test_scan_operator_fitted_to_visible_inputs_fails_hidden(fn, capsys):
     with pytest.raises(HiddenCaseError) as info:
         checks.check_scan_operator(fn, hidden=True)
     _assert_hidden_message_is_clean(info.value)
+
+
+# ---- the three parts of the checks: cases, probe, judge ---------------------------------
+
+import inspect  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+
+from course_utils.checks import lru as lru_checks  # noqa: E402
+from course_utils.checks._common import StudentError, judge_case, observe, run_check  # noqa: E402
+from course_utils.checks.observations import decode, encode, pack, unpack  # noqa: E402
+
+SALTS = [1, 2, 3, 17, 99, 2024, 31337, 987654321]
+
+_CORRECT = [(lru_checks.LRU_EIGENVALUES, fn) for fn in EIG_VARIANTS] \
+    + [(lru_checks.SCAN_OPERATOR, fn) for fn in SCAN_VARIANTS]
+
+
+@pytest.mark.parametrize("check, fn", _CORRECT,
+                         ids=[f"{c.name}-{f.__name__}" for c, f in _CORRECT])
+def test_correct_variants_pass_hidden_cases_with_any_salt(check, fn, capsys):
+    for salt in SALTS:
+        run_check(check, (fn,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("\u2713") == len(SALTS)
+
+
+def test_checks_are_registered_under_their_names():
+    assert set(lru_checks.CHECKS) == {"check_lru_eigenvalues", "check_scan_operator"}
+    for name, check in lru_checks.CHECKS.items():
+        assert check.name == name and check.chapter == lru_checks.CHAPTER
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS])
+def test_case_params_are_json(salt):
+    for check in lru_checks.CHECKS.values():
+        for case in check.cases(True, salt):
+            assert json.loads(json.dumps(case.params)) == case.params
+            encode(case.params)
+
+
+def test_salt_changes_the_hidden_inputs_only():
+    for check in lru_checks.CHECKS.values():
+        plain, salted_ = check.cases(True, None), check.cases(True, 5)
+        visible = [c for c in plain if not c.hidden]
+        assert visible == [c for c in salted_ if not c.hidden]
+        assert all(p.params != s.params for p, s in zip(plain, salted_) if p.hidden)
+
+
+def test_passed_line_shows_the_visible_moduli():
+    g = torch.Generator().manual_seed(4)
+    mod = torch.exp(-torch.exp(torch.randn(6, generator=g, dtype=torch.float64) - 2))
+    assert f"moduli in [{mod.min():.3f}, {mod.max():.3f}]" in lru_checks.LRU_EIGENVALUES.passed
+    nu_log, _ = lru_checks._eigen_inputs(lru_checks.LRU_EIGENVALUES.cases(False, None)[0].params)
+    assert torch.equal(nu_log, torch.randn(6, generator=torch.Generator().manual_seed(4),
+                                           dtype=torch.float64) - 2)
+
+
+#: Everything that computes an expected value: no probe may reach it.
+_REFERENCE_NAMES = ["course_utils.lru", "_lru_lambda", "scan_operator",
+                    "linear_recurrence_loop", "linear_recurrence_scan", "_judge", "expected",
+                    "exp_a", "exp_b", "_close", "torch.exp(", "a * x"]
+_PROBES = [lru_checks._probe_eigenvalues, lru_checks._eigen_inputs,
+           lru_checks._ring_parameters, lru_checks._probe_scan, lru_checks._observe_combine,
+           lru_checks._next_element, lru_checks._plain_value, lru_checks._scan_elements,
+           lru_checks._fold_inputs, lru_checks._draw]
+
+
+@pytest.mark.parametrize("fn", _PROBES, ids=lambda f: f.__name__)
+def test_probes_compute_no_expected_value(fn):
+    source = inspect.getsource(fn)
+    for name in _REFERENCE_NAMES:
+        assert name not in source, (fn.__name__, name)
+
+
+def test_probe_observations_hold_no_expected_value():
+    for case in lru_checks.LRU_EIGENVALUES.cases(True, 7):
+        seen = lru_checks.LRU_EIGENVALUES.probe(case, lambda nu, th: None)
+        assert set(seen) == {"got", "nu_log", "theta_log"} and seen["got"] is None
+    for case in lru_checks.SCAN_OPERATOR.cases(True, 7):
+        seen = lru_checks.SCAN_OPERATOR.probe(case, combine_right)
+        steps = seen.get("steps") or [seen[k] for k in ("pair", "e12", "left", "e23", "right")
+                                      if k in seen]
+        assert steps and all(set(step) == {"got", "inputs"} for step in steps)
+
+
+def _graded(check, case, fn):
+    """The case as the grader runs it: the probe's observations through the bytes, then
+    the judge, without the student's exception objects."""
+    tree, blobs = encode(observe(check, case, (fn,)))
+    message, blobs = unpack(io.BytesIO(pack({"v": tree}, blobs)).read)
+    judge_case(check, case, decode(message["v"], blobs))
+
+
+@pytest.mark.parametrize("check, fn", [(lru_checks.LRU_EIGENVALUES, eig_exp),
+                                       (lru_checks.LRU_EIGENVALUES, eig_cmath_loop),
+                                       (lru_checks.SCAN_OPERATOR, combine_right),
+                                       (lru_checks.SCAN_OPERATOR, combine_list)],
+                         ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")))
+def test_graded_round_trip_passes_a_correct_solution(check, fn):
+    for case in check.cases(True, 11):
+        _graded(check, case, fn)
+
+
+@pytest.mark.parametrize("check, slip", [
+    (lru_checks.LRU_EIGENVALUES, lambda nu, th: torch.exp(torch.exp(nu) + 1j * torch.exp(th))),
+    (lru_checks.LRU_EIGENVALUES, lambda nu, th: eig_exp(nu, th).numpy()),
+    (lru_checks.LRU_EIGENVALUES, lambda nu, th: eig_exp(nu, th) * 1.01),
+    (lru_checks.SCAN_OPERATOR, lambda e1, e2: (e1[0] * e2[0], e1[0] * e2[1] + e1[1])),
+    (lru_checks.SCAN_OPERATOR, lambda e1, e2: (e2[0] * e1[0], None)),
+    (lru_checks.SCAN_OPERATOR, lambda e1, e2: (e2[0] * e1[0], e2[0] * e1[1] + e2[1] + 1e-3)),
+])
+def test_graded_messages_are_the_notebooks(check, slip):
+    with pytest.raises(AssertionError) as notebook:
+        run_check(check, (slip,))
+    for case in check.cases(False, None):
+        try:
+            _graded(check, case, slip)
+        except AssertionError as error:
+            assert str(error) == str(notebook.value)
+            break
+    else:
+        pytest.fail("the graded run passed")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: (lambda e1, e2: tuple(v.reshape(-1) for v in combine_right(e1, e2))),
+    lambda: (lambda e1, e2: combine_right(e1, e2) if e1[0].dim() == 1 else 0),
+    lambda: (lambda e1, e2: (e2[0] * e1[0], e1[1] + e2[1])),
+], ids=["squeezes", "fold returns no pair", "associative but wrong"])
+def test_graded_chained_calls_give_the_notebooks_message(make):
+    # the associativity and the fold feed the student's results back into combine
+    fn = make()
+    with pytest.raises(AssertionError) as notebook:
+        run_check(lru_checks.SCAN_OPERATOR, (fn,))
+    for case in lru_checks.SCAN_OPERATOR.cases(False, None):
+        try:
+            _graded(lru_checks.SCAN_OPERATOR, case, fn)
+        except AssertionError as error:
+            assert str(error) == str(notebook.value)
+            break
+    else:
+        pytest.fail("the graded run passed")
+
+
+def test_graded_student_exception_is_reported_by_its_type():
+    def raises(*args):
+        raise ZeroDivisionError("no")
+
+    for check in lru_checks.CHECKS.values():
+        with pytest.raises(StudentError) as info:
+            _graded(check, check.cases(False, None)[0], raises)
+        assert info.value.type_name == "ZeroDivisionError"
+
+
+def test_combine_returning_a_namedtuple_passes():
+    from collections import namedtuple
+
+    Element = namedtuple("Element", "a b")
+    checks.check_scan_operator(lambda e1, e2: Element(*combine_right(e1, e2)), hidden=True)
+
+
+@pytest.mark.parametrize("salt", [None, *SALTS, *range(100, 140)])
+def test_hidden_float32_phases_stay_in_range_for_any_salt(salt):
+    for case in lru_checks.LRU_EIGENVALUES.cases(True, salt):
+        nu_log, theta_log = lru_checks._eigen_inputs(case.params)
+        assert nu_log.dtype == getattr(torch, case.params["dtype"])
+        if nu_log.dtype == torch.float32:
+            assert float(theta_log.max()) <= 3.0
+        first = lru_checks._eigen_inputs(case.params)
+        assert torch.equal(first[0], nu_log) and torch.equal(first[1], theta_log)
+
+
+@pytest.mark.parametrize("fn", [eig_hard_coded, eig_six_modes], ids=lambda f: f.__name__)
+def test_lru_eigenvalues_fitted_to_visible_inputs_fail_hidden_with_any_salt(fn):
+    for salt in SALTS:
+        with pytest.raises(HiddenCaseError):
+            run_check(lru_checks.LRU_EIGENVALUES, (fn,), hidden=True, salt=salt)
+
+
+@pytest.mark.parametrize("fn", [combine_flattened, combine_fitted_to_shapes],
+                         ids=lambda f: f.__name__)
+def test_scan_operator_fitted_to_visible_inputs_fails_hidden_with_any_salt(fn):
+    for salt in SALTS:
+        with pytest.raises(HiddenCaseError):
+            run_check(lru_checks.SCAN_OPERATOR, (fn,), hidden=True, salt=salt)

@@ -12,6 +12,8 @@ from course_utils.checks import check_stf_forward
 from course_utils.checks._common import HiddenCaseError
 from course_utils.checks.stf import _HIDDEN_CASES
 
+from checks_support import assert_forcing_probe_is_blind
+
 
 def _forward(model, x, tau_f, warmup=0, *, when=None, inplace=False, reset=False,
              lagged=False, no_grad=False):
@@ -364,3 +366,39 @@ def test_hidden_cases_vary_what_a_solution_could_fix():
     assert {"M", "L", "N", "B", "T", "tau_f", "float32", "float64"} <= kinds
     for label, *_ in _HIDDEN_CASES:                     # labels name kinds, not values
         assert not re.search(r"\d", label.replace("float32", "")), label
+
+
+# --- cases, probe and judge ---------------------------------------------------------------
+
+_CORRECT = [solution, clone_and_write, where_mask, additive_correction,
+            write_then_copy_readout, zeros_of_default_dtype]
+
+
+@pytest.mark.parametrize("salt", [0, 1, 2, 7, 123, 4_567, 98_765, 2**31 - 2])
+def test_correct_variants_pass_the_hidden_cases_of_any_salt(salt, capsys):
+    from course_utils.checks._common import run_check
+    from course_utils.checks.stf import STF_FORWARD
+
+    for student in _CORRECT:
+        run_check(STF_FORWARD, (student,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("✓ stf_forward") == len(_CORRECT)
+
+
+def test_hidden_cases_mix_the_salt_into_both_seeds():
+    from course_utils.checks.stf import STF_FORWARD
+
+    plain = [c.params for c in STF_FORWARD.cases(True, None) if c.hidden]
+    salted = [c.params for c in STF_FORWARD.cases(True, 99) if c.hidden]
+    assert [c.params for c in STF_FORWARD.cases(False, 99)] == \
+        [c.params for c in STF_FORWARD.cases(False, None)]
+    for a, b in zip(plain, salted):
+        assert a["seed"] != b["seed"] and a["sizes"]["seed"] != b["sizes"]["seed"]
+    assert [(s["seed"], s["sizes"]["seed"]) for s in plain] == \
+        [(seed, sizes["seed"]) for _, sizes, _, _, _, seed, _ in _HIDDEN_CASES]
+
+
+def test_case_params_are_json_and_the_probe_computes_no_expected_value(monkeypatch):
+    from course_utils.checks import stf
+
+    assert_forcing_probe_is_blind(stf, stf.STF_FORWARD, stf._probe_stf, solution,
+                                  monkeypatch)

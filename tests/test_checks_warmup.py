@@ -11,6 +11,8 @@ from course_utils.checks import check_stf_forward_warmup
 from course_utils.checks._common import HiddenCaseError
 from course_utils.checks.warmup import _HIDDEN_CASES
 
+from checks_support import assert_forcing_probe_is_blind
+
 
 def _forward(model, x, tau_f, warmup, *, when=None, inplace=False, reset=False,
              lagged=False):
@@ -229,3 +231,38 @@ def test_hidden_cases_vary_what_a_solution_could_fix():
     assert {(tau_f, w) for _, _, _, _, tau_f, w, *_ in _HIDDEN_CASES}.isdisjoint(
         {(7, 9), (5, 4), (6, 0)})
     assert any(w > tau_f for _, _, _, _, tau_f, w, *_ in _HIDDEN_CASES)
+
+
+# --- cases, probe and judge ---------------------------------------------------------------
+
+_CORRECT = [solution, two_loops, mask_and_clone, same_remainder]
+
+
+@pytest.mark.parametrize("salt", [0, 1, 2, 7, 123, 4_567, 98_765, 2**31 - 2])
+def test_correct_variants_pass_the_hidden_cases_of_any_salt(salt, capsys):
+    from course_utils.checks._common import run_check
+    from course_utils.checks.warmup import STF_FORWARD_WARMUP
+
+    for student in _CORRECT:
+        run_check(STF_FORWARD_WARMUP, (student,), hidden=True, salt=salt)
+    assert capsys.readouterr().out.count("✓ stf_forward_warmup") == len(_CORRECT)
+
+
+def test_hidden_cases_mix_the_salt_into_both_seeds():
+    from course_utils.checks.warmup import STF_FORWARD_WARMUP
+
+    plain = [c.params for c in STF_FORWARD_WARMUP.cases(True, None) if c.hidden]
+    salted = [c.params for c in STF_FORWARD_WARMUP.cases(True, 99) if c.hidden]
+    assert [c.params for c in STF_FORWARD_WARMUP.cases(False, 99)] == \
+        [c.params for c in STF_FORWARD_WARMUP.cases(False, None)]
+    for a, b in zip(plain, salted):
+        assert a["seed"] != b["seed"] and a["sizes"]["seed"] != b["sizes"]["seed"]
+    assert [(s["seed"], s["sizes"]["seed"]) for s in plain] == \
+        [(seed, sizes["seed"]) for _, sizes, _, _, _, _, seed, _ in _HIDDEN_CASES]
+
+
+def test_case_params_are_json_and_the_probe_computes_no_expected_value(monkeypatch):
+    from course_utils.checks import warmup
+
+    assert_forcing_probe_is_blind(warmup, warmup.STF_FORWARD_WARMUP, warmup._probe_warmup, solution,
+                                  monkeypatch)

@@ -1,6 +1,7 @@
 """The grader end to end: generated submissions (never committed) of chapters 04, 03 and 01
-(Keras), graded in real kernels, with hostile ones among them; and every chapter's reference
-solution passing its own grading, hidden cases and tampering guard included.
+(Keras), graded in real sandboxed processes, with the usual mistakes and accidents among
+them; and every chapter's reference solution passing its own grading, hidden cases
+included. Deliberate cheating is tested in test_grading_attacks.py.
 
 Each batch is graded once per test session (module-scoped fixtures) and the tests read its
 results. Points, statuses and the untouched repository and submissions are asserted.
@@ -11,8 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
-import shutil
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -32,12 +32,6 @@ from course_utils.notebooks import solution_sources
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 20  # seconds per task cell and check in these tests
 MEMORY_GB = 3
-
-
-def test_bubblewrap_is_there_in_ci():
-    """CI installs bubblewrap (.ci/run): there the file-system protection must be real."""
-    if os.environ.get("CI"):
-        assert bwrap_available(), "bubblewrap is missing or cannot run: see .ci/run"
 
 
 def _digest(*paths: Path) -> str:
@@ -107,6 +101,11 @@ def orbit_jacobians(model, Z):
 """
 JAC_ANALYTIC = """
 def orbit_jacobians(model, Z):
+    active = (Z @ model.W2.T + model.h2 > 0).to(Z.dtype)
+    return torch.diag(model.A) + model.W1 @ (active[:, :, None] * model.W2)
+"""
+JAC_REFERENCE = """
+def orbit_jacobians(model, Z):
     return torch.stack([model.jacobian(z[None])[0] for z in Z])
 """
 JAC_TRANSPOSED = """
@@ -166,8 +165,10 @@ def _ch04_students() -> dict:
                          ["timed out", "passed"]),
         "memory_hog": ({"task1": "hog = []\nwhile True:\n    hog.append(bytearray(10**8))\n",
                         "task2": NORMS_LOOP}, [0, 2], ["memory limit", "passed"]),
+        "calls_the_reference": ({"task1": JAC_REFERENCE, "task2": NORMS_LOOP}, [0, 2],
+                                ["review: jacobian", "passed"]),
         "os_exit": ({"task1": JAC_AUTOGRAD, "task2": "import os\nos._exit(0)\n"}, [2, 0],
-                    ["passed", "kernel died"]),
+                    ["passed", "crashed"]),
         "sys_exit_and_interrupt": ({"task1": "import sys\nsys.exit(1)\n",
                                     "task2": "raise KeyboardInterrupt\n"}, [0, 0],
                                    ["failed", "failed"]),
@@ -180,7 +181,9 @@ def _ch04_students() -> dict:
         "monkeypatches": ({"task1": JAC_TRANSPOSED + "\nimport course_utils.checks.naive_product"
                            " as cp\ncp.check_plrnn_jacobians = lambda *a, **k: None\n",
                            "task2": NORMS_LIST + "\nimport torch\ntorch.allclose = "
-                           "lambda *a, **k: True\n"}, [0, 0], ["tampered", "tampered"]),
+                           "lambda *a, **k: True\ntorch.isclose = lambda a, b, **k: "
+                           "torch.ones_like(a, dtype=torch.bool)\n"}, [0, 0],
+                          ["review: course_utils.checks", "failed"]),
     }
 
 
@@ -217,8 +220,7 @@ def ch04(tmp_path_factory):
     _write(folder, "writes_files", _submission(CH04, {"task1": writer, "task2": NORMS_LOOP}))
     if bwrap_available():  # the sandbox hides the solutions: copying them fails
         copier = (f"source = open({str(ROOT / 'solutions' / (CH04 + '.py'))!r}).read()\n"
-                  "exec(source[source.index('def naive_norms'):source.index('# %%', "
-                  "source.index('def naive_norms'))])\n")
+                  "raise RuntimeError(source[source.index('def naive_norms'):][:300])\n")
         _write(folder, "reads_solution", _submission(CH04, {"task1": JAC_AUTOGRAD,
                                                              "task2": copier}))
     (folder / "not_json.ipynb").write_text("this is not a notebook {")
@@ -283,8 +285,10 @@ def test_ch04_messages_name_the_mistakes(ch04):
     assert "SystemExit" in _message(results["sys_exit_and_interrupt"], 0)
     assert "KeyboardInterrupt" in _message(results["sys_exit_and_interrupt"], 1)
     assert "transpose" in _message(results["redefines_check"], 0)
-    assert "check_plrnn_jacobians" in _message(results["monkeypatches"], 0)
-    assert "torch.allclose" in _message(results["monkeypatches"], 1)
+    assert "course_utils.checks (the checks), line" in _message(results["monkeypatches"], 0)
+    # Patching torch in the task's process changes nothing: the judge runs in the grader.
+    assert "torch tensor" in _message(results["monkeypatches"], 1)
+    assert "the course's reference" in _message(results["calls_the_reference"], 0)
 
 
 def test_ch04_statuses_of_whole_submissions(ch04):
@@ -296,8 +300,8 @@ def test_ch04_statuses_of_whole_submissions(ch04):
     assert rows["empty"]["status"] == "empty notebook"
     assert rows["other_chapter"]["status"] == "wrong chapter (03_stf_lorenz)"
     assert rows["endless_loop"]["status"] == "timed out (task1)"
-    assert rows["os_exit"]["status"] == "kernel died (task2)"
-    assert rows["monkeypatches"]["status"] == "tampered (task1); tampered (task2)"
+    assert rows["os_exit"]["status"] == "crashed (task2)"
+    assert rows["monkeypatches"]["status"] == "review: course_utils.checks (task1)"
     assert rows["deleted_task1"]["status"] == "graded"
     for name in ("not_json", "empty", "other_chapter"):
         assert rows[name]["total"] == "0"
@@ -388,8 +392,8 @@ CH03_STUDENTS = {  # name -> (code or None to delete the task cell, status)
     "lagged": (STF_LAGGED, "failed"),
     "deleted": (None, "task cell not found"),
     "memory_hog": ("hog = bytearray(64 * 2**30)\n" + STF_CAT, "memory limit"),
-    "tampered": (STF_EVERY_STEP + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n",
-                 "tampered"),
+    "monkeypatches": (STF_EVERY_STEP + "\nimport torch\ntorch.allclose = lambda *a, **k: True\n",
+                      "failed"),
 }
 
 
@@ -419,7 +423,7 @@ def test_ch03_messages_and_statuses(ch03):
     assert "unobserved units" in ch03["zeroed"].tasks[0].message
     assert "lag" in ch03["lagged"].tasks[0].message
     assert "MemoryError" in ch03["memory_hog"].tasks[0].message
-    assert "torch.allclose" in ch03["tampered"].tasks[0].message
+    assert "force only when t is a multiple" in ch03["monkeypatches"].tasks[0].message
     assert ch03["memory_hog"].status == "memory limit (task1)"
     assert ch03["deleted"].status == "graded"
     assert ch03["nobody"].status == "no notebook" and ch03["nobody"].total == 0
@@ -500,8 +504,10 @@ def test_ch01_keras_tasks_graded_one_by_one(ch01):
     assert [t.status for t in structure.tasks] == ["task cell not found", "failed", "passed"]
     assert "SyntaxError" in structure.tasks[1].message and structure.total == 3
     hostile = ch01["hostile"]
-    assert [t.status for t in hostile.tasks] == ["kernel died", "timed out", "tampered"]
-    assert hostile.status == "kernel died (task1); timed out (task2); tampered (task3)"
+    assert [t.status for t in hostile.tasks] == ["crashed", "timed out",
+                                                 "review: course_utils.checks"]
+    assert hostile.status == ("crashed (task1); timed out (task2); "
+                              "review: course_utils.checks (task3)")
     transposed = ch01["transposed"]
     assert [t.points for t in transposed.tasks] == [2, 0, 3]
     assert "transposes" in transposed.tasks[1].message
@@ -511,11 +517,12 @@ def test_ch01_keras_tasks_graded_one_by_one(ch01):
 
 @pytest.mark.parametrize("source", solution_sources(ROOT), ids=lambda p: p.stem)
 def test_reference_passes_its_own_grading(source, tmp_path, record_property):
-    """The reference solution, through the grader's path with hidden cases and the
-    tampering guard, scores every point: no check rejects it, no guard misfires."""
+    """The reference solution, through the grader's path with hidden cases (under a fresh
+    salt), scores every point: no check rejects it, no limit misfires."""
     reference = load_reference(source.stem, ROOT / "solutions")
     settings = Settings(timeout=120, memory=MEMORY_GB << 30,
-                        sandbox="bwrap" if bwrap_available() else "none")
+                        sandbox="bwrap" if bwrap_available() else "none",
+                        salt=secrets.randbelow(2**31))
     start = time.perf_counter()
     results = run_reference(reference, settings, tmp_path)
     record_property("notebook_seconds", time.perf_counter() - start)

@@ -1,35 +1,32 @@
-"""Unit tests of the grader's pure-Python parts: no kernel is started here.
+"""Unit tests of the grader's pure-Python parts: no task is run here.
 
-Submissions (collect, read_notebook, task_code, strip_check_calls), the reference
-(load_reference), the grading notebook (build_notebook), the reports and the kernel's
-environment. The end-to-end grading, with kernels, is tested elsewhere.
+Submissions (collect, read_notebook, task_code, symbolic links), the
+reference (load_reference), the worker's job (build_job), the reports (escaping, formulas,
+identical submissions) and the task's environment. The end-to-end grading is tested in
+test_grading.py and test_grading_attacks.py, the sandbox in test_grading_sandbox.py.
 """
 
 import base64
 import copy
 import csv
 import json
-import os
+import marshal
 import re
-import shutil
-import sys
-import tempfile
-from pathlib import Path
+import stat
 import zipfile
 
 import nbformat
 import pytest
 
-from course_utils.grading import sandbox
-from course_utils.grading.report import (StudentResult, common_failures, feedback_markdown,
-                                         normalise_message, write_reports)
-from course_utils.grading.runner import _verdict_source, build_notebook, TaskResult
-from course_utils.grading.submissions import (Submission, collect, load_reference,
-                                              read_notebook, strip_check_calls, task_code)
+from course_utils.grading.report import (StudentResult, common_failures, csv_cell,
+                                         feedback_html, feedback_markdown, identical_groups,
+                                         md_escape, normalise_message, write_reports)
+from course_utils.grading.runner import TaskResult, build_job, clean_message, review_task
+from course_utils.grading.submissions import (SYMLINK, Submission, collect, load_reference,
+                                              read_notebook, task_code)
 from course_utils.notebooks import Task, parse_percent
 
 CHAPTER = "04_plrnn_max_lyapunov"
-GUARD = "import course_utils.grading.kernel as _grading_kernel\n_grading_kernel.before_student()"
 NOTEBOOK = json.dumps(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
 
 
@@ -356,121 +353,60 @@ def test_task_code_without_cell_ids_does_not_take_template_cells(tmp_path, templ
     assert task_code(notebook, reference, task1) == (notebook.cells[index - 1].source, "tagged")
 
 
-# --- strip_check_calls ----------------------------------------------------------------------
+# --- the worker's job -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("source, stripped", [
-    ("x = 1\ncheck_f(f)\ny = 2", "x = 1\ny = 2"),
-    ("check_f(\n    f,\n    tol=1e-3,\n)\nz = 3", "z = 3"),
-    ("check_a(a)\ncheck_b(b)", ""),
-    ("def t():\n    check_f(f)\nif True:\n    check_g(g)",
-     "def t():\n    check_f(f)\nif True:\n    check_g(g)"),
-    ("result = check_f(f)\nprint(check_f(f))\nchecker(f)\nobj.check_f(f)\ncheck_f",
-     "result = check_f(f)\nprint(check_f(f))\nchecker(f)\nobj.check_f(f)\ncheck_f"),
-    ("def check_mine(x):\n    return x\n", "def check_mine(x):\n    return x\n"),
-    # A syntax error: the check calls are removed line by line.
-    ("%matplotlib inline\ncheck_f(f)\nx = (", "%matplotlib inline\nx = ("),
-    ("x = (\ncheck_f(f)\n  check_g(g)", "x = (\n  check_g(g)"),
-])
-def test_strip_check_calls(source, stripped):
-    assert strip_check_calls(source) == stripped
+def _code(blob):
+    return marshal.loads(blob)
 
 
-def test_strip_check_calls_keeps_other_statements_on_the_line():
-    assert strip_check_calls("x = 1; check_f(f)\ny = x") == "x = 1; None\ny = x"
-
-
-def test_strip_check_calls_with_a_form_feed_in_a_string():
-    source = 's = "a\x0cb"\ncheck_f(f)\nx = 1'
-    assert strip_check_calls(source) == 's = "a\x0cb"\nx = 1'
-
-
-# --- the grading notebook -------------------------------------------------------------------
-
-def _roles(notebook):
-    return [c.metadata["grading_role"] for c in notebook.cells]
-
-
-def test_build_notebook(reference):
+def test_build_job(reference):
     task1, task2 = reference.tasks
     student = "def naive_norms(J):\n    return J\ncheck_naive_norms(naive_norms)\nprint(1)"
-    nb = build_notebook(reference, task2, student, "NONCE")
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert _roles(nb) == ["setup", *["reference"] * 5, "guard", "student", "verdict"]
-    assert nb.cells[0].source == ("import course_utils.grading.kernel as _grading_kernel\n"
-                                  f"_grading_kernel.prepare('{CHAPTER}')")
-    # The reference cells before the task, the earlier task with its solution, without
-    # its check.
-    assert [c.source for c in nb.cells[1:6]] == [
-        *reference.code_cells[:4], strip_check_calls(reference.code_cells[4])]
-    assert nb.cells[5].source == ("J = orbit_jacobians(model, Z).detach()\n"
-                                  'print("Jacobians", tuple(J.shape), J.dtype)')
-    assert not any(re.search(r"^check_", c.source, re.M) for c in nb.cells)
-    assert nb.cells[6].source == GUARD
-    assert nb.cells[7].source == "def naive_norms(J):\n    return J\nprint(1)"
-    assert nb.cells[7].metadata["course_utils"] == {"task": "task2"}
-    assert nb.cells[8].source == (
-        "import course_utils.grading.kernel as _grading_kernel\n"
-        "_grading_kernel.run('NONCE', 'check_naive_norms', naive_norms)\n"
-        "_grading_kernel.passed('NONCE', ['check_naive_norms'])")
-    assert nb.cells[8].metadata["course_utils"] == {"task": "task2"}
-    nbformat.validate(nb)
-
-    first = build_notebook(reference, task1, "def orbit_jacobians(m, Z):\n    pass", "N")
-    assert _roles(first) == ["setup", "reference", "reference", "reference", "guard",
-                             "student", "verdict"]
-    assert "_grading_kernel.run('N', 'check_plrnn_jacobians', orbit_jacobians)" \
-        in first.cells[-1].source
+    job, blobs = build_job(reference, task2, student)
+    assert job["kind"] == "job" and job["chapter"] == CHAPTER
+    runs, last = job["steps"][:-1], job["steps"][-1]
+    # The reference cells before the task, as compiled code without their source, the
+    # earlier task with its solution, its check cell without the check.
+    assert [step["cell"] for step in runs] == list(range(task2.code_cell))
+    for step in runs:
+        code = _code(blobs[step["run"]])
+        assert code.co_filename == f"<reference cell {step['cell']}>"
+    assert all(isinstance(b, bytes) for b in blobs)
+    assert not any(reference.code_cells[0].encode() in b for b in blobs)  # no source text
+    check_cell = _code(blobs[runs[task1.check_cell]["run"]])
+    assert "check_plrnn_jacobians" not in check_cell.co_names
+    assert last == {"task": "task2", "source": "def naive_norms(J):\n    return J\nprint(1)",
+                    "args": {"check_naive_norms": last["args"]["check_naive_norms"]},
+                    "references": ["course_utils.lyapunov.naive_product_log_norms"]}
+    args = _code(blobs[last["args"]["check_naive_norms"]])
+    assert eval(args, {"naive_norms": "mine"}) == ("mine",)
+    first, _ = build_job(reference, task1, "def orbit_jacobians(m, Z):\n    pass")
+    assert len(first["steps"]) == task1.code_cell + 1
 
 
-def test_build_notebook_of_the_reference_itself(reference):
-    task1 = reference.tasks[0]
-    nb = build_notebook(reference, task1, None, "N")
-    assert nb.cells[-2].source == reference.code_cells[task1.code_cell]
-
-
-def test_build_notebook_verifying_earlier_tasks(reference):
+def test_build_job_of_the_reference_verifies_every_task(reference):
     task1, task2 = reference.tasks
-    nb = build_notebook(reference, task2, None, "NONCE", verify_earlier=True)
-    assert _roles(nb) == ["setup", "reference", "reference", "reference", "guard", "student",
-                          "verdict", "reference", "guard", "student", "verdict"]
-    assert nb.cells[4].source == "_grading_kernel.before_student()"
-    assert nb.cells[5].source == reference.code_cells[task1.code_cell]
-    assert nb.cells[5].metadata["course_utils"] == {"task": "task1"}
-    assert nb.cells[6].source == (
-        "import course_utils.grading.kernel as _grading_kernel\n"
-        "_grading_kernel.run('NONCE:task1', 'check_plrnn_jacobians', orbit_jacobians)\n"
-        "_grading_kernel.passed('NONCE:task1', ['check_plrnn_jacobians'])")
-    assert nb.cells[6].metadata["course_utils"] == {"task": "task1"}
-    assert nb.cells[7].source.startswith("J = orbit_jacobians(model, Z).detach()")
-    assert nb.cells[8].source == GUARD
-    assert nb.cells[9].source == reference.code_cells[task2.code_cell]
-    assert nb.cells[10].source.splitlines()[1:] == [
-        "_grading_kernel.run('NONCE:task2', 'check_naive_norms', naive_norms)",
-        "_grading_kernel.passed('NONCE:task2', ['check_naive_norms'])"]
-    assert nb.cells[10].metadata["course_utils"] == {"task": "task2"}
+    job, blobs = build_job(reference, task2, None, verify=True)
+    tasks = [s for s in job["steps"] if "task" in s]
+    assert [s["task"] for s in tasks] == ["task1", "task2"]
+    assert all("code" in s and "source" not in s for s in tasks)
+    position = job["steps"].index(tasks[0])
+    assert position == task1.code_cell
+    # After task 1, the cells up to task 2 run, the check cell without its check.
+    assert [s.get("cell") for s in job["steps"][position + 1:-1]] == list(
+        range(task1.code_cell + 1, task2.code_cell))
 
 
-def test_build_notebook_verifying_earlier_tasks_keeps_the_check_cells_other_code(reference):
-    task2 = reference.tasks[1]
-    nb = build_notebook(reference, task2, None, "NONCE", verify_earlier=True)
-    assert any("J = orbit_jacobians(model, Z).detach()" in c.source for c in nb.cells)
-
-
-def test_verdict_source():
-    source, names = _verdict_source("check_a(f, tol=1e-3)\nx = 1\nif x:\n    check_c(f)\n"
-                                    "check_b(g, *rest)", "N")
-    assert names == ["check_a", "check_b"]
-    assert source == ("import course_utils.grading.kernel as _grading_kernel\n"
-                      "_grading_kernel.run('N', 'check_a', f, tol=0.001)\n"
-                      "_grading_kernel.run('N', 'check_b', g, *rest)\n"
-                      "_grading_kernel.passed('N', ['check_a', 'check_b'])")
-    compile(source, "<verdict>", "exec")
-
-
-def test_verdict_source_with_double_star_arguments():
-    source, _ = _verdict_source("check_a(f, **options)", "N")
-    compile(source, "<verdict>", "exec")
-    assert "_grading_kernel.run('N', 'check_a', f, **options)" in source
+def test_review_task_uses_the_names_the_reference_imports(reference):
+    task1, task2 = reference.tasks
+    assert review_task(reference, task1, reference.code_cells[task1.code_cell]) == []
+    assert review_task(reference, task2, "def naive_norms(J):\n    return J") == []
+    found = review_task(reference, task1, "def orbit_jacobians(model, Z):\n"
+                                          "    return model.jacobian(Z)")
+    assert found == ["jacobian (the course's reference for this task), line 2"]
+    # max_lyapunov is imported by the reference's first cell: known to be the package's.
+    found = review_task(reference, task2, "import inspect\nx = inspect.getsource(max_lyapunov)")
+    assert [f.split(" (")[0] for f in found] == ["inspect"]
 
 
 # --- reports --------------------------------------------------------------------------------
@@ -536,7 +472,7 @@ def test_feedback_markdown_says_exactly_what_was_found():
         f"# Feedback: {CHAPTER}\n\n"
         "**Student:** alice  \n**Points:** 1.5 of 3.5  \n**Status:** graded\n\n"
         "## \u2717 Task 1 (J): 0 of 2 points\n\n"
-        "**failed**: J[0, 1] is 0.52 <b>, expected 0.49\n\n"
+        "**failed**: J\\[0, 1\\] is 0.52 \\<b\\>, expected 0.49\n\n"
         "## \u2713 Task 2 (norms): 1.5 of 1.5 points\n\n"
         "Correct: the check passes, on its visible and its hidden cases.\n\n"
         "_Your code for this task was found by name (naive_norms): the task tag is missing._\n")
@@ -573,7 +509,7 @@ def test_write_reports(tmp_path):
         assert (feedback / f"{student.student}.md").read_text() == feedback_markdown(
             student, CHAPTER, 3.5)
     bob = (feedback / "Bob.md").read_text()
-    assert "## \u2717 Task 1 (J): 0 of 2 points\n\n**failed**: " + WRONG_J in bob
+    assert "## \u2717 Task 1 (J): 0 of 2 points\n\n**failed**: " + md_escape(WRONG_J) in bob
     assert "**timed out**: the task did not finish within 60 s" in bob
     assert "b.ipynb" not in bob and "2.0" not in bob  # no file names, no timings
     page = (feedback / "Bob.html").read_text()
@@ -606,7 +542,8 @@ def test_write_reports(tmp_path):
         "source": "a.ipynb", "status": "graded", "total": 1.5}
     assert alice["tasks"][0] == {"task": "task1", "title": "Task 1 (J)", "points": 0,
                                  "max_points": 2, "status": "failed", "message": WRONG_J,
-                                 "found": "tagged", "seconds": 1.0}
+                                 "found": "tagged", "seconds": 1.0, "findings": []}
+    assert results["identical"] == [] and results["hidden_seed"] is None
     assert results["students"][3]["tasks"] == []
 
 
@@ -631,106 +568,107 @@ def test_write_reports_of_an_empty_class(tmp_path):
     assert "<p>0 submissions; mean 0.0 of 3.5 points.</p>" in (out / "summary.html").read_text()
 
 
-# --- the kernel's environment and the sandbox mode ------------------------------------------
-
-def test_kernel_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("SECRET_TOKEN", "do not pass on")
-    monkeypatch.setenv("COURSE_QUICK", "0")
-    monkeypatch.setenv("LANG", "C.UTF-8")
-    env = sandbox.kernel_environment(tmp_path)
-    assert env["COURSE_QUICK"] == "1"  # quick mode
-    assert env["CI"] == "true"  # no progress bars
-    assert env["HOME"] == env["TMPDIR"] == str(tmp_path)
-    assert env["MPLCONFIGDIR"] == str(tmp_path / ".mpl") and env["MPLBACKEND"] == "Agg"
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS"):
-        assert env[name] == "1"
-    assert env["PATH"] == os.environ["PATH"] and env["LANG"] == "C.UTF-8"
-    assert "SECRET_TOKEN" not in env
-    assert set(env) <= set(sandbox._PASSED_ON) | {
-        "HOME", "TMPDIR", "MPLCONFIGDIR", "MPLBACKEND", "CI", "PYTHONDONTWRITEBYTECODE",
-        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL",
-        "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "TF_NUM_INTEROP_THREADS",
-        "TF_NUM_INTRAOP_THREADS", "JUPYTER_PLATFORM_DIRS", "PYDEVD_DISABLE_FILE_VALIDATION",
-        "COURSE_QUICK"}
-    full = sandbox.kernel_environment(tmp_path, quick=False)
-    assert "COURSE_QUICK" not in full and full["CI"] == "true"
-    # What the course's own switches make of it.
-    from course_utils import runtime
-
-    for name in ("COURSE_QUICK", "CI"):
-        monkeypatch.setenv(name, env[name])
-    assert runtime.quick_mode() and runtime._env_flag("CI")
+def test_text_a_student_controls_cannot_make_markup():
+    forged = ("bad\n\n## \u2713 Task 2 (norms): 1.5 of 1.5 points\n[x](http://evil) "
+              "<img src=x onerror=alert(1)> **bold** `code` | a |")
+    student = StudentResult("=HYPERLINK(1)", "x", "graded",
+                            [_t1("failed", clean_message(forged)), _t2("passed")])
+    text = feedback_markdown(student, CHAPTER, 3.5)
+    headings = [line for line in text.splitlines() if line.startswith("#")]
+    assert headings == [f"# Feedback: {CHAPTER}", "## \u2717 Task 1 (J): 0 of 2 points",
+                        "## \u2713 Task 2 (norms): 1.5 of 1.5 points"]
+    assert "](" not in text.replace("\\](", "") and "<" not in text.replace("\\<", "")
+    assert "\\<img src=x onerror=alert(1)\\>" in text and "\\`code\\`" in text
+    page = feedback_html(student, CHAPTER, 3.5)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert page.count("<h2>") == 2
+    assert md_escape("a\nb\r\n# c") == "a b \\# c"
 
 
-def test_resolve_sandbox(monkeypatch):
-    assert sandbox.resolve_sandbox("none") == "none"
-    with pytest.raises(ValueError, match="sandbox must be 'auto', 'bwrap' or 'none'; "
-                                         "got 'docker'"):
-        sandbox.resolve_sandbox("docker")
-    monkeypatch.setattr(sandbox, "bwrap_available", lambda: False)
-    assert sandbox.resolve_sandbox("auto") == "none"
-    with pytest.raises(RuntimeError, match="bubblewrap cannot run here"):
-        sandbox.resolve_sandbox("bwrap")
-    monkeypatch.setattr(sandbox, "bwrap_available", lambda: True)
-    assert sandbox.resolve_sandbox("auto") == "bwrap"
-    assert sandbox.resolve_sandbox("bwrap") == "bwrap"
+def test_clean_message():
+    assert clean_message("\x1b[1mbold\x1b[0m\nnext\tline\u2028x") == "bold next line x"
+    assert len(clean_message("x" * 1000)) == 300
+    assert clean_message("x" * 1000).endswith("...")
 
 
-@pytest.mark.parametrize("mode", ["none", "bwrap"])
-def test_kernel_command(tmp_path, mode):
-    km = sandbox.SandboxedKernelManager(tmp_path, sandbox=mode, memory=1 << 30,
-                                        file_size=1 << 20)
-    command = km.format_kernel_cmd()
-    launcher = [sys.executable, "-m", "course_utils.grading.launcher", "--memory",
-                str(1 << 30), "--file-size", str(1 << 20), "--", "-f",
-                str(tmp_path / ".kernel.json")]
-    assert (km.transport, km.ip) == ("ipc", str(tmp_path / "ipc"))
-    if mode == "none":
-        assert command == launcher
-    else:
-        assert command[-len(launcher):] == launcher
-        bwrap = command[:-len(launcher)]
-        assert bwrap[0] == "bwrap" and bwrap[-2:] == ["--chdir", str(tmp_path)]
-        for flag in ("--unshare-all", "--die-with-parent", "--new-session"):
-            assert flag in bwrap
-        assert bwrap[bwrap.index("--bind") + 1:bwrap.index("--bind") + 3] == [str(tmp_path)] * 2
-        assert bwrap[bwrap.index("--cap-drop") + 1] == "ALL"
-        assert bwrap[1:4] == ["--ro-bind", "/", "/"]
+@pytest.mark.parametrize("value, cell", [
+    ("=1+2", "'=1+2"), ("+1", "'+1"), ("-cmd", "'-cmd"), ("@SUM(A1)", "'@SUM(A1)"),
+    ("\tx", "'\tx"), ("alice", "alice"), ("review: exec (task1)", "review: exec (task1)"),
+])
+def test_csv_cells_never_start_a_formula(value, cell):
+    assert csv_cell(value) == cell
 
 
-def test_bwrap_hides_solutions_and_submissions_but_never_the_environment(tmp_path, root):
-    from course_utils.grading.sandbox import _bwrap_args
-
-    folder, notebook = tmp_path / "subs", tmp_path / "alice.ipynb"
-    folder.mkdir()
-    notebook.write_text("{}")
-    args = _bwrap_args(tmp_path / "work", (folder, notebook, tmp_path / "missing",
-                                           Path(sys.prefix).parent, root / "src"))
-    pairs = list(zip(args, args[1:]))
-    assert ("--tmpfs", str(folder.resolve())) in pairs
-    assert args[args.index(str(notebook.resolve())) - 1] == "/dev/null"
-    assert str(tmp_path / "missing") not in args
-    assert ("--tmpfs", str(Path(sys.prefix).parent.resolve())) not in pairs  # the environment
-    assert ("--tmpfs", str((root / "src").resolve())) not in pairs           # the package
-    # The masks come before the kernel's own folder, which stays writable.
-    assert args.index(str(folder.resolve())) < args.index("--bind")
+def test_grades_csv_escapes_names_and_statuses(tmp_path):
+    write_reports([StudentResult("-2+3", "x", "graded", [_t1("passed")])], CHAPTER, TASKS,
+                  tmp_path)
+    rows = list(csv.reader((tmp_path / "grades.csv").open()))
+    assert rows[1][0] == "'-2+3" and rows[1][1] == "2"
 
 
-def test_bwrap_keeps_a_python_environment_that_lives_under_tmp(monkeypatch, tmp_path):
-    """The sandbox's /tmp is empty: an environment or clone in /tmp (as CI may have it) is
-    bound back read-only, and only the outermost of nested folders."""
-    from course_utils.grading.sandbox import _bwrap_args
+def test_identical_submissions_are_named_in_the_summary(tmp_path):
+    same = "a" * 64
+    results = [StudentResult("bob", "b", "graded", [_t1("passed")], digest=same),
+               StudentResult("Alice", "a", "graded", [_t1("passed")], digest=same),
+               StudentResult("carol", "c", "graded", [_t1("failed")], digest="b" * 64),
+               StudentResult("dora", "d", "not a notebook", [], digest=""),
+               StudentResult("emil", "e", "not a notebook", [], digest="")]
+    assert identical_groups(results) == [["Alice", "bob"]]
+    write_reports(results, CHAPTER, TASKS, tmp_path)
+    summary = (tmp_path / "summary.html").read_text()
+    assert "<h2>Identical submissions</h2>" in summary and "<li>Alice, bob</li>" in summary
+    assert json.loads((tmp_path / "results.json").read_text())["identical"] == [
+        ["Alice", "bob"]]
+    write_reports(results[2:], CHAPTER, TASKS, tmp_path)
+    assert "None: no two notebooks are byte-identical" in (tmp_path / "summary.html").read_text()
 
-    env = Path(tempfile.mkdtemp(dir="/tmp"))
-    (env / "lib" / "site").mkdir(parents=True)
-    try:
-        monkeypatch.setattr(sys, "path", [str(env / "lib" / "site"), str(env), "/usr/lib"])
-        args = _bwrap_args(tmp_path / "work")
-        binds = [args[k + 1] for k, a in enumerate(args) if a == "--ro-bind"]
-        assert str(env.resolve()) in binds
-        assert str((env / "lib" / "site").resolve()) not in binds  # inside env already
-        assert "/usr/lib" not in binds                              # visible anyway
-        assert args.index(str(env.resolve())) > args.index("/tmp")  # after the empty /tmp
-    finally:
-        shutil.rmtree(env)
+
+# --- symbolic links -------------------------------------------------------------------------
+
+def test_a_linked_notebook_is_not_graded(tmp_path):
+    target = _write(tmp_path / "elsewhere" / "solution.ipynb")
+    group = tmp_path / "group"
+    _write(group / "alice.ipynb")
+    (group / "bob.ipynb").symlink_to(target)
+    (group / "carol").mkdir()
+    (group / "carol" / "sheet.ipynb").symlink_to(group / "alice.ipynb")
+    (group / "dora").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (group / "emil").mkdir()
+    (group / "emil" / "work").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    found = {s.student: (s.path, s.problem) for s in collect([group], tmp_path / "scratch")}
+    assert found["alice"][1] is None
+    for name in ("bob", "carol", "dora", "emil"):
+        assert found[name] == (None, SYMLINK), name
+    single = tmp_path / "me.ipynb"
+    single.symlink_to(target)
+    [me] = collect([single], tmp_path / "scratch2")
+    assert (me.student, me.path, me.problem) == ("me", None, SYMLINK)
+    assert read_notebook(single, CHAPTER) == (None, SYMLINK)
+
+
+def test_a_symbolic_link_in_a_zip_is_not_graded(tmp_path):
+    archive = tmp_path / "group.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("alice.ipynb", NOTEBOOK)
+        link = zipfile.ZipInfo("bob.ipynb")
+        link.create_system = 3
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, "/work/solutions/04_plrnn_max_lyapunov.ipynb")
+        folder = zipfile.ZipInfo("carol")
+        folder.create_system = 3
+        folder.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(folder, "/etc")
+        zf.writestr("carol/x.ipynb", NOTEBOOK)
+    found = {s.student: s for s in collect([archive], tmp_path / "scratch")}
+    assert found["alice"].problem is None and found["alice"].digest
+    assert found["bob"].problem == SYMLINK and found["bob"].path is None
+    assert found["carol"].problem == SYMLINK
+    assert not list((tmp_path / "scratch").rglob("x.ipynb"))
+
+
+def test_submissions_carry_the_digest_of_their_bytes(tmp_path):
+    a = _write(tmp_path / "a.ipynb")
+    b = _write(tmp_path / "b.ipynb")
+    c = _write(tmp_path / "c.ipynb", NOTEBOOK + " ")
+    digests = {s.student: s.digest for s in collect([a, b, c], tmp_path / "s")}
+    assert digests["a"] == digests["b"] != digests["c"]

@@ -34,7 +34,7 @@ def test_framework_modules_keep_the_other_framework_out(modules, expected):
 
 def test_numpy_checks_of_the_keras_chapter_import_no_framework():
     """Chapter 01's NumPy tasks are checked (hidden cases too) without PyTorch or
-    TensorFlow: a Keras chapter's grading kernel never loads PyTorch."""
+    TensorFlow: a Keras chapter's grading process never loads PyTorch."""
     code = ("import sys\n"
             "from course_utils.checks import check_henon_jacobian, check_lyapunov_qr\n"
             "from course_utils.henon import henon_jacobian\n"

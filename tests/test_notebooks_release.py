@@ -285,6 +285,44 @@ def test_task_layout_collects_every_check_of_the_check_cell_and_skips_plain_cell
     assert (task.code_cell, task.check_cell, task.checks) == (0, 2, ("check_a", "check_b"))
 
 
+def test_task_layout_reads_the_declarations_beside_the_points():
+    text = HEADER + textwrap.dedent("""\
+        # %%
+        def f(model):
+            # BEGIN SOLUTION Task 1 (a) [2 points] [reference: course_utils.x.f]
+            #   [reference: course_utils.models.ShallowPLRNN.jacobian,
+            #   [allow: torch.autograd.functional.jacobian]
+            return 1
+            # END SOLUTION
+
+        # %%
+        check_a(f)
+        """).replace("jacobian,\n", "jacobian]\n")
+    [task] = notebooks.task_layout(text)
+    assert task.points == 2 and task.title == "Task 1 (a)"
+    assert task.references == ("course_utils.x.f", "course_utils.models.ShallowPLRNN.jacobian")
+    assert task.allowed == ("torch.autograd.functional.jacobian",)
+    exercise = notebooks.make_exercise(text)
+    assert "reference" not in exercise and "allow" not in exercise
+
+
+def test_release_writes_the_packages_table_of_declarations(tmp_path):
+    text = _one_task("Task 1 (a) [1 point] [reference: course_utils.x.f]")
+    repo = _repo(tmp_path, text)
+    (repo / "src" / "course_utils" / "checks").mkdir(parents=True)
+    written = release(repo)
+    table = repo / "src" / "course_utils" / "checks" / "declared.py"
+    assert table in written
+    namespace = {}
+    exec(table.read_text(), namespace)
+    assert namespace["TASKS"] == {"01_demo": [{
+        "task": "task1", "title": "Task 1 (a)", "points": 1, "checks": ["check_a"],
+        "references": ["course_utils.x.f"], "allowed": []}]}
+    assert release(repo, check=True) == []
+    table.write_text(table.read_text().replace("course_utils.x.f", "course_utils.x.g"))
+    assert release(repo, check=True) == [table]
+
+
 def test_task_layout_without_tasks_is_empty():
     assert notebooks.task_layout(HEADER + "# %%\nx = 1\n") == []
 
@@ -368,6 +406,9 @@ NO_CHECK_AT_THE_END = HEADER + textwrap.dedent("""\
     print(b)
     """)
 INDENTED_CHECK_ONLY = _one_task("Task 1 (a) [1 point]", "if True:\n    check_a(a)")
+UNKNOWN_DECLARATION = _one_task("Task 1 (a) [1 point] [forbid: course_utils.x.f]")
+FOREIGN_REFERENCE = _one_task("Task 1 (a) [1 point] [reference: numpy.linalg.norm]")
+BAD_NAME = _one_task("Task 1 (a) [1 point] [allow: torch.autograd.(jacobian)]")
 
 
 @pytest.mark.parametrize("text, fragment, message", [
@@ -385,6 +426,10 @@ INDENTED_CHECK_ONLY = _one_task("Task 1 (a) [1 point]", "if True:\n    check_a(a
                                          "task's (and before the next task) must call"),
     (NO_CHECK_AT_THE_END, "Task 2 (b)", "Task 2 (b) has no check"),
     (INDENTED_CHECK_ONLY, "BEGIN SOLUTION", "Task 1 (a) has no check"),
+    (UNKNOWN_DECLARATION, "BEGIN SOLUTION", "unknown declaration [forbid: ...]"),
+    (FOREIGN_REFERENCE, "BEGIN SOLUTION", "a task's [reference: ...] names the package's own "
+                                          "functions"),
+    (BAD_NAME, "BEGIN SOLUTION", "[allow: ...] takes qualified names"),
 ])
 def test_task_layout_errors_name_file_and_line(text, fragment, message):
     # fragment None: the error points at the task cell's "# %%" line (line 8, the first

@@ -2,6 +2,7 @@
 
     python -m course_utils.grade CHAPTER SUBMISSION [SUBMISSION ...] [--out grades]
         [--workers 2] [--timeout 60] [--memory-gb 4] [--sandbox auto|bwrap|none]
+        [--hidden-seed N]
 
 CHAPTER is a notebook name (``04_plrnn_max_lyapunov``) or its number (``04``); each
 SUBMISSION a ``.zip``, a folder of notebooks, a folder with one sub-folder per student, or
@@ -25,15 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("chapter", help="notebook name or number, e.g. 04_plrnn_max_lyapunov or 04")
     parser.add_argument("submissions", nargs="+", help=".zip, folder or .ipynb")
     parser.add_argument("--out", default="grades", help="output folder (default: grades)")
-    parser.add_argument("--workers", type=int, default=2, help="kernels at a time (default: 2)")
+    parser.add_argument("--workers", type=int, default=2, help="tasks at a time (default: 2)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds for each task's cell and its check (default: 60)")
     parser.add_argument("--memory-gb", type=float, default=4.0,
-                        help="address space per kernel, GB (default: 4)")
+                        help="memory of each task's processes and the files they write, "
+                             "together, GB (default: 4)")
     parser.add_argument("--sandbox", choices=("auto", "bwrap", "none"), default="auto",
                         help="bubblewrap isolation: auto (where it works), bwrap (required), none")
     parser.add_argument("--solutions", default=None, help="folder of the solution sources")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--hidden-seed", type=int, default=None,
+                        help="salt of the hidden cases' seeds, to grade again exactly as "
+                             "before (default: a fresh random one, kept in results.json)")
     args = parser.parse_args(argv)
 
     from .grading import ReferenceFailed, grade
@@ -42,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results = grade(args.chapter, args.submissions, args.out, workers=args.workers,
                         timeout=args.timeout, memory_gb=args.memory_gb, sandbox=args.sandbox,
-                        solutions=args.solutions, show_progress=not args.quiet)
+                        solutions=args.solutions, show_progress=not args.quiet,
+                        hidden_seed=args.hidden_seed)
     except (ValueError, FileNotFoundError, ReferenceFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

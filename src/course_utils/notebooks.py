@@ -48,6 +48,7 @@ import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .checks.review import CHECK_CALL
 from .references import check_citations, load_bibliography, plain_citations
 from .repository import Repository, read_repository, setup_cell
 
@@ -72,9 +73,16 @@ CODE_END = re.compile(r"^[ \t]*#\s*END SOLUTION\b(?P<rest>.*)$")
 MD_BEGIN = re.compile(r"^#?\s*<!--\s*BEGIN SOLUTION\s*-->\s*$")
 MD_END = re.compile(r"^#?\s*<!--\s*END SOLUTION\s*-->\s*$")
 CELL_START = re.compile(r"^# %%(?P<rest>.*)$")
-POINTS = re.compile(r"\s*\[\s*(?P<points>\d+(?:\.\d+)?)\s*points?\s*\]\s*$")
+POINTS = re.compile(r"\s*\[\s*(?P<points>\d+(?:\.\d+)?)\s*points?\s*\]"
+                    r"(?P<rest>(?:\s*\[\s*[A-Za-z]+\s*:[^\]]*\])*)\s*$")
+#: A declaration beside a task's points: ``[reference: course_utils.x.f, ...]``, ``[allow: ...]``.
+DECLARATION = re.compile(r"\[\s*(?P<key>[A-Za-z]+)\s*:(?P<names>[^\]]*)\]")
+#: A comment line that continues a BEGIN line's declarations.
+DECLARATION_LINE = re.compile(r"^[ \t]*#(?:\s*\[\s*[A-Za-z]+\s*:[^\]]*\])+\s*$")
+QUALIFIED_NAME = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*$")
+#: The generated table of the tasks' declarations, inside the package (see release).
+DECLARED = Path("src") / "course_utils" / "checks" / "declared.py"
 TASK_NUMBER = re.compile(r"^Task\s+(?P<number>\d+)\b")
-CHECK_CALL = re.compile(r"^(?P<name>check_\w+)\s*\(")
 METADATA_KEY = "course_utils"
 #: A markdown answer in the solution notebooks (the book): collapsed until clicked.
 ANSWER_OPEN = '<details class="course-answer"><summary>Show answer</summary>'
@@ -137,16 +145,44 @@ class Task:
     check_cell: int  # 0-based position of the cell that calls its check, among code cells
     checks: tuple[str, ...]  # the check functions that cell calls
     line: int  # the BEGIN line in the source
+    references: tuple[str, ...] = ()  # package names that implement the task
+    allowed: tuple[str, ...] = ()  # names a correct solution may use although flagged
 
 
 def _split_task(raw: str) -> tuple[str, float | None]:
     """The task name of a ``BEGIN SOLUTION`` line and its declared points (or None)."""
+    return _split_declaration(raw)[:2]
+
+
+def _split_declaration(raw: str) -> tuple[str, float | None, str]:
+    """The task name, the points (or None) and the declarations after the points of the
+    rest of a ``BEGIN SOLUTION`` line."""
     match = POINTS.search(raw)
     points = float(match.group("points")) if match else None
     if points is not None and points.is_integer():
         points = int(points)
     name = raw[:match.start()] if match else raw
-    return name.strip().lstrip(":").strip(), points
+    return name.strip().lstrip(":").strip(), points, match.group("rest") if match else ""
+
+
+def _declarations(text: str, path: str | Path, line: int) -> dict[str, tuple[str, ...]]:
+    """``{"reference": (...), "allow": (...)}`` from the bracket groups in ``text``."""
+    found: dict[str, list[str]] = {"reference": [], "allow": []}
+    for group in DECLARATION.finditer(text):
+        key = {"reference": "reference", "references": "reference", "allow": "allow",
+               "allowed": "allow"}.get(group.group("key").lower())
+        if key is None:
+            raise MarkerError(path, line, f"unknown declaration [{group.group('key')}: ...]; "
+                              "a task declares [reference: ...] and [allow: ...]")
+        for name in (n.strip() for n in group.group("names").split(",")):
+            if not QUALIFIED_NAME.match(name):
+                raise MarkerError(path, line, f"[{key}: ...] takes qualified names separated "
+                                  f"by commas; got {name!r}")
+            if key == "reference" and not name.startswith("course_utils."):
+                raise MarkerError(path, line, "a task's [reference: ...] names the package's "
+                                  f"own functions, course_utils.<module>.<name>; got {name!r}")
+            found[key].append(name)
+    return {key: tuple(names) for key, names in found.items()}
 
 
 def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
@@ -167,15 +203,22 @@ def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
     code = [c for c in cells if c.kind == "code"]
     found: list[tuple[int, int, str, float | None]] = []
     for position, cell in enumerate(code):
-        begins = [(cell.first_line + offset, CODE_BEGIN.match(line).group("task"))
-                  for offset, line in enumerate(cell.lines, start=1) if CODE_BEGIN.match(line)]
+        begins = []
+        for offset, line in enumerate(cell.lines, start=1):
+            if CODE_BEGIN.match(line):
+                raw = CODE_BEGIN.match(line).group("task")
+                for more in cell.lines[offset:]:  # declarations continued on comment lines
+                    if not DECLARATION_LINE.match(more):
+                        break
+                    raw += " " + more.strip().lstrip("#")
+                begins.append((cell.first_line + offset, raw))
         if len(begins) > 1:
             raise MarkerError(path, begins[1][0], "a code cell may hold only one task (the "
                               "grader replaces the whole cell): give each task a cell of its own")
         for line, raw in begins:
-            found.append((position, line, *_split_task(raw)))
+            found.append((position, line, *_split_declaration(raw)))
     tasks: list[Task] = []
-    for k, (position, line, name, points) in enumerate(found):
+    for k, (position, line, name, points, rest) in enumerate(found):
         number = TASK_NUMBER.match(name)
         if not number:
             raise MarkerError(path, line, f"a gradable task is named 'Task N (...)'; got {name!r}")
@@ -194,9 +237,28 @@ def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
         if check_cell is None:
             raise MarkerError(path, line, f"{name} has no check: a code cell after the task's "
                               "(and before the next task) must call its check_* function")
+        declared = _declarations(rest, path, line)
         tasks.append(Task(task_id, name, points, position, check_cell,
-                          tuple(_check_calls(code[check_cell])), line))
+                          tuple(_check_calls(code[check_cell])), line,
+                          declared["reference"], declared["allow"]))
     return tasks
+
+
+def declared_module(chapters: dict[str, list[Task]]) -> str:
+    """The text of the package's table of the tasks' declarations
+    (:mod:`course_utils.checks.declared`), from each chapter's :func:`task_layout`."""
+    import json
+
+    table = {chapter: [{"task": t.id, "title": t.title, "points": t.points,
+                        "checks": list(t.checks), "references": list(t.references),
+                        "allowed": list(t.allowed)} for t in tasks]
+             for chapter, tasks in sorted(chapters.items())}
+    return ('"""The package names that implement each task, as the solution sources '
+            'declare them.\n\nGenerated by ``python -m course_utils.notebooks release`` from '
+            'the ``BEGIN SOLUTION``\nlines of ``solutions/*.py``; do not edit (``release '
+            '--check`` fails when it is out of\ndate). Read it with '
+            ':func:`course_utils.checks.review.declaration_of`.\n"""\n\n'
+            f"TASKS = {json.dumps(table, indent=4, ensure_ascii=False)}\n")
 
 
 def _check_calls(cell: Cell) -> list[str]:
@@ -487,6 +549,10 @@ def release(root: str | Path = ".", check: bool = False) -> list[Path]:
     wanted: dict[Path, str] = {}
     for source in sources:
         wanted.update(_outputs_for(source, root, repository, references))
+    if (root / DECLARED).parent.is_dir():  # the package's table of the tasks' declarations
+        wanted[root / DECLARED] = declared_module({
+            s.stem: task_layout(s.read_text(encoding="utf-8"), s.relative_to(root))
+            for s in sources})
 
     stale = [p for p, content in wanted.items()
              if not p.exists() or p.read_text(encoding="utf-8") != content]

@@ -44,7 +44,7 @@ _MODULES = (henon, keras_rnn, stf, naive_product, warmup, gtf, fixed_points, lru
 BY_CHAPTER = {module.CHAPTER: module for module in _MODULES}
 
 __all__ = [name for module in _MODULES for name in module.__all__] + [
-    "BY_CHAPTER", "checks_of"]
+    "BY_CHAPTER", "checks_of", "check_specs"]
 
 
 def checks_of(chapter: str) -> dict:
@@ -56,3 +56,11 @@ def checks_of(chapter: str) -> dict:
         raise KeyError(f"no checks for chapter {chapter!r}; known: "
                        f"{', '.join(sorted(BY_CHAPTER))}") from None
     return {name: getattr(module, name) for name in module.__all__}
+
+
+def check_specs(chapter: str) -> dict:
+    """The checks of ``chapter`` in their three parts (:class:`~._common.Check`: cases,
+    probe, judge), by name; what the grader runs. Raises ``KeyError`` as
+    :func:`checks_of`."""
+    checks_of(chapter)  # the error for an unknown chapter
+    return dict(BY_CHAPTER[chapter].CHECKS)

@@ -1,13 +1,25 @@
-"""What every chapter's checks share: messages, hidden cases, and the checks of what the next
-cell relies on (type, dtype, shape, device) and of inputs changed in place.
+"""What every chapter's checks share: the three parts of a check, messages, hidden cases,
+and the checks of what the next cell relies on (type, dtype, shape, device) and of inputs
+changed in place.
 
-A check is ``check_x(fn, *, hidden=False)``. It runs the student's ``fn`` on the visible
-cases, which are the same in the notebook and in grading, and raises ``AssertionError``
-with a specific message (which value, for which input, the likely slip). With
-``hidden=True`` (the grader) it then runs :func:`hidden_cases`: other seeds, sizes and
-parameters, whose failures are reported without their inputs (:class:`HiddenCaseError`),
-so that a solution written to fit the visible inputs fails and the feedback gives nothing
-away.
+A check is ``check_x(fn, *, hidden=False)``, made of three parts (a :class:`Check`):
+
+* the **cases**: the inputs, described by seeds, sizes and parameters (:class:`Case`),
+  the visible ones the same in the notebook and in grading, the hidden ones (the grader's,
+  ``hidden=True``) other seeds, sizes and parameters, drawn anew for each grading;
+* the **probe**: builds a case's inputs, calls the student's code on them
+  (:func:`attempt`) and collects what came back (values, dtypes, shapes, gradients,
+  inputs after the call, exceptions); it never computes an expected value;
+* the **judge**: builds the same inputs, computes the expected values with the reference
+  code and compares, raising ``AssertionError`` with a specific message (which value, for
+  which input, the likely slip).
+
+In the notebook :func:`run_check` runs the three in the student's process, the probe's
+observations passed to the judge through the same encoding
+(:mod:`course_utils.checks.observations`) as in grading. In grading only the probe runs
+in the student's process; the judge runs in the grader's. A hidden case's failure is
+reported without its inputs (:class:`HiddenCaseError`), so that a solution written to fit
+the visible inputs fails and the feedback gives nothing away.
 """
 
 from __future__ import annotations
@@ -15,13 +27,151 @@ from __future__ import annotations
 import contextlib
 import copy
 import sys
-from typing import Any, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from .observations import Failure, Raised, display_type, roundtrip
+
 __all__ = ["ok", "fmt", "fmt_pair", "HiddenCaseError", "hidden_case", "call_student",
            "expect_torch_tensor", "expect_tf_tensor", "type_name", "torch_result", "snapshot",
-           "assert_unchanged"]
+           "assert_unchanged", "Case", "Check", "StudentError", "attempt", "outcome",
+           "salted", "module_state", "run_check", "observe", "judge_case", "plain"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input of a check: ``label`` names it in the messages (for a hidden case, the
+    kind of input it varies, never its values); ``params`` (JSON values) is all it takes
+    to build its inputs, in the student's process and in the judge's alike."""
+
+    label: str
+    params: dict = field(default_factory=dict)
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check in its three parts (see the module's docstring).
+
+    ``cases(hidden, salt, **params)`` lists the cases (the hidden ones too when
+    ``hidden``; ``salt`` None keeps their seeds as written, the grader passes its own);
+    ``probe(case, *objects)`` returns the observations of one case (a dict);
+    ``judge(case, observations)`` raises ``AssertionError`` if they are wrong; ``passed``
+    is the line printed after ✓; ``chapter`` is the chapter's notebook name (the task's
+    declaration is found by it and the check's name, :mod:`course_utils.checks.declared`).
+    """
+
+    name: str
+    cases: Callable[..., list]
+    probe: Callable[..., dict]
+    judge: Callable[[Case, dict], None]
+    passed: str
+    chapter: str = ""
+
+
+class StudentError(Exception):
+    """The student's code raised, seen from the judge: ``raised`` holds the exception's
+    (safe) class name and message."""
+
+    def __init__(self, raised: Raised):
+        super().__init__(f"{raised.type_name}: {raised.message}")
+        self.raised = raised
+
+    @property
+    def type_name(self) -> str:
+        return self.raised.type_name
+
+    def is_a(self, *names: str) -> bool:
+        return self.raised.is_a(*names)
+
+
+def attempt(fn, *args, **kwargs):
+    """The probe's call of student code: ``fn(*args, **kwargs)`` with autograd enabled
+    (:func:`call_student`), or a :class:`~course_utils.checks.observations.Failure`
+    holding what it raised."""
+    try:
+        return call_student(fn, *args, **kwargs)
+    except BaseException as error:  # noqa: BLE001 - everything the student's code raises
+        return Failure(error)
+
+
+def plain(value):
+    """The probe's view of a student's result, as the encoding carries it: a subclass of
+    str, tuple or list (``np.str_``, a namedtuple) as the plain type, which the encoding
+    would otherwise send as an opaque object (copied through :func:`attempt`, since that
+    can run the student's code)."""
+    cls = type(value)
+    if cls in (str, tuple, list):
+        return value
+    if issubclass(cls, str):
+        return attempt(str.__str__, value)
+    if issubclass(cls, tuple):
+        return attempt(tuple, value)
+    if issubclass(cls, list):
+        return attempt(list, value)
+    return value
+
+
+def outcome(value):
+    """The judge's view of something the probe got from the student's code: the value, or
+    the exception raised again (the student's own, with its traceback, in the notebook;
+    a :class:`StudentError` in grading)."""
+    if isinstance(value, Raised):
+        if value.original is not None:
+            raise value.original
+        raise StudentError(value)
+    return value
+
+
+def salted(seed: int, salt: int | None) -> int:
+    """A hidden case's seed: as written without a salt, else mixed with the grader's salt
+    (a fresh one for each grading), so that no one can know the hidden inputs before."""
+    if salt is None:
+        return seed
+    return (seed * 1_000_003 + salt * 7_919 + 12_345) % (2**31 - 1)
+
+
+def module_state(module) -> dict:
+    """A PyTorch module's parameters and buffers after the student's call, as tensors
+    (the probe observes them; the judge compares them with the inputs it built)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def observe(check: Check, case: Case, objects: tuple):
+    """The probe's observations of one case, or a Failure if the probe itself raised
+    (a student object that breaks it)."""
+    try:
+        return check.probe(case, *objects)
+    except BaseException as error:  # noqa: BLE001 - reported like the student's own error
+        return Failure(error)
+
+
+def judge_case(check: Check, case: Case, observations) -> None:
+    """Judge one case's observations (as decoded): an exception of the probe itself is
+    the student's exception; anything but a dict is malformed."""
+    if isinstance(observations, Raised):
+        outcome(observations)
+    if not isinstance(observations, dict):
+        raise TypeError("the observations of a case are not a dict")
+    check.judge(case, observations)
+
+
+def run_check(check: Check, objects: tuple, *, hidden: bool = False,
+              params: dict | None = None, salt: int | None = None) -> None:
+    """A check as the notebook runs it: the task's review (:mod:`.review`), then every
+    case (the hidden ones too if ``hidden``, their seeds mixed with ``salt`` as the grader
+    does): probe, the observations' round trip through their encoding, judge; then the ✓
+    line."""
+    from .review import declaration_of, review_objects
+
+    review_objects(declaration_of(check.chapter, check.name), objects)
+    for case in check.cases(hidden, salt, **(params or {})):
+        context = hidden_case(case.label) if case.hidden else contextlib.nullcontext()
+        with context:
+            judge_case(check, case, roundtrip(observe(check, case, objects)))
+    ok(check.passed)
 
 
 def ok(message: str) -> None:
@@ -60,6 +210,11 @@ def hidden_case(label: str) -> Iterator[None]:
         yield
     except HiddenCaseError:
         raise
+    except StudentError as error:
+        raise HiddenCaseError(
+            f"the visible check passes, but on a hidden case ({label}) your code raised "
+            f"{error.type_name}. Does it depend on something the visible inputs fix, "
+            "such as a size or a dtype?") from None
     except AssertionError:
         raise HiddenCaseError(
             f"the visible check passes, but a hidden case fails ({label}): the result is "
@@ -95,7 +250,7 @@ def expect_torch_tensor(got: Any, what: str, *, shape=None, dtype=None, device=N
     because = f" ({why})" if why else ""
     if not isinstance(got, torch.Tensor):
         raise AssertionError(f"{what} must return a torch tensor{because}; got "
-                             f"{type(got).__name__}")
+                             f"{display_type(got)}")
     if shape is not None and tuple(got.shape) != tuple(shape):
         raise AssertionError(f"{what} must have shape {tuple(shape)}; got {tuple(got.shape)}")
     if dtype is not None and got.dtype != dtype:
@@ -109,7 +264,7 @@ def type_name(x) -> str:
     """How a message names the type of a result: "list", "a NumPy array (dtype int64)"."""
     if isinstance(x, np.ndarray):
         return f"a NumPy array (dtype {x.dtype})"
-    return type(x).__name__
+    return display_type(x)
 
 
 def torch_result(got, what: str, why: str):
@@ -132,7 +287,7 @@ def expect_tf_tensor(got: Any, what: str, *, why: str = "") -> None:
     because = f" ({why})" if why else ""
     if not (tf.is_tensor(got) or isinstance(got, tf.Variable)):
         raise AssertionError(f"{what} must be a TensorFlow tensor{because}; got "
-                             f"{type(got).__name__}. Compute with tf operations, not NumPy")
+                             f"{display_type(got)}. Compute with tf operations, not NumPy")
 
 
 def snapshot(*values):

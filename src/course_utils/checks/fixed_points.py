@@ -1,16 +1,26 @@
 """Checks of chapter 07 (linearization and fixed points of an nn.RNN): the Jacobians, the
-affine prediction and the stability of a fixed point of a map."""
+affine prediction and the stability of a fixed point of a map.
+
+Each check is a :class:`~course_utils.checks._common.Check`: its cases are described by
+seeds, sizes and kinds (``Case.params``); the probe rebuilds a case's inputs, calls the
+student's function on them and observes what came back and the inputs after the call
+(the rnn's parameters by :func:`~course_utils.checks._common.module_state`); the judge
+rebuilds the same inputs, computes the reference and compares.
+"""
 
 from __future__ import annotations
 
 import cmath
-import copy
 import re
 
 import numpy as np
 
-from ._common import (assert_unchanged, call_student, fmt_pair, hidden_case, ok as _ok,
-                      snapshot, torch_result, type_name)
+from ._common import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
+                      module_state as _module_state, outcome as _outcome,
+                      plain as _plain_value,
+                      run_check as _run_check, salted as _salted, snapshot, torch_result,
+                      type_name)
+from .observations import Opaque
 
 CHAPTER = "07_rnn_fixed_points"
 __all__ = ["check_rnn_jacobians", "check_affine_prediction", "check_stability_classification"]
@@ -83,12 +93,6 @@ def _expect_float(got, what: str, dtype, why: str) -> None:
                              "weights and inputs as they are")
 
 
-def _student_copies(*values):
-    """Copies to hand to the student, and a snapshot of them to detect changes in place."""
-    copies = [copy.deepcopy(v) if not hasattr(v, "clone") else v.clone() for v in values]
-    return copies, snapshot(*copies)
-
-
 # ---------------------------------------------------------------------------------------
 # Task 1: the Jacobians
 # ---------------------------------------------------------------------------------------
@@ -130,16 +134,49 @@ def _jacobian_slips(rnn, u, h, J_h, J_u):
     ]
 
 
-def _jacobians_case(fn, rnn, u, h) -> None:
-    """One point (rnn, u, h): run the student's fn on copies and compare."""
+#: The hidden cases of Task 1: (label, seed, I, H, weight scale). Their failures never
+#: show these values; the grader mixes its salt into the seeds.
+_JACOBIAN_HIDDEN = (
+    ("another seed, more hidden units than inputs", 101, 2, 8, 0.8),
+    ("another seed, more inputs than hidden units, saturated units", 202, 6, 3, 1.6),
+    ("a larger network with small weights", 303, 4, 16, 0.3),
+)
+
+
+def _jacobian_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("I = 3 inputs, H = 5 hidden units",
+                  dict(seed=7, n_in=3, n_hidden=5, scale=0.8))]
+    if hidden:
+        cases += [Case(label, dict(seed=_salted(seed, salt), n_in=n_in, n_hidden=n_hidden,
+                                   scale=scale), hidden=True)
+                  for label, seed, n_in, n_hidden, scale in _JACOBIAN_HIDDEN]
+    return cases
+
+
+def _rnn_inputs(params: dict):
+    """The rnn and the point (u, h) of a case, the same in the probe and in the judge (a
+    tanh RNN is smooth: any seed gives a fair case)."""
+    return _small_torch_rnn(params["seed"], params["n_in"], params["n_hidden"],
+                            params["scale"])
+
+
+def _probe_jacobians(case: Case, fn) -> dict:
+    rnn, u, h = _rnn_inputs(case.params)
+    got = _plain_value(_attempt(fn, rnn, u, h))
+    return {"got": got, "rnn": _module_state(rnn), "u": u.detach(), "h": h.detach()}
+
+
+def _judge_jacobians(case: Case, seen: dict) -> None:
+    """One point (rnn, u, h): the student's (J_h, J_u) against the chain rule."""
+    rnn, u, h = _rnn_inputs(case.params)
     _, J_h, J_u = _rnn_reference(rnn, u, h)
     slips = _jacobian_slips(rnn, u, h, J_h, J_u)
     H, I = J_u.shape
     dtype = rnn.weight_hh_l0.dtype
 
-    (rnn_c, u_c, h_c), before = _student_copies(rnn, u, h)
-    got = call_student(fn, rnn_c, u_c, h_c)
-    assert_unchanged(before, [rnn_c, u_c, h_c], ["rnn (its weights)", "u", "h"])
+    got = _outcome(seen["got"])
+    assert_unchanged(snapshot(rnn, u, h), [seen["rnn"], seen["u"], seen["h"]],
+                     ["rnn (its weights)", "u", "h"])
 
     if not isinstance(got, (tuple, list)) or len(got) != 2:
         size = f" of length {len(got)}" if isinstance(got, (tuple, list)) else ""
@@ -195,12 +232,11 @@ def _jacobians_case(fn, rnn, u, h) -> None:
                          "J_u = diag(1 - tanh(a)^2) W_ih")
 
 
-#: The hidden cases of Task 1: (label, seed, I, H, weight scale).
-_JACOBIAN_HIDDEN = (
-    ("another seed, more hidden units than inputs", 101, 2, 8, 0.8),
-    ("another seed, more inputs than hidden units, saturated units", 202, 6, 3, 1.6),
-    ("a larger network with small weights", 303, 4, 16, 0.3),
-)
+RNN_JACOBIANS = Check(
+    "check_rnn_jacobians", lambda hidden, salt: _jacobian_cases(hidden, salt),
+    _probe_jacobians, _judge_jacobians,
+    "J_h and J_u of the tanh RNN step agree with the chain rule at a point with non-zero "
+    "biases", CHAPTER)
 
 
 def check_rnn_jacobians(fn, *, hidden: bool = False) -> None:
@@ -208,13 +244,7 @@ def check_rnn_jacobians(fn, *, hidden: bool = False) -> None:
     ``u (I,)`` and state ``h (H,)``: J_h = diag(1 - tanh(a)^2) W_hh and J_u = diag(1 -
     tanh(a)^2) W_ih, with a = W_ih u + b_ih + W_hh h + b_hh. Torch tensors of the rnn's
     dtype, shapes (H, H) and (H, I); computed by the formula or by autograd."""
-    _jacobians_case(fn, *_small_torch_rnn())
-    if hidden:
-        for label, seed, n_in, n_hidden, scale in _JACOBIAN_HIDDEN:
-            with hidden_case(label):
-                _jacobians_case(fn, *_small_torch_rnn(seed, n_in, n_hidden, scale))
-    _ok("J_h and J_u of the tanh RNN step agree with the chain rule at a point with "
-        "non-zero biases")
+    _run_check(RNN_JACOBIANS, (fn,), hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------------
@@ -230,9 +260,47 @@ def _perturbations(seed, B, H, I, scale=1e-2):
     return du, dh
 
 
-def _affine_case(fn, rnn, u, h, du, dh) -> None:
+#: The hidden cases of Task 2: (label, rnn seed, I, H, perturbation seed, B, scale).
+#: Their failures never show these values; the grader mixes its salt into the seeds.
+_AFFINE_HIDDEN = (
+    ("another seed and network size, a single perturbation", 111, 2, 7, 112, 1, 1e-2),
+    ("another seed, as many perturbations as hidden units", 121, 4, 6, 122, 6, 1e-3),
+    ("another seed, a larger batch of larger perturbations", 131, 3, 4, 132, 9, 1e-1),
+)
+
+
+def _affine_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("B = 4 perturbations, I = 3 inputs, H = 5 hidden units",
+                  dict(seed=11, n_in=3, n_hidden=5, scale=0.8, p_seed=12, B=4,
+                       p_scale=1e-2))]
+    if hidden:
+        cases += [Case(label, dict(seed=_salted(seed, salt), n_in=n_in, n_hidden=n_hidden,
+                                   scale=0.8, p_seed=_salted(p_seed, salt), B=B,
+                                   p_scale=p_scale), hidden=True)
+                  for label, seed, n_in, n_hidden, p_seed, B, p_scale in _AFFINE_HIDDEN]
+    return cases
+
+
+def _affine_inputs(params: dict):
+    """The rnn, the point (u, h) and the perturbations (du, dh) of a case."""
+    rnn, u, h = _rnn_inputs(params)
+    du, dh = _perturbations(params["p_seed"], params["B"], params["n_hidden"],
+                            params["n_in"], params["p_scale"])
+    return rnn, u, h, du, dh
+
+
+def _probe_affine(case: Case, fn) -> dict:
+    rnn, u, h, du, dh = _affine_inputs(case.params)
+    got = _attempt(fn, rnn, u, h, du, dh)
+    return {"got": got, "rnn": _module_state(rnn), "u": u.detach(), "h": h.detach(),
+            "du": du.detach(), "dh": dh.detach()}
+
+
+def _judge_affine(case: Case, seen: dict) -> None:
+    """The student's prediction for a batch dh against F(h, u) + J_h dh_b + J_u du."""
     import torch
 
+    rnn, u, h, du, dh = _affine_inputs(case.params)
     F, J_h, J_u = _rnn_reference(rnn, u, h)
     B, H = dh.shape
     expected = F + dh @ J_h.T + J_u @ du
@@ -256,9 +324,9 @@ def _affine_case(fn, rnn, u, h, du, dh) -> None:
          "(affine) approximation at (h, u)", exact),
     ]
 
-    (rnn_c, u_c, h_c, du_c, dh_c), before = _student_copies(rnn, u, h, du, dh)
-    got = call_student(fn, rnn_c, u_c, h_c, du_c, dh_c)
-    assert_unchanged(before, [rnn_c, u_c, h_c, du_c, dh_c],
+    got = _outcome(seen["got"])
+    assert_unchanged(snapshot(rnn, u, h, du, dh),
+                     [seen["rnn"], seen["u"], seen["h"], seen["du"], seen["dh"]],
                      ["rnn (its weights)", "u", "h", "du", "dh"])
 
     got = torch_result(got, "the prediction", "the next cell subtracts the exact next states, a "
@@ -291,27 +359,17 @@ def _affine_case(fn, rnn, u, h, du, dh) -> None:
                          "prediction is F(h, u) + J_h dh_b + J_u du for each row dh_b")
 
 
-#: The hidden cases of Task 2: (label, rnn seed, I, H, perturbation seed, B, scale).
-_AFFINE_HIDDEN = (
-    ("another seed and network size, a single perturbation", 111, 2, 7, 112, 1, 1e-2),
-    ("another seed, as many perturbations as hidden units", 121, 4, 6, 122, 6, 1e-3),
-    ("another seed, a larger batch of larger perturbations", 131, 3, 4, 132, 9, 1e-1),
-)
+AFFINE_PREDICTION = Check(
+    "check_affine_prediction", lambda hidden, salt: _affine_cases(hidden, salt),
+    _probe_affine, _judge_affine,
+    "affine prediction F(h, u) + J_h dh + J_u du, row by row for a batch of dh", CHAPTER)
 
 
 def check_affine_prediction(fn, *, hidden: bool = False) -> None:
     """Check ``fn(rnn, u, h, du, dh) → (B, H)``: the first-order prediction of the next
     state for a batch of state perturbations ``dh (B, H)`` and one input perturbation
     ``du (I,)``, F(h, u) + J_h dh_b + J_u du for every row b, a float64 torch tensor."""
-    rnn, u, h = _small_torch_rnn(seed=11)
-    du, dh = _perturbations(12, 4, h.numel(), u.numel())
-    _affine_case(fn, rnn, u, h, du, dh)
-    if hidden:
-        for label, seed, n_in, n_hidden, p_seed, B, scale in _AFFINE_HIDDEN:
-            with hidden_case(label):
-                rnn, u, h = _small_torch_rnn(seed, n_in, n_hidden)
-                _affine_case(fn, rnn, u, h, *_perturbations(p_seed, B, n_hidden, n_in, scale))
-    _ok("affine prediction F(h, u) + J_h dh + J_u du, row by row for a batch of dh")
+    _run_check(AFFINE_PREDICTION, (fn,), hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------------
@@ -402,57 +460,202 @@ def _describe(ev: np.ndarray) -> str:
             f"{np.round(np.abs(ev), 3).tolist()})")
 
 
-def _classify_all(fn, cases, dtype):
-    """The student's labels for ``cases`` (eigenvalue lists), each handed over as a copy."""
+#: The hidden cases of Task 3: (label, kind of eigenvalue sets, seed). Their failures never
+#: show the eigenvalues; the grader mixes its salt into the seeds.
+_CLASS_HIDDEN = (
+    ("eigenvalues in complex64", "complex64", 62),
+    ("real eigenvalues only, other numbers of them", "real", 63),
+    ("many eigenvalues, as torch.linalg.eigvals returns them for a Jacobian", "jacobian", 61),
+)
+
+#: How to draw the hidden sets of the kinds "complex64" and "real", one tuple of
+#: eigenvalues per set: ("real", lowest modulus, highest modulus, sign) with sign 1, -1 or
+#: 0 (either); ("pair", lowest and highest modulus, lowest and highest angle), a conjugate
+#: pair; ("zero",), the eigenvalue 0. The ranges keep every modulus at least 1e-3 from 1.
+_CLASS_TEMPLATES = {
+    "complex64": (
+        (("pair", 0.3, 0.9, 0.5, 2.8), ("pair", 0.1, 0.6, 0.5, 3.0),      # stable (osc.)
+         ("real", 0.5, 0.97, 1), ("real", 0.2, 0.9, -1)),
+        (("real", 1.3, 2.0, 1), ("real", 1.05, 1.5, -1), ("real", 1.002, 1.03, 1)),
+        (("pair", 0.95, 0.995, 0.02, 0.1), ("real", 1.1, 1.6, 1),          # saddle (osc.)
+         ("real", 0.05, 0.3, 1), ("real", 0.2, 0.6, -1)),
+        (("pair", 1.2, 1.8, 0.1, 0.5), ("pair", 1.03, 1.2, 1.0, 2.5)),     # unstable (osc.)
+    ),
+    "real": (
+        (("real", 0.05, 0.95, -1),),                                        # one eigenvalue
+        (("real", 1.005, 1.05, 1),),
+        (("real", 1.2, 2.0, -1), ("real", 0.98, 0.998, 1), ("real", 0.1, 0.4, 1),
+         ("real", 0.5, 0.9, -1)),                                           # saddle
+        (("real", 0.995, 0.999, 1), ("real", 0.995, 0.999, -1), ("zero",)),  # stable
+        (("real", 1.5, 2.5, 1), ("real", 2.0, 3.5, -1), ("real", 1.05, 1.2, 1),
+         ("real", 1.02, 1.1, -1), ("real", 3.0, 5.0, 1)),                  # unstable
+        (("pair", 0.3, 0.8, 0.001, 0.003), ("real", 0.05, 0.2, 1)),        # small imag part
+        (("real", 0.1, 0.9, 1), ("real", 0.1, 0.9, -1), ("real", 0.0, 0.5, 0),
+         ("real", 1.05, 1.5, 0)),                                           # the last decides
+    ),
+}
+
+#: A hidden set is redrawn (the next seed) unless every modulus is this far from 1 and
+#: every imaginary part is 0 or at least _IMAG_MARGIN in size, after rounding to the dtype:
+#: then every reasonable tolerance (==, 1e-9, 1e-6) gives the reference's label.
+_MODULUS_MARGIN, _IMAG_MARGIN = 5e-4, 2e-4
+
+
+def _class_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("the eight visible eigenvalue sets", dict(kind="visible"))]
+    if hidden:
+        cases += [Case(label, dict(kind=kind, seed=_salted(seed, salt)), hidden=True)
+                  for label, kind, seed in _CLASS_HIDDEN]
+    return cases
+
+
+def _rounded(z: complex) -> complex:
+    """``z`` with real and imaginary parts rounded to 8 decimals: the same on every machine
+    even where the last bits of a sine or an eigenvalue routine differ."""
+    return complex(round(z.real, 8), round(z.imag, 8))
+
+
+def _draw_template(rng, template) -> list:
+    values = []
+    for kind, *bounds in template:
+        if kind == "zero":
+            values.append(0j)
+        elif kind == "real":
+            lo, hi, sign = bounds
+            x = lo + (hi - lo) * float(rng.random())
+            if sign < 0 or (sign == 0 and rng.random() < 0.5):
+                x = -x
+            values.append(complex(round(x, 8), 0.0))
+        else:
+            r_lo, r_hi, a_lo, a_hi = bounds
+            z = _rounded(cmath.rect(r_lo + (r_hi - r_lo) * float(rng.random()),
+                                    a_lo + (a_hi - a_lo) * float(rng.random())))
+            values += [z, z.conjugate()]
+    return values
+
+
+def _draw_class_sets(kind: str, seed: int) -> list:
+    """The eigenvalue sets of a hidden case (Python complex numbers) from one seed."""
+    if kind == "jacobian":
+        import torch
+
+        g = torch.Generator().manual_seed(seed)
+        sets = []
+        for scale in (0.05, 0.12, 0.2):
+            for _ in range(2):
+                J = torch.randn(32, 32, generator=g, dtype=torch.float64) * scale
+                # rounded and in a fixed order, so that the probe and the judge agree even
+                # where their eigenvalue routines differ in the last bits
+                sets.append(sorted((_rounded(z) for z in torch.linalg.eigvals(J).tolist()),
+                                   key=lambda z: (z.real, z.imag)))
+        return sets
+    rng = np.random.default_rng(seed)
+    return [_draw_template(rng, template) for template in _CLASS_TEMPLATES[kind]]
+
+
+def _clear_of_thresholds(values, dtype) -> bool:
     import torch
 
-    labels = []
-    for values in cases:
+    ev = np.asarray(torch.tensor(values, dtype=dtype)).astype(np.complex128)
+    moduli, imag = np.abs(ev), np.abs(ev.imag)
+    return bool((np.abs(moduli - 1) > _MODULUS_MARGIN).all()
+                and ((imag == 0) | (imag > _IMAG_MARGIN)).all())
+
+
+def _class_sets(params: dict):
+    """(eigenvalue sets as lists of Python numbers, torch dtype) of a case, the same in the
+    probe and in the judge. A hidden case is drawn again with the next seed until every
+    eigenvalue is clear of the unit circle and of the test for complex eigenvalues."""
+    import torch
+
+    kind = params["kind"]
+    if kind == "visible":
+        return [list(values) for values, _ in _CLASS_CASES], torch.complex128
+    dtype = torch.complex64 if kind == "complex64" else torch.complex128
+    if kind not in ("complex64", "real", "jacobian"):
+        raise ValueError(f"unknown kind of eigenvalue sets {kind!r}")
+    for attempt in range(100):
+        sets = _draw_class_sets(kind, params["seed"] + attempt)
+        if all(_clear_of_thresholds(values, dtype) for values in sets):
+            return sets, dtype
+    raise RuntimeError("no eigenvalue sets clear of the thresholds")  # pragma: no cover
+
+
+def _hidden_class_sets(salt: int | None = None):
+    """The hidden eigenvalue sets, by kind of variation (no values in the labels):
+    (label, sets, dtype) for each hidden case."""
+    return [(case.label, *_class_sets(case.params))
+            for case in _class_cases(True, salt) if case.hidden]
+
+
+def _probe_classification(case: Case, fn) -> dict:
+    import torch
+
+    sets, dtype = _class_sets(case.params)
+    seen = []
+    for values in sets:
         eigenvalues = torch.tensor(values, dtype=dtype)
-        (arg,), before = _student_copies(eigenvalues)
-        got = call_student(fn, arg)
-        assert_unchanged(before, [arg], ["eigenvalues"])
+        got = _plain_value(_attempt(fn, eigenvalues))
+        seen.append({"got": got, "eigenvalues": eigenvalues.detach()})
+    return {"sets": seen}
+
+
+def _shown(got) -> str:
+    """How the message shows a result that is not a string (as ``repr`` does)."""
+    if isinstance(got, Opaque):
+        shown = f"<{got.module + '.' if got.module else ''}{got.type_name} object>"
+    else:
+        shown = repr(got)
+    return shown if len(shown) < 80 else shown[:77] + "..."
+
+
+def _judged_labels(sets, dtype, seen: dict) -> list:
+    """The student's labels for ``sets``, as the probe observed them: each set's result
+    (or exception), the eigenvalues unchanged, a string."""
+    import torch
+
+    observed = seen["sets"]
+    if not isinstance(observed, list) or len(observed) != len(sets):
+        raise ValueError("the observations do not hold one result per eigenvalue set")
+    labels = []
+    for values, item in zip(sets, observed):
+        got = _outcome(item["got"])
+        assert_unchanged([torch.tensor(values, dtype=dtype)], [item["eigenvalues"]],
+                         ["eigenvalues"])
         if not isinstance(got, str):
-            shown = repr(got)
-            shown = shown if len(shown) < 80 else shown[:77] + "..."
             raise AssertionError(
                 "return a string such as 'saddle' or 'stable (oscillatory)' (the next cell "
                 "counts the labels and tests label.startswith('stable')); got "
-                f"{type_name(got)}: {shown}")
+                f"{type_name(got)}: {_shown(got)}")
         labels.append(got)
     return labels
 
 
-def _hidden_class_sets():
-    """The hidden eigenvalue sets, by kind of variation (no values in the labels)."""
+def _judge_classification(case: Case, seen: dict) -> None:
     import torch
 
-    g = torch.Generator().manual_seed(61)
-    complex64 = [
-        _pair(0.7, 1.1) + _pair(0.2, 2.5) + [0.9, -0.6],               # stable (osc)
-        [1.7, -1.2, 1.01],                                               # unstable
-        _pair(0.98, 0.05) + [1.3, 0.1, -0.4],                            # saddle (osc)
-        _pair(1.5, 0.3) + _pair(1.1, 1.7),                               # unstable (osc)
-    ]
-    real = [
-        [-0.3],                                                          # one eigenvalue
-        [1.02],
-        [-1.5, 0.99, 0.2, -0.7],
-        [0.999, -0.999, 0.0],
-        [2.0, -3.0, 1.1, -1.05, 4.0],
-        _pair(0.5, 1e-3) + [0.1],                                        # small imag part
-    ]
-    jacobian_like = []
-    for scale in (0.05, 0.12, 0.2):
-        for _ in range(2):
-            J = torch.randn(32, 32, generator=g, dtype=torch.float64) * scale
-            jacobian_like.append(torch.linalg.eigvals(J).numpy().tolist())
-    return [
-        ("eigenvalues in complex64", complex64, torch.complex64),
-        ("real eigenvalues only, other numbers of them", real, torch.complex128),
-        ("many eigenvalues, as torch.linalg.eigvals returns them for a Jacobian",
-         jacobian_like, torch.complex128),
-    ]
+    sets, dtype = _class_sets(case.params)
+    labels = _judged_labels(sets, dtype, seen)
+    if not case.hidden:
+        cases = [np.asarray(values, dtype=complex) for values, _ in _CLASS_CASES]
+        expected = [label for _, label in _CLASS_CASES]
+        if labels != expected:
+            _explain_labels(cases, expected, labels)
+        return
+    want = [_reference_label(np.asarray(torch.tensor(v, dtype=dtype))) for v in sets]
+    if labels != want:
+        raise AssertionError("wrong label")
+
+
+STABILITY_CLASSIFICATION = Check(
+    "check_stability_classification", lambda hidden, salt: _class_cases(hidden, salt),
+    _probe_classification, _judge_classification,
+    "stable / unstable / saddle by the moduli of the eigenvalues, oscillatory when complex",
+    CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (RNN_JACOBIANS, AFFINE_PREDICTION,
+                                          STABILITY_CLASSIFICATION)}
 
 
 def check_stability_classification(fn, *, hidden: bool = False) -> None:
@@ -460,22 +663,7 @@ def check_stability_classification(fn, *, hidden: bool = False) -> None:
     as a complex torch tensor (as ``torch.linalg.eigvals`` returns them): "stable" if every
     eigenvalue has modulus below 1, "unstable" if every modulus is above 1, "saddle"
     otherwise, with " (oscillatory)" appended when an eigenvalue is complex."""
-    import torch
-
-    cases = [np.asarray(values, dtype=complex) for values, _ in _CLASS_CASES]
-    expected = [label for _, label in _CLASS_CASES]
-    labels = _classify_all(fn, [values for values, _ in _CLASS_CASES], torch.complex128)
-    if labels != expected:
-        _explain_labels(cases, expected, labels)
-    if hidden:
-        for label, sets, dtype in _hidden_class_sets():
-            with hidden_case(label):
-                got = _classify_all(fn, sets, dtype)
-                want = [_reference_label(np.asarray(torch.tensor(v, dtype=dtype)))
-                        for v in sets]
-                if got != want:
-                    raise AssertionError("wrong label")
-    _ok("stable / unstable / saddle by the moduli of the eigenvalues, oscillatory when complex")
+    _run_check(STABILITY_CLASSIFICATION, (fn,), hidden=hidden)
 
 
 def _explain_labels(cases, expected, labels) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ._common import hidden_case as _hidden_case, ok as _ok
-from .stf import _check_predictions, _forced_run, _signals, _small_plrnn
+from ._common import Case, Check, run_check as _run_check
+from .stf import (_forced_run, _forcing_case, _hidden_forcing_case, _judge_predictions,
+                  _probe_forcing)
 
 CHAPTER = "06_gtf_lorenz"
 __all__ = ["check_gtf_forward"]
 
 #: The hidden cases of :func:`check_gtf_forward`: (label, model sizes and seed, batch size,
 #: sequence length, alpha, data seed, dtype name). Their failures never show these values.
+#: In grading both seeds are mixed with the grader's salt.
 _HIDDEN_CASES = (
     ("another seed, batch size, sequence length and forcing strength",
      dict(M=7, L=12, N=2, seed=13), 2, 27, 0.73, 67, "float64"),
@@ -54,12 +56,42 @@ def _gtf_slips(model, x, alpha, weights):
     ]
 
 
-def _run_gtf_case(fn, model, x, alpha, what):
+#: The visible inputs of :func:`check_gtf_forward` (one model and one x for every alpha).
+_VISIBLE = dict(sizes=dict(M=6, L=10, N=2, seed=5), B=3, T=23, seed=3, dtype="float64")
+
+
+def _gtf_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_weights
 
-    weights = forcing_weights(x.shape[1], alpha=alpha)
-    _check_predictions("gtf_forward", fn, model, x, (alpha,), weights,
-                       _gtf_slips(model, x, alpha, weights), what, recipe=_RECIPE)
+    cases = [_forcing_case(f"alpha = {alpha}", **_VISIBLE, alpha=alpha)
+             for alpha in (0.3, 0.05, 1.0)]
+    if hidden:
+        cases += [_hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
+                                       forcing_weights(T, alpha=alpha), alpha=alpha)
+                  for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES]
+    return cases
+
+
+def _probe_gtf(case: Case, fn) -> dict:
+    return _probe_forcing(case, fn, case.params["alpha"])
+
+
+def _judge_gtf(case: Case, seen: dict) -> None:
+    from ..training import forcing_weights
+
+    alpha = case.params["alpha"]
+    weights = forcing_weights(case.params["T"], alpha=alpha)
+    _judge_predictions("gtf_forward", case, seen, weights,
+                       lambda model, x: _gtf_slips(model, x, alpha, weights), recipe=_RECIPE)
+
+
+GTF_FORWARD = Check(
+    "check_gtf_forward", lambda hidden, salt: _gtf_cases(hidden, salt), _probe_gtf,
+    _judge_gtf, "gtf_forward: the observed units pulled towards the data by alpha at every "
+                "step; predictions and gradients match the reference", CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (GTF_FORWARD,)}
 
 
 def check_gtf_forward(fn, *, hidden: bool = False) -> None:
@@ -71,15 +103,4 @@ def check_gtf_forward(fn, *, hidden: bool = False) -> None:
     With ``hidden=True`` (the grader) four more cases follow: other seeds, sizes and
     strengths, a fully observed model (N = M), alpha = 0, and float32 as in the notebook.
     """
-    model = _small_plrnn()
-    x = _signals(3, 23, 2, seed=3)
-    for alpha in (0.3, 0.05, 1.0):
-        _run_gtf_case(fn, model, x, alpha, f"alpha = {alpha}")
-    _ok("gtf_forward: the observed units pulled towards the data by alpha at every step; "
-        "predictions and gradients match the reference")
-    if hidden:
-        for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES:
-            with _hidden_case(label):
-                model = _small_plrnn(**sizes, dtype=dtype)
-                _run_gtf_case(fn, model, _signals(B, T, sizes["N"], seed, dtype), alpha,
-                              "a hidden case")
+    _run_check(GTF_FORWARD, (fn,), hidden=hidden)

@@ -1,27 +1,86 @@
 """Checks of chapter 02 (the Lyapunov spectrum of a Keras SimpleRNN): the cell's Jacobian and
-the batched QR accumulation."""
+the batched QR accumulation.
+
+Each check is a :class:`~course_utils.checks._common.Check` in three parts: the cases (sizes
+and seeds), the probe (in the student's process: it builds the Keras cell with the case's
+weights, calls the student's function and records what came back, with the cell's weights
+after the call) and the judge (in the grader's process, without TensorFlow: the cell's
+weights are a NumPy function of the case, and the expected values come from the NumPy
+version of the cell's step, of its Jacobian and of the QR accumulation)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import fmt_pair, hidden_case, ok as _ok
-from ._common import assert_unchanged
-from .henon import _expect_float64, _expect_shape, _real_array
+from ._common import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
+                      outcome as _outcome, run_check as _run_check, salted as _salted)
+from .henon import _expect_float64, _expect_shape, _real_array, _values
+from .observations import Raised, display_type
 
 CHAPTER = "02_keras_rnn_lyapunov"
 __all__ = ["check_simple_rnn_jacobian", "check_rnn_qr"]
 
+#: The hidden cases of :func:`check_simple_rnn_jacobian`: (label, units, input width, seed
+#: of the weights, seed of x and h, batch size).
+_HIDDEN_JACOBIAN_CASES = (
+    ("another number of units, input width, batch size and weights", 7, 2, 22, 21, 3),
+    ("a batch of one, a wider input and other weights", 4, 6, 23, 24, 1),
+)
 
-def _small_simple_rnn(tf, units=5, input_dim=3, seed=0):
-    """A built float64 tanh SimpleRNN cell with random weights and a clearly nonzero
-    bias."""
+#: The hidden cases of :func:`check_rnn_qr`: (label, units, input width, seed of the
+#: weights, seed of the inputs and h0, number of sequences, steps, k).
+_HIDDEN_SPECTRUM_CASES = (
+    ("another number of units, sequences, steps and k", 4, 2, 32, 31, 2, 25, 3),
+    ("a single sequence and a single exponent", 6, 2, 33, 34, 1, 30, 1),
+)
+
+# The cell that rests at h = 0 with J = diag(w), w not sorted (the third visible case of
+# check_rnn_qr): the raw order of the exponents is not descending, so an unsorted result
+# shows.
+_RESTING_DIAG = [0.2, 0.5, 0.9, 0.3, 0.7]
+
+# A drawn case is drawn again (seeds + 1, + 2, ...) until a bound of its pre-activations
+# a = x @ kernel + h @ recurrent_kernel + bias, from the weights and the largest |x| and
+# |h| alone (|h| <= 1 after a tanh step), lies within these: far out, tanh' is so small
+# that J hardly depends on the formula, or that rounding grows with the condition of J.
+# A bound, not the pre-activations themselves: the probe builds the inputs too, and must
+# not run the cell's reference step. The visible draws lie within them.
+_JACOBIAN_MAX_PRE = 14.0
+_SPECTRUM_MAX_PRE = 10.0
+
+
+def _pre_activation_bound(weights, x_max: float) -> float:
+    """max_i of sum_j |x_j| |kernel[j, i]| + sum_j |h_j| |recurrent[j, i]| + |bias[i]| over
+    all |x_j| <= x_max and |h_j| <= 1."""
+    kernel, recurrent, bias = weights
+    return float((x_max * np.abs(kernel).sum(0) + np.abs(recurrent).sum(0)
+                  + np.abs(bias)).max())
+
+
+def _rnn_weights(units=5, input_dim=3, seed=0):
+    """The kernel, recurrent kernel and bias of the checks' cells, in NumPy: random, with a
+    clearly nonzero bias (what the judge uses; the probe sets them in a Keras cell)."""
     rng = np.random.default_rng(seed)
+    return [rng.normal(size=(input_dim, units)),
+            1.5 * rng.normal(size=(units, units)) / np.sqrt(units),
+            rng.normal(size=units)]
+
+
+def _resting_weights():
+    """The weights of the resting cell: no input, no bias, a diagonal recurrent kernel."""
+    units = len(_RESTING_DIAG)
+    return [np.zeros((3, units)), np.diag(_RESTING_DIAG), np.zeros(units)]
+
+
+def _small_simple_rnn(tf, units=5, input_dim=3, seed=0, *, weights=None):
+    """A built float64 tanh SimpleRNN cell with the weights :func:`_rnn_weights` draws (or
+    ``weights``)."""
+    if weights is None:
+        weights = _rnn_weights(units, input_dim, seed)
+    input_dim, units = weights[0].shape
     rnn = tf.keras.layers.SimpleRNN(units, activation="tanh", dtype="float64")
     rnn.build((None, None, input_dim))
-    rnn.cell.set_weights([rng.normal(size=(input_dim, units)),
-                          1.5 * rng.normal(size=(units, units)) / np.sqrt(units),
-                          rng.normal(size=units)])
+    rnn.cell.set_weights(weights)
     return rnn.cell
 
 
@@ -30,8 +89,9 @@ def _weights(cell):
     return [np.array(w) for w in cell.get_weights()]
 
 
-def _expect_weights_unchanged(cell, before) -> None:
-    if not all(np.array_equal(b, a) for b, a in zip(before, _weights(cell))):
+def _expect_weights_unchanged(after, before) -> None:
+    """``after``: the cell's weights as the probe saw them after the student's call."""
+    if not all(np.array_equal(b, a) for b, a in zip(before, after)):
         raise AssertionError("your function changed the cell's weights (assign, assign_add, "
                              "...): the next cells use the same cell again. Read the weights, "
                              "never write them")
@@ -48,6 +108,13 @@ def _jacobian(weights, x, h):
     """The analytic Jacobians d h_next / d h, (B, H, H), in NumPy."""
     a, _ = _step(weights, x, h)
     return (1 - np.tanh(a) ** 2)[:, :, None] * weights[1].T[None]
+
+
+def _case_weights(spec: dict, k: int = 0):
+    """The weights of a case's cell (``k``: the redraw, see :func:`_jacobian_inputs`)."""
+    if spec.get("resting"):
+        return _resting_weights()
+    return _rnn_weights(spec["units"], spec["input_dim"], spec["seed"] + k)
 
 
 # ------------------------------------------------------------------------------- task 1
@@ -96,25 +163,64 @@ def _jacobian_slips(weights, x, h):
     ]
 
 
-def _check_jacobian_case(tf, jacobian_fn, cell, x: np.ndarray, h: np.ndarray, *,
-                         slips: bool) -> None:
-    weights = _weights(cell)
-    x_t, h_t = tf.constant(x, dtype=tf.float64), tf.constant(h, dtype=tf.float64)
+def _jacobian_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("a tanh SimpleRNN(5) cell, a batch of 8",
+                  dict(cell=dict(units=5, input_dim=3, seed=0), seed=1, batch=8,
+                       slips=True))]
+    if hidden:
+        cases += [Case(label, dict(cell=dict(units=units, input_dim=input_dim,
+                                             seed=_salted(wseed, salt)),
+                                   seed=_salted(seed, salt), batch=batch, slips=False),
+                       hidden=True)
+                  for label, units, input_dim, wseed, seed, batch in _HIDDEN_JACOBIAN_CASES]
+    return cases
+
+
+def _jacobian_inputs(case: Case):
+    """The weights and the inputs x (B, input_dim) and h (B, H) of a case, the same in the
+    probe and in the judge; drawn again with the next seeds until the bound of the
+    pre-activations lies within ``_JACOBIAN_MAX_PRE``."""
+    p = case.params
+    for k in range(100):
+        weights = _case_weights(p["cell"], k)
+        input_dim, units = weights[0].shape
+        rng = np.random.default_rng(p["seed"] + k)
+        x, h = rng.normal(size=(p["batch"], input_dim)), rng.uniform(-1, 1,
+                                                                      size=(p["batch"], units))
+        if _pre_activation_bound(weights, float(np.abs(x).max())) < _JACOBIAN_MAX_PRE:
+            break
+    return weights, x, h
+
+
+def _probe_jacobian(case: Case, jacobian_fn) -> dict:
+    from ..runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    weights, x, h = _jacobian_inputs(case)
+    cell = _small_simple_rnn(tf, weights=weights)
+    got = _attempt(jacobian_fn, cell, tf.constant(x, dtype=tf.float64),
+                   tf.constant(h, dtype=tf.float64))
+    return {"got": got, "is_tensor": bool(tf.is_tensor(got)),
+            "weights": _attempt(_weights, cell)}
+
+
+def _judge_jacobian(case: Case, seen: dict) -> None:
+    weights, x, h = _jacobian_inputs(case)
     expected = _jacobian(weights, x, h)  # equal to the tape's, to rounding (tested)
-    got = jacobian_fn(cell, x_t, h_t)
-    if got is not None and not (tf.is_tensor(got) or isinstance(got, np.ndarray)):
+    got = _outcome(seen["got"])
+    if got is not None and not (seen["is_tensor"] is True or isinstance(got, np.ndarray)):
         raise AssertionError(f"simple_rnn_jacobian must return a TensorFlow tensor or a NumPy "
                              f"array (the next cells read J.shape and multiply J @ Q); got "
-                             f"{type(got).__name__}")
+                             f"{display_type(got)}")
     got = _real_array(got, "simple_rnn_jacobian", why=_JACOBIAN_WHY)
-    _expect_weights_unchanged(cell, weights)
+    _expect_weights_unchanged(_outcome(seen["weights"]), weights)
     _expect_float64(got, "simple_rnn_jacobian's result", _JACOBIAN_WHY)
     _expect_shape(got, expected.shape,
                   f"for x of shape {x.shape} and h of shape {h.shape} the Jacobians must have "
                   f"shape {expected.shape} (batch, H, H)")
     if np.allclose(got, expected, rtol=1e-10, atol=1e-12):
         return
-    if slips:
+    if case.params["slips"]:
         for wrong, hint in _jacobian_slips(weights, x, h):
             if np.allclose(got, wrong, rtol=1e-8, atol=1e-10):
                 raise AssertionError(hint)
@@ -124,6 +230,12 @@ def _check_jacobian_case(tf, jacobian_fn, cell, x: np.ndarray, h: np.ndarray, *,
         f"J[{b}, {i}, {j}] is wrong: {fmt_pair(expected[b, i, j], got[b, i, j])} (the "
         "cell's derivative). J[b, i, j] = (1 - tanh(a[b, i])^2) * "
         "recurrent_kernel[j, i] with a = x @ kernel + h @ recurrent_kernel + bias")
+
+
+SIMPLE_RNN_JACOBIAN = Check(
+    "check_simple_rnn_jacobian", lambda hidden, salt: _jacobian_cases(hidden, salt),
+    _probe_jacobian, _judge_jacobian,
+    "simple_rnn_jacobian: equals GradientTape.batch_jacobian of the cell", CHAPTER)
 
 
 def check_simple_rnn_jacobian(jacobian_fn, *, hidden: bool = False) -> None:
@@ -136,23 +248,7 @@ def check_simple_rnn_jacobian(jacobian_fn, *, hidden: bool = False) -> None:
     ``GradientTape.batch_jacobian`` of the cell to rounding). The cell's weights must stay
     unchanged. Hidden cases: other numbers of units, input widths, batch sizes and
     weights."""
-    from ..runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    rng = np.random.default_rng(1)
-    _check_jacobian_case(tf, jacobian_fn, _small_simple_rnn(tf),
-                         rng.normal(size=(8, 3)), rng.uniform(-1, 1, size=(8, 5)), slips=True)
-    if hidden:
-        rng = np.random.default_rng(21)
-        with hidden_case("another number of units, input width, batch size and weights"):
-            _check_jacobian_case(tf, jacobian_fn, _small_simple_rnn(tf, 7, 2, seed=22),
-                                 rng.normal(size=(3, 2)), rng.uniform(-1, 1, size=(3, 7)),
-                                 slips=False)
-        with hidden_case("a batch of one, a wider input and other weights"):
-            _check_jacobian_case(tf, jacobian_fn, _small_simple_rnn(tf, 4, 6, seed=23),
-                                 rng.normal(size=(1, 6)), rng.uniform(-1, 1, size=(1, 4)),
-                                 slips=False)
-    _ok("simple_rnn_jacobian: equals GradientTape.batch_jacobian of the cell")
+    _run_check(SIMPLE_RNN_JACOBIAN, (jacobian_fn,), hidden=hidden)
 
 
 # ------------------------------------------------------------------------------- task 2
@@ -178,25 +274,89 @@ def _spectrum(weights, inputs, h0, k, *, carry=True, accumulate=True):
 _SPECTRUM_WHY = "the next cell compares it with the toolkit's float64 exponents to 1e-10"
 
 
-def _expect_right_jacobian_function(spectrum_fn) -> None:
-    """When the spectrum is wrong: if the notebook's ``simple_rnn_jacobian`` (Task 1), which
-    the spectrum function calls at every step, is wrong itself, say so first."""
+def _spectrum_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cell = dict(units=5, input_dim=3, seed=2)
+    data = dict(seed=3, B=3, T=60)
+    visible = [(cell, False, 5), (cell, False, 2), (dict(resting=True), True, 5)]
+    cases = [Case(f"for a tanh SimpleRNN(5) (case {n + 1} of 3), 3 sequences of 60 steps "
+                  f"and k={k}", dict(cell=spec, data=data, zero_h0=zero, k=k, slips=True))
+             for n, (spec, zero, k) in enumerate(visible)]
+    if hidden:
+        cases += [Case(label, dict(cell=dict(units=units, input_dim=input_dim,
+                                             seed=_salted(wseed, salt)),
+                                   data=dict(seed=_salted(seed, salt), B=B, T=T),
+                                   zero_h0=False, k=k, slips=False), hidden=True)
+                  for label, units, input_dim, wseed, seed, B, T, k in _HIDDEN_SPECTRUM_CASES]
+    return cases
+
+
+def _spectrum_inputs(case: Case):
+    """The weights, the inputs (B, T, input_dim) and h0 (B, H) of a case, the same in the
+    probe and in the judge; drawn again with the next seeds until the bound of the
+    pre-activations (inputs in [-1, 1]) lies within ``_SPECTRUM_MAX_PRE``. The visible
+    cases share one draw (the inputs and h0 from seed 3; the resting cell starts from
+    h0 = 0)."""
+    p = case.params
+    d = p["data"]
+    for k in range(100):
+        weights = _case_weights(p["cell"], k)
+        input_dim, units = weights[0].shape
+        rng = np.random.default_rng(d["seed"] + k)
+        inputs = rng.uniform(-1, 1, size=(d["B"], d["T"], input_dim))
+        h0 = rng.uniform(-1, 1, size=(d["B"], units))
+        if p["zero_h0"]:
+            h0 = np.zeros_like(h0)
+        if _pre_activation_bound(weights, 1.0) < _SPECTRUM_MAX_PRE:
+            break
+    return weights, inputs, h0
+
+
+def _task_one_inputs():
+    """The cell's weights and the x, h on which the notebook's simple_rnn_jacobian (Task 1)
+    is tried when the spectrum is wrong."""
+    rng = np.random.default_rng(8)
+    return _rnn_weights(4, 2, 7), rng.normal(size=(3, 2)), rng.uniform(-1, 1, size=(3, 4))
+
+
+def _probe_task_one(tf, spectrum_fn):
+    """The notebook's simple_rnn_jacobian (Task 1), which the spectrum function calls, on
+    a small cell: what it returns (None if the function's module has none)."""
+    scope = _attempt(getattr, spectrum_fn, "__globals__", {})
+    jacobian_fn = scope.get("simple_rnn_jacobian") if type(scope) is dict else None
+    if not callable(jacobian_fn):
+        return None
+    weights, x, h = _task_one_inputs()
+    cell = _small_simple_rnn(tf, weights=weights)
+    return {"got": _attempt(jacobian_fn, cell, tf.constant(x, dtype=tf.float64),
+                            tf.constant(h, dtype=tf.float64))}
+
+
+def _probe_spectrum(case: Case, spectrum_fn) -> dict:
     from ..runtime import import_tensorflow
 
-    jacobian_fn = getattr(spectrum_fn, "__globals__", {}).get("simple_rnn_jacobian")
-    if not callable(jacobian_fn):
-        return
     tf = import_tensorflow()
-    cell = _small_simple_rnn(tf, 4, 2, seed=7)
-    rng = np.random.default_rng(8)
-    x, h = rng.normal(size=(3, 2)), rng.uniform(-1, 1, size=(3, 4))
+    weights, inputs, h0 = _spectrum_inputs(case)
+    cell = _small_simple_rnn(tf, weights=weights)
+    x_copy, h_copy = inputs.copy(), h0.copy()
+    got = _attempt(spectrum_fn, cell, x_copy, h_copy, case.params["k"])
+    return {"got": got, "inputs": x_copy, "h0": h_copy, "weights": _attempt(_weights, cell),
+            "task_one": _probe_task_one(tf, spectrum_fn)}
+
+
+def _expect_right_jacobian_function(task_one) -> None:
+    """When the spectrum is wrong: if the notebook's ``simple_rnn_jacobian`` (Task 1), which
+    the spectrum function calls at every step, is wrong itself, say so first."""
+    if task_one is None:
+        return
+    weights, x, h = _task_one_inputs()
+    got = task_one["got"]
     try:
-        got = jacobian_fn(cell, tf.constant(x, dtype=tf.float64),
-                          tf.constant(h, dtype=tf.float64))
-        got = np.asarray(got.numpy() if callable(getattr(got, "numpy", None)) else got,
-                         dtype=float)
-        right = got.shape == (3, 4, 4) and np.allclose(got, _jacobian(_weights(cell), x, h),
-                                                         rtol=1e-8, atol=1e-10)
+        right = not isinstance(got, Raised)
+        if right:
+            got = np.asarray(got.numpy() if callable(getattr(got, "numpy", None))
+                             else _values(got), dtype=float)
+            right = got.shape == (3, 4, 4) and np.allclose(
+                got, _jacobian(weights, x, h), rtol=1e-8, atol=1e-10)
     except Exception:  # noqa: BLE001 - an error of the student's function counts as wrong
         right = False
     if not right:
@@ -206,27 +366,26 @@ def _expect_right_jacobian_function(spectrum_fn) -> None:
             "what is wrong), then run this check again")
 
 
-def _check_spectrum_case(spectrum_fn, cell, inputs: np.ndarray, h0: np.ndarray, k: int,
-                         what: str, *, slips: bool) -> None:
-    weights = _weights(cell)
+def _judge_spectrum(case: Case, seen: dict) -> None:
+    weights, inputs, h0 = _spectrum_inputs(case)
+    k = case.params["k"]
+    what = "hidden" if case.hidden else case.label
     expected = _spectrum(weights, inputs, h0, k)
-    x_copy, h_copy = inputs.copy(), h0.copy()
-    got = _real_array(spectrum_fn(cell, x_copy, h_copy, k), "the spectrum function",
-                      why=_SPECTRUM_WHY)
-    assert_unchanged([inputs, h0], [x_copy, h_copy], ["inputs", "h0"])
-    _expect_weights_unchanged(cell, weights)
+    got = _real_array(_outcome(seen["got"]), "the spectrum function", why=_SPECTRUM_WHY)
+    assert_unchanged([inputs, h0], [seen["inputs"], seen["h0"]], ["inputs", "h0"])
+    _expect_weights_unchanged(_outcome(seen["weights"]), weights)
     _expect_float64(got, "the spectrum function's result", _SPECTRUM_WHY)
     B, T, _ = inputs.shape
     _expect_shape(got, expected.shape, f"for {B} sequences and k={k} return the k "
                   f"exponents of each sequence, shape {expected.shape} (B, k)")
     if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
         return
-    _expect_right_jacobian_function(spectrum_fn)
+    _expect_right_jacobian_function(seen["task_one"])
     if np.any(np.isnan(got)):
         raise AssertionError("got NaN: the diagonal of R can be negative and its log is NaN; "
                              "take the log of the absolute value, "
                              "tf.math.log(tf.abs(tf.linalg.diag_part(R)))")
-    if slips:
+    if case.params["slips"]:
         hints = [
             (np.sort(got, axis=1)[:, ::-1], expected, "sort each row in descending order"),
             (got * np.log(10), expected, "use the natural log (tf.math.log), not log10"),
@@ -248,6 +407,15 @@ def _check_spectrum_case(spectrum_fn, cell, inputs: np.ndarray, h0: np.ndarray, 
         "Q, R = tf.linalg.qr(J @ Q), then add log|diag R| to the running sum")
 
 
+RNN_QR = Check(
+    "check_rnn_qr", lambda hidden, salt: _spectrum_cases(hidden, salt), _probe_spectrum,
+    _judge_spectrum, "QR accumulation: matches the compiled toolkit for k = H and k < H",
+    CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (SIMPLE_RNN_JACOBIAN, RNN_QR)}
+
+
 def check_rnn_qr(spectrum_fn, *, hidden: bool = False) -> None:
     """Check ``spectrum_fn(cell, inputs, h0, k)``: the k largest Lyapunov exponents of a
     tanh SimpleRNN cell driven by ``inputs`` (``(B, T, input_dim)``) from ``h0``
@@ -258,30 +426,4 @@ def check_rnn_qr(spectrum_fn, *, hidden: bool = False) -> None:
     :func:`course_utils.keras_lyapunov.rnn_lyapunov_spectrum`. Cases: k = H, k < H, and a
     cell resting at h = 0 with unsorted rates. Hidden cases: other numbers of units,
     sequences, steps and k."""
-    from ..runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    cell = _small_simple_rnn(tf, seed=2)
-    rng = np.random.default_rng(3)
-    inputs = rng.uniform(-1, 1, size=(3, 60, 3))
-    h0 = rng.uniform(-1, 1, size=(3, 5))
-    # A cell that rests at h = 0 with J = diag(w), w not sorted: the raw order of the
-    # exponents is not descending, so an unsorted result shows.
-    resting = _small_simple_rnn(tf, seed=4)
-    resting.set_weights([np.zeros((3, 5)), np.diag([0.2, 0.5, 0.9, 0.3, 0.7]), np.zeros(5)])
-    cases = [(cell, h0, 5), (cell, h0, 2), (resting, np.zeros((3, 5)), 5)]
-    for case, (c, start, k) in enumerate(cases):
-        _check_spectrum_case(spectrum_fn, c, inputs, start, k,
-                             f"for a tanh SimpleRNN(5) (case {case + 1} of 3), 3 sequences "
-                             f"of 60 steps and k={k}", slips=True)
-    if hidden:
-        rng = np.random.default_rng(31)
-        with hidden_case("another number of units, sequences, steps and k"):
-            _check_spectrum_case(spectrum_fn, _small_simple_rnn(tf, 4, 2, seed=32),
-                                 rng.uniform(-1, 1, size=(2, 25, 2)),
-                                 rng.uniform(-1, 1, size=(2, 4)), 3, "hidden", slips=False)
-        with hidden_case("a single sequence and a single exponent"):
-            _check_spectrum_case(spectrum_fn, _small_simple_rnn(tf, 6, 2, seed=33),
-                                 rng.uniform(-1, 1, size=(1, 30, 2)),
-                                 rng.uniform(-1, 1, size=(1, 6)), 1, "hidden", slips=False)
-    _ok("QR accumulation: matches the compiled toolkit for k = H and k < H")
+    _run_check(RNN_QR, (spectrum_fn,), hidden=hidden)

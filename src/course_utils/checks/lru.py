@@ -1,12 +1,21 @@
 """Checks of chapter 08 (linear recurrent units): the eigenvalue parametrisation and the
-scan's associative operator."""
+scan's associative operator.
+
+Each check is a :class:`~course_utils.checks._common.Check`: its cases are described by
+seeds, sizes, kinds and dtype names (``Case.params``); the probe rebuilds a case's inputs,
+calls the student's function on them and observes what came back and the inputs after
+the call; the judge rebuilds the same inputs, computes the expected values and compares.
+"""
 
 from __future__ import annotations
 
 import math
 
-from ._common import (assert_unchanged, call_student, hidden_case, ok as _ok, snapshot,
-                      torch_result, type_name)
+from ._common import (Case, Check, assert_unchanged, attempt as _attempt,
+                      outcome as _outcome, plain as _plain_value, run_check as _run_check,
+                      salted as _salted,
+                      snapshot, torch_result, type_name)
+from .observations import Failure
 
 CHAPTER = "08_lru_modal_dynamics"
 __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
@@ -15,10 +24,6 @@ __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
 # ---------------------------------------------------------------------------------------
 # Shared helpers
 # ---------------------------------------------------------------------------------------
-
-
-
-
 
 def _tolerance(*tensors):
     """(rtol, atol): tight when everything is double precision, else single precision."""
@@ -68,9 +73,69 @@ def _index(idx) -> str:
 # Task 1: the eigenvalue parametrisation
 # ---------------------------------------------------------------------------------------
 
-def _eigen_case(fn, nu_log, theta_log) -> None:
+#: The hidden cases of Task 1: (label, params without the seed, seed). Their failures
+#: never show these values; the grader mixes its salt into the seeds.
+_EIGEN_HIDDEN = (
+    ("another seed and number of modes, parameters over a wider range",
+     dict(kind="uniform", n=11, nu_range=[-6.0, 1.0], theta_range=[-3.0, 1.5],
+          dtype="float64"), 44),
+    ("float32 parameters",
+     dict(kind="normal", n=3, nu_shift=-1.0, theta_shift=0.0, dtype="float32"), 45),
+    ("parameters of the ring initialisation, moduli close to one",
+     dict(kind="ring", n=16, r_min=0.9, r_max=0.999, max_phase=math.pi / 10,
+          dtype="float64"), 46),
+)
+
+#: In float32 a phase exp(theta_log) above exp(3) = 20 would lose more digits to rounding
+#: than the single-precision tolerance allows: such draws are redrawn.
+_FLOAT32_MAX_THETA_LOG = 3.0
+
+
+def _eigen_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("6 modes, float64", dict(kind="normal", n=6, nu_shift=-2.0,
+                                            theta_shift=-0.5, dtype="float64", seed=4))]
+    if hidden:
+        cases += [Case(label, dict(params, seed=_salted(seed, salt)), hidden=True)
+                  for label, params, seed in _EIGEN_HIDDEN]
+    return cases
+
+
+def _eigen_inputs(params: dict):
+    """(nu_log, theta_log) of a case, the same in the probe and in the judge."""
     import torch
 
+    kind, n, seed = params["kind"], params["n"], params["seed"]
+    dtype = getattr(torch, params["dtype"])
+    if kind == "ring":
+        nu_log, theta_log = _ring_parameters(n, params["r_min"], params["r_max"],
+                                             params["max_phase"], seed)
+        return nu_log.to(dtype), theta_log.to(dtype)
+    for attempt in range(100):
+        g = torch.Generator().manual_seed(seed + attempt)
+        if kind == "normal":
+            nu_log = torch.randn(n, generator=g, dtype=dtype) + params["nu_shift"]
+            theta_log = torch.randn(n, generator=g, dtype=dtype) + params["theta_shift"]
+        elif kind == "uniform":
+            (nu_lo, nu_hi), (th_lo, th_hi) = params["nu_range"], params["theta_range"]
+            nu_log = torch.rand(n, generator=g, dtype=dtype) * (nu_hi - nu_lo) + nu_lo
+            theta_log = torch.rand(n, generator=g, dtype=dtype) * (th_hi - th_lo) + th_lo
+        else:
+            raise ValueError(f"unknown kind of parameters {kind!r}")
+        if dtype == torch.float64 or float(theta_log.max()) <= _FLOAT32_MAX_THETA_LOG:
+            return nu_log, theta_log
+    raise RuntimeError("no parameters within the float32 range")  # pragma: no cover
+
+
+def _probe_eigenvalues(case: Case, fn) -> dict:
+    nu_log, theta_log = _eigen_inputs(case.params)
+    got = _attempt(fn, nu_log, theta_log)
+    return {"got": got, "nu_log": nu_log.detach(), "theta_log": theta_log.detach()}
+
+
+def _judge_eigenvalues(case: Case, seen: dict) -> None:
+    import torch
+
+    nu_log, theta_log = _eigen_inputs(case.params)
     nu, th = nu_log.double(), theta_log.double()
     expected = torch.exp(-torch.exp(nu) + 1j * torch.exp(th))
     slips = [
@@ -94,10 +159,9 @@ def _eigen_case(fn, nu_log, theta_log) -> None:
         ("this is the real part of lambda alone", expected.real),
     ]
 
-    copies = [nu_log.clone(), theta_log.clone()]
-    before = snapshot(*copies)
-    got = call_student(fn, *copies)
-    assert_unchanged(before, copies, ["nu_log", "theta_log"])
+    got = _outcome(seen["got"])
+    assert_unchanged(snapshot(nu_log, theta_log), [seen["nu_log"], seen["theta_log"]],
+                     ["nu_log", "theta_log"])
 
     got = torch_result(got, "lambda", "the task asks for the complex tensor lambda, as the LRU "
                                  "computes it from its parameters")
@@ -142,29 +206,22 @@ def _ring_parameters(n, r_min, r_max, max_phase, seed):
     return torch.log(-torch.log(r)), torch.log(max_phase * u2.clamp_min(1e-3))
 
 
+#: The moduli of the visible case's eigenvalues, for the line printed when the check passes
+#: (a test recomputes them).
+_VISIBLE_MODULI = (0.281, 0.973)
+
+LRU_EIGENVALUES = Check(
+    "check_lru_eigenvalues", lambda hidden, salt: _eigen_cases(hidden, salt),
+    _probe_eigenvalues, _judge_eigenvalues,
+    f"lambda = exp(-exp(nu_log) + i exp(theta_log)): moduli in [{_VISIBLE_MODULI[0]:.3f}, "
+    f"{_VISIBLE_MODULI[1]:.3f}], inside the unit disc for any real parameters", CHAPTER)
+
+
 def check_lru_eigenvalues(fn, *, hidden: bool = False) -> None:
     """Check ``fn(nu_log, theta_log) → lambda``: the LRU's eigenvalues
     lambda = exp(-exp(nu_log) + i exp(theta_log)), a complex tensor of the same shape
     (complex64 or complex128)."""
-    import torch
-
-    g = torch.Generator().manual_seed(4)
-    nu_log = torch.randn(6, generator=g, dtype=torch.float64) - 2
-    theta_log = torch.randn(6, generator=g, dtype=torch.float64) - 0.5
-    _eigen_case(fn, nu_log, theta_log)
-    if hidden:
-        with hidden_case("another seed and number of modes, parameters over a wider range"):
-            g = torch.Generator().manual_seed(44)
-            _eigen_case(fn, torch.rand(11, generator=g, dtype=torch.float64) * 7 - 6,
-                        torch.rand(11, generator=g, dtype=torch.float64) * 4.5 - 3)
-        with hidden_case("float32 parameters"):
-            g = torch.Generator().manual_seed(45)
-            _eigen_case(fn, torch.randn(3, generator=g) - 1, torch.randn(3, generator=g))
-        with hidden_case("parameters of the ring initialisation, moduli close to one"):
-            _eigen_case(fn, *_ring_parameters(16, 0.9, 0.999, math.pi / 10, seed=46))
-    mod = torch.exp(-torch.exp(nu_log))
-    _ok(f"lambda = exp(-exp(nu_log) + i exp(theta_log)): moduli in [{mod.min():.3f}, "
-        f"{mod.max():.3f}], inside the unit disc for any real parameters")
+    _run_check(LRU_EIGENVALUES, (fn,), hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------------
@@ -184,17 +241,40 @@ def _pair_result(got, what: str = "combine(e1, e2)"):
     return tuple(torch_result(v, f"{name} of {what}", _PAIR_WHY) for v, name in zip(got, "ab"))
 
 
-def _call_combine(fn, e1, e2):
-    """The student's combine on copies of e1 and e2 (tuples), checking for changes in
-    place; returns the raw result."""
+_INPUT_NAMES = ["a1 = e1[0]", "b1 = e1[1]", "a2 = e2[0]", "b2 = e2[1]"]
+
+
+def _observe_combine(fn, e1, e2) -> dict:
+    """The probe's call of the student's combine on copies of e1 and e2 (tuples): what it
+    returned, and the copies after the call."""
     copies = [v.clone() for v in (*e1, *e2)]
-    before = snapshot(*copies)
-    got = call_student(fn, tuple(copies[:2]), tuple(copies[2:]))
-    assert_unchanged(before, copies, ["a1 = e1[0]", "b1 = e1[1]", "a2 = e2[0]", "b2 = e2[1]"])
-    return got
+    got = _plain_value(_attempt(fn, tuple(copies[:2]), tuple(copies[2:])))
+    return {"got": got, "inputs": copies}
 
 
-def _scan_case(fn, e1, e2) -> None:
+def _next_element(got):
+    """The probe's next input made of a result of the student's combine: the pair of
+    tensors, detached, where the judge accepts it as a pair (else None: the judge stops
+    there)."""
+    import torch
+
+    if type(got) not in (tuple, list) or len(got) != 2 \
+            or not all(issubclass(type(v), torch.Tensor) for v in got):
+        return None
+    pair = _attempt(lambda: tuple(v.detach() for v in got))
+    return None if isinstance(pair, Failure) else pair
+
+
+def _judged_combine(step: dict, e1, e2, what: str = "combine(e1, e2)"):
+    """The judge's side of :func:`_observe_combine`: the result (or the student's
+    exception), the inputs unchanged, a pair of tensors (detached)."""
+    got = _outcome(step["got"])
+    assert_unchanged(snapshot(*e1, *e2), step["inputs"], _INPUT_NAMES)
+    return _pair_result(got, what)
+
+
+def _judge_pair(e1, e2, step: dict) -> None:
+    """One call combine(e1, e2) against (a2 a1, a2 b1 + b2), with the typical slips."""
     (a1, b1), (a2, b2) = e1, e2
     exp_a, exp_b = a2 * a1, a2 * b1 + b2
     a_slips = [
@@ -216,7 +296,8 @@ def _scan_case(fn, e1, e2) -> None:
          "a2 * b1 + b2", a1 * b1 + b2),
     ]
 
-    got = _call_combine(fn, e1, e2)
+    got = _outcome(step["got"])
+    assert_unchanged(snapshot(*e1, *e2), step["inputs"], _INPUT_NAMES)
     a, b = _pair_result(got)
     rtol, atol = _tolerance(a, b, a1, b1)
     if _close(a, exp_b, rtol, atol) and _close(b, exp_a, rtol, atol) and not _close(
@@ -257,23 +338,103 @@ def _draw(g, shape, dtype):
     return torch.randn(shape, generator=g, dtype=dtype)
 
 
-def _fold_like_notebook(fn) -> None:
-    """Fold the operator over a few steps as the notebook's next cell does: a multiplier of
-    shape (H,) shared by all steps, the first element of shape (1, H), complex64."""
+#: The hidden cases of Task 2: (label, params without the seed, seed). Their failures
+#: never show these values; the grader mixes its salt into the seeds.
+_SCAN_HIDDEN = (
+    ("complex64 elements with a time axis",
+     dict(kind="pair", a_shape=[7, 3], b_shape=[7, 3], dtype="complex64"), 90),
+    ("a multiplier shared over time, offsets with a time axis",
+     dict(kind="pair", a_shape=[4], b_shape=[6, 4], dtype="complex128"), 91),
+    ("another seed and number of modes, multipliers near the unit circle",
+     dict(kind="near circle", n=50), 92),
+)
+
+
+def _scan_cases(hidden: bool, salt: int | None) -> list[Case]:
+    """The visible cases: a pair of elements, associativity on three (the same first two),
+    and the fold of the next cell; then the hidden pairs. The scan's arithmetic is exact
+    up to rounding: any seed gives a fair case."""
+    elements = dict(a_shape=[5], b_shape=[5], dtype="complex128", seed=9)
+    cases = [Case("two elements of 5 modes", dict(kind="pair", **elements)),
+             Case("three elements, associativity", dict(kind="associativity", **elements)),
+             Case("folded as in the next cell", dict(kind="fold", H=4, T=6, seed=10))]
+    if hidden:
+        cases += [Case(label, dict(params, seed=_salted(seed, salt)), hidden=True)
+                  for label, params, seed in _SCAN_HIDDEN]
+    return cases
+
+
+def _scan_elements(params: dict, count: int = 2) -> list:
+    """``count`` elements (a, b) of a case of the kind "pair", "associativity" or "near
+    circle", the same in the probe and in the judge."""
     import torch
 
-    H, T = 4, 6
-    g = torch.Generator().manual_seed(10)
-    a = torch.polar(0.9 + 0.099 * torch.rand(H, generator=g),
-                    2 * math.pi * torch.rand(H, generator=g))
+    g = torch.Generator().manual_seed(params["seed"])
+    if params["kind"] == "near circle":
+        n, elements = params["n"], []
+        for _ in range(count):
+            a = torch.polar(1 - 0.01 * torch.rand(n, generator=g, dtype=torch.float64),
+                            2 * math.pi * torch.rand(n, generator=g, dtype=torch.float64))
+            elements.append((a, _draw(g, n, torch.complex128)))
+        return elements
+    dtype = getattr(torch, params["dtype"])
+    return [(_draw(g, params["a_shape"], dtype), _draw(g, params["b_shape"], dtype))
+            for _ in range(count)]
+
+
+def _fold_inputs(params: dict):
+    """The multiplier a (H,) shared by all steps and the offsets b (T, H), complex64, as
+    in the notebook's next cell."""
+    import torch
+
+    H, T = params["H"], params["T"]
+    g = torch.Generator().manual_seed(params["seed"])
+    a = torch.polar(0.9 + 0.099 * torch.rand(H, generator=g, dtype=torch.float32),
+                    2 * math.pi * torch.rand(H, generator=g, dtype=torch.float32))
     b = torch.randn(T, H, generator=g, dtype=torch.complex64)
+    return a, b
+
+
+def _probe_scan(case: Case, fn) -> dict:
+    kind = case.params["kind"]
+    if kind == "fold":
+        a, b = _fold_inputs(case.params)
+        H, T = a.shape[0], b.shape[0]
+        e, steps = (a.expand(1, H), b[:1]), []
+        for k in range(1, T):
+            steps.append(_observe_combine(fn, e, (a, b[k])))
+            e = _next_element(steps[-1]["got"])
+            if e is None:
+                break
+        return {"steps": steps}
+    if kind == "associativity":
+        e1, e2, e3 = _scan_elements(case.params, 3)
+        seen = {"e12": _observe_combine(fn, e1, e2)}
+        e12 = _next_element(seen["e12"]["got"])
+        if e12 is None:
+            return seen
+        seen["left"] = _observe_combine(fn, e12, e3)
+        seen["e23"] = _observe_combine(fn, e2, e3)
+        e23 = _next_element(seen["e23"]["got"])
+        if e23 is None:
+            return seen
+        seen["right"] = _observe_combine(fn, e1, e23)
+        return seen
+    return {"pair": _observe_combine(fn, *_scan_elements(case.params))}
+
+
+def _judge_fold(params: dict, seen: dict) -> None:
+    """Fold the operator over a few steps as the notebook's next cell does: a multiplier of
+    shape (H,) shared by all steps, the first element of shape (1, H), complex64."""
+    a, b = _fold_inputs(params)
+    H, T = a.shape[0], b.shape[0]
     x = b[0]
     for k in range(1, T):
         x = a * x + b[k]
-    e = (a.expand(1, H), b[:1])
+    e, steps = (a.expand(1, H), b[:1]), seen["steps"]
     for k in range(1, T):
-        e = _pair_result(_call_combine(fn, e, (a, b[k])),
-                         "combine(e, (a, b[k])), folded as in the next cell,")
+        e = _judged_combine(steps[k - 1], e, (a, b[k]),
+                            "combine(e, (a, b[k])), folded as in the next cell,")
     if tuple(e[1].shape) != (1, H) or not _close(e[1][0], x, 1e-4, 1e-5):
         raise AssertionError("folding your operator over the steps, as the next cell does with "
                              "e = (a.expand(1, H), b[:1]) and combine(e, (a, b[k])) in "
@@ -281,44 +442,41 @@ def _fold_like_notebook(fn) -> None:
                              f"the shape (1, H) = {(1, H)} and equal a * x + b[k] step by step")
 
 
-def check_scan_operator(fn, *, hidden: bool = False) -> None:
-    """Check ``fn(e1, e2) → (a, b)``: the associative operator of x_k = a_k x_{k-1} + b_k.
-    For an earlier element e1 = (a1, b1) and a later one e2 = (a2, b2) it returns
-    (a2 a1, a2 b1 + b2), elementwise, for complex tensors (broadcasting as ``*`` does)."""
-    import torch
-
-    g = torch.Generator().manual_seed(9)
-
-    def draw():
-        return _draw(g, 5, torch.complex128), _draw(g, 5, torch.complex128)
-
-    e1, e2, e3 = draw(), draw(), draw()
-    _scan_case(fn, e1, e2)
-    left = _pair_result(_call_combine(fn, _pair_result(_call_combine(fn, e1, e2)), e3),
-                        "combine(combine(e1, e2), e3)")
-    right = _pair_result(_call_combine(fn, e1, _pair_result(_call_combine(fn, e2, e3))),
-                         "combine(e1, combine(e2, e3))")
+def _judge_associativity(params: dict, seen: dict) -> None:
+    e1, e2, e3 = _scan_elements(params, 3)
+    e12 = _judged_combine(seen["e12"], e1, e2)
+    left = _judged_combine(seen["left"], e12, e3, "combine(combine(e1, e2), e3)")
+    e23 = _judged_combine(seen["e23"], e2, e3)
+    right = _judged_combine(seen["right"], e1, e23, "combine(e1, combine(e2, e3))")
     rtol, atol = _tolerance(*left, *right)
     if not all(_close(p, q, rtol, atol) for p, q in zip(left, right)):
         raise AssertionError("the operator is not associative on these inputs: (e1 • e2) • e3 "
                              "differs from e1 • (e2 • e3); combine only with a2 * a1 and "
                              "a2 * b1 + b2")
-    _fold_like_notebook(fn)
-    if hidden:
-        with hidden_case("complex64 elements with a time axis"):
-            g = torch.Generator().manual_seed(90)
-            _scan_case(fn, *[(_draw(g, (7, 3), torch.complex64),
-                              _draw(g, (7, 3), torch.complex64)) for _ in range(2)])
-        with hidden_case("a multiplier shared over time, offsets with a time axis"):
-            g = torch.Generator().manual_seed(91)
-            _scan_case(fn, *[(_draw(g, 4, torch.complex128),
-                              _draw(g, (6, 4), torch.complex128)) for _ in range(2)])
-        with hidden_case("another seed and number of modes, multipliers near the unit circle"):
-            g = torch.Generator().manual_seed(92)
-            pairs = []
-            for _ in range(2):
-                a = torch.polar(1 - 0.01 * torch.rand(50, generator=g, dtype=torch.float64),
-                                2 * math.pi * torch.rand(50, generator=g, dtype=torch.float64))
-                pairs.append((a, _draw(g, 50, torch.complex128)))
-            _scan_case(fn, *pairs)
-    _ok("(a1, b1) then (a2, b2) gives (a2 a1, a2 b1 + b2): associative, and equal to two steps")
+
+
+def _judge_scan(case: Case, seen: dict) -> None:
+    kind = case.params["kind"]
+    if kind == "fold":
+        _judge_fold(case.params, seen)
+    elif kind == "associativity":
+        _judge_associativity(case.params, seen)
+    else:
+        _judge_pair(*_scan_elements(case.params), seen["pair"])
+
+
+SCAN_OPERATOR = Check(
+    "check_scan_operator", lambda hidden, salt: _scan_cases(hidden, salt), _probe_scan,
+    _judge_scan,
+    "(a1, b1) then (a2, b2) gives (a2 a1, a2 b1 + b2): associative, and equal to two steps",
+    CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (LRU_EIGENVALUES, SCAN_OPERATOR)}
+
+
+def check_scan_operator(fn, *, hidden: bool = False) -> None:
+    """Check ``fn(e1, e2) → (a, b)``: the associative operator of x_k = a_k x_{k-1} + b_k.
+    For an earlier element e1 = (a1, b1) and a later one e2 = (a2, b2) it returns
+    (a2 a1, a2 b1 + b2), elementwise, for complex tensors (broadcasting as ``*`` does)."""
+    _run_check(SCAN_OPERATOR, (fn,), hidden=hidden)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (assert_unchanged as _assert_unchanged,
-                      expect_torch_tensor as _expect_torch_tensor, fmt_pair as _fmt_pair,
-                      hidden_case as _hidden_case, ok as _ok, snapshot as _snapshot)
-from .stf import _assert_model_dtype, _call, _close, _small_plrnn
+from ._common import (Case, Check, assert_unchanged as _assert_unchanged,
+                      attempt as _attempt, expect_torch_tensor as _expect_torch_tensor,
+                      fmt_pair as _fmt_pair, module_state as _module_state,
+                      run_check as _run_check, salted as _salted, snapshot as _snapshot)
+from .observations import Raised
+from .stf import _assert_model_dtype, _close, _returned, _small_plrnn
 
 CHAPTER = "04_plrnn_max_lyapunov"
 __all__ = ["check_plrnn_jacobians", "check_naive_norms"]
@@ -40,11 +42,23 @@ _HIDDEN_NORM_CASES = (
 # ---------------------------------------------------------------------------------------
 # Task 1: the Jacobians along an orbit
 
-def _states(T, M, seed, scale, dtype):
+def _states(T, M, seed, scale, dtype, model=None):
+    """T random states in float64, scaled and converted to ``dtype``. With ``model``, the
+    draw is repeated with the next seed until no pre-activation W2 z + h2 lies within 1e-3
+    of a ReLU kink, where rounding could flip a unit (any seed gives a fair case)."""
     import torch
 
-    Z = torch.randn(T, M, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    return (scale * Z).to(getattr(torch, dtype))
+    for attempt in range(100):
+        Z = torch.randn(T, M, generator=torch.Generator().manual_seed(seed + attempt),
+                        dtype=torch.float64)
+        Z = (scale * Z).to(getattr(torch, dtype))
+        if model is None:
+            return Z
+        with torch.no_grad():
+            pre = Z.double() @ model.W2.double().T + model.h2.double()
+        if float(pre.abs().min()) > 1e-3:
+            return Z
+    raise RuntimeError("no states away from the ReLU kinks")  # pragma: no cover
 
 
 def _jacobian_slips(model, Z, expected):
@@ -69,21 +83,46 @@ def _jacobian_slips(model, Z, expected):
     ]
 
 
-def _check_jacobians(fn, model, Z, what):
+def _jacobian_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("T = 7, M = 5", dict(sizes=dict(M=5, L=8, N=2, seed=5), T=7, seed=3,
+                                        scale=1.0, dtype="float64"))]
+    if hidden:
+        cases += [Case(label, dict(sizes=sizes, T=T, seed=_salted(seed, salt), scale=scale,
+                                   dtype=dtype), hidden=True)
+                  for label, sizes, T, seed, scale, dtype in _HIDDEN_JACOBIAN_CASES]
+    return cases
+
+
+def _jacobian_inputs(case: Case):
+    """The model and the states of a case, the same in the probe and in the judge."""
+    p = case.params
+    model = _small_plrnn(**p["sizes"], dtype=p["dtype"])
+    return model, _states(p["T"], p["sizes"]["M"], p["seed"], p["scale"], p["dtype"],
+                          model=model)
+
+
+def _probe_jacobians(case: Case, fn) -> dict:
+    model, Z = _jacobian_inputs(case)
+    given = Z.clone()
+    got = _attempt(fn, model, given)
+    return {"got": got, "model": _module_state(model), "Z": given.detach()}
+
+
+def _judge_jacobians(case: Case, seen: dict) -> None:
     import torch
 
+    model, Z = _jacobian_inputs(case)
+    what = "a hidden case" if case.hidden else case.label
     T, M = Z.shape
+    got = _returned(seen["got"], dtype=Z.dtype, what=what,
+                    hint="Keep the dtype of Z and the model: no .double() or .float(), and "
+                         "torch.eye/torch.zeros with dtype=Z.dtype")
+    _assert_model_dtype(model, seen["model"], what)
+    _assert_unchanged(_snapshot(model, Z), [seen["model"], seen["Z"]],
+                      ["model (its parameters)", "Z"])
     with torch.no_grad():
         expected = model.jacobian(Z)
     slips = _jacobian_slips(model, Z, expected)
-    given = Z.clone()
-    before = _snapshot(model, Z)
-    dtypes = [p.dtype for p in model.parameters()]
-    got = _call(fn, (model, given), dtype=Z.dtype, what=what,
-                hint="Keep the dtype of Z and the model: no .double() or .float(), and "
-                     "torch.eye/torch.zeros with dtype=Z.dtype")
-    _assert_model_dtype(model, dtypes, what)
-    _assert_unchanged(before, [model, given.detach()], ["model (its parameters)", "Z"])
 
     why = "the next cell calls .detach() on it and passes it to naive_norms"
     if isinstance(got, (list, tuple)):
@@ -139,6 +178,12 @@ def _check_jacobians(fn, model, Z, what):
                          "Z[t]: J[t, i, j] = d F_i / d z_j")
 
 
+PLRNN_JACOBIANS = Check(
+    "check_plrnn_jacobians", lambda hidden, salt: _jacobian_cases(hidden, salt),
+    _probe_jacobians, _judge_jacobians,
+    "orbit Jacobians: dF/dz at every state, the state before each step", CHAPTER)
+
+
 def check_plrnn_jacobians(fn, *, hidden: bool = False) -> None:
     """Check ``fn(model, Z)``: the Jacobians dF/dz at each state Z[t] of an orbit (the
     state before the step), shape ``(T, M, M)`` in the dtype of ``Z``, equal to
@@ -147,16 +192,7 @@ def check_plrnn_jacobians(fn, *, hidden: bool = False) -> None:
     With ``hidden=True`` (the grader) three more cases follow: other sizes and seeds, and
     float32 models and orbits as in the notebook.
     """
-    model = _small_plrnn(M=5, L=8, N=2)
-    Z = _states(7, 5, 3, 1.0, "float64")
-    _check_jacobians(fn, model, Z, "T = 7, M = 5")
-    _ok("orbit Jacobians: dF/dz at every state, the state before each step")
-    if hidden:
-        for label, sizes, T, seed, scale, dtype in _HIDDEN_JACOBIAN_CASES:
-            with _hidden_case(label):
-                model = _small_plrnn(**sizes, dtype=dtype)
-                _check_jacobians(fn, model, _states(T, sizes["M"], seed, scale, dtype),
-                                 "a hidden case")
+    _run_check(PLRNN_JACOBIANS, (fn,), hidden=hidden)
 
 
 # ---------------------------------------------------------------------------------------
@@ -228,26 +264,59 @@ def _norm_slips(J, expected):
     ]
 
 
-def _call_norms(fn, J, what):
-    """Call ``fn`` on a copy of ``J``; check that ``J`` is unchanged and that the result is
-    a tensor of shape (T,) in the dtype and on the device of ``J``."""
-    T = J.shape[0]
+def _norm_cases(hidden: bool, salt: int | None) -> list[Case]:
+    cases = [Case("T = 30 float64 Jacobians", dict(kind="visible mixed")),
+             Case("T = 100 float32 Jacobians, stretched rotations",
+                  dict(kind="visible rotations"))]
+    if hidden:
+        cases += [Case(label, dict(kind=kind, T=T, d=d, seed=_salted(seed, salt),
+                                   dtype=dtype, stretch=stretch), hidden=True)
+                  for label, kind, T, d, seed, dtype, stretch in _HIDDEN_NORM_CASES]
+    return cases
+
+
+def _norm_inputs(case: Case):
+    """The Jacobians of a case. The visible ones: 30 random non-normal float64 matrices,
+    then, from the same generator, rotations stretched by 3 in float32, which overflow
+    after about 81 factors."""
+    import torch
+
+    p = case.params
+    if p["kind"].startswith("visible"):
+        g = torch.Generator().manual_seed(4)
+        J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
+        J[:, 0, 1] += 2.0                           # far from normal: the order matters
+        if p["kind"] == "visible mixed":
+            return J
+        return _rotations(100, None, 3.0, "float32", generator=g)
+    if p["kind"] == "mixed":
+        return _mixed_jacobians(p["T"], p["d"], p["seed"], p["dtype"])
+    return _rotations(p["T"], p["seed"], p["stretch"], p["dtype"])
+
+
+def _probe_norms(case: Case, fn) -> dict:
+    J = _norm_inputs(case)
     given = J.clone()
-    before = _snapshot(J)
-    try:
-        got = _call(fn, (given,), dtype=J.dtype, what=what,
-                    hint="Compute in the dtype of J: torch.eye(d, dtype=J.dtype), "
-                         "torch.full((T,), float('inf'), dtype=J.dtype), no .double()")
-    except RuntimeError as error:
-        text = str(error)
+    return {"got": _attempt(fn, given), "J": given.detach()}
+
+
+def _returned_norms(seen: dict, J, what):
+    """The norms the student's function returned for ``J``: ``J`` unchanged, a tensor of
+    shape (T,) in the dtype and on the device of ``J``."""
+    T = J.shape[0]
+    value = seen["got"]
+    if isinstance(value, Raised) and value.is_a("RuntimeError"):
+        text = value.message
         if "linalg" in text and ("converge" in text or "finite" in text):
             raise AssertionError(
                 f"your code raised RuntimeError from a linear-algebra routine ({what}): the "
                 "norm (an SVD) of a product with inf or nan entries fails. Test "
                 "torch.isfinite(P).all() before taking the norm, and stop there; the "
-                "remaining norms stay inf") from error
-        raise
-    _assert_unchanged(before, [given], ["J"])
+                "remaining norms stay inf") from value.original
+    got = _returned(value, dtype=J.dtype, what=what,
+                    hint="Compute in the dtype of J: torch.eye(d, dtype=J.dtype), "
+                         "torch.full((T,), float('inf'), dtype=J.dtype), no .double()")
+    _assert_unchanged(_snapshot(J), [seen["J"]], ["J"])
     why = "the next cell calls torch.isfinite on it"
     if isinstance(got, (list, tuple)):
         raise AssertionError(
@@ -274,21 +343,20 @@ def _call_norms(fn, J, what):
     return got
 
 
-def _check_norm_values(fn, J, what):
+def _judge_norm_values(J, seen, what):
     """Jacobians that do not overflow: every norm against the reference."""
     import torch
 
     from ..lyapunov import naive_product_log_norms
 
     dtype = "float64" if J.dtype == torch.float64 else "float32"
+    got = _returned_norms(seen, J, what).to(torch.float64)
     expected = torch.exp(naive_product_log_norms(J, dtype=dtype))
-    slips = _norm_slips(J, expected)
-    got = _call_norms(fn, J, what).to(torch.float64)
     rtol = 1e-8 if J.dtype == torch.float64 else 1e-4
     close = _close(got, expected, rtol, 0.0)
     if bool(close.all()):
         return
-    for slip, wrong in slips:
+    for slip, wrong in _norm_slips(J, expected):
         if bool(_close(got, wrong, rtol, 0.0).all()):
             raise AssertionError(f"{slip} ({what})")
     n = int((~close).nonzero()[0])
@@ -307,15 +375,15 @@ def _check_norm_values(fn, J, what):
                          f"{_fmt_pair(expected[n].item(), got[n].item())}")
 
 
-def _check_overflow(fn, J, what):
+def _judge_overflow(J, seen, what):
     """Float32 stretched rotations that overflow: the finite norms, then inf (or nan)."""
     import torch
 
     from ..lyapunov import naive_product_log_norms
 
+    got = _returned_norms(seen, J, what).to(torch.float64)
     reference = naive_product_log_norms(J, dtype="float32")
     n_ref = int(torch.isfinite(reference).sum())
-    got = _call_norms(fn, J, what).to(torch.float64)
     finite = torch.isfinite(got)
     n_got = int(finite.sum())
     first = int((~finite).nonzero()[0]) if n_got < len(got) else len(got)
@@ -352,6 +420,24 @@ def _check_overflow(fn, J, what):
             f"{_fmt_pair(expected[n].item(), got[n].item())}")
 
 
+def _judge_norms(case: Case, seen: dict) -> None:
+    J = _norm_inputs(case)
+    what = "a hidden case" if case.hidden else case.label
+    if "rotations" in case.params["kind"]:
+        _judge_overflow(J, seen, what)
+    else:
+        _judge_norm_values(J, seen, what)
+
+
+NAIVE_NORMS = Check(
+    "check_naive_norms", lambda hidden, salt: _norm_cases(hidden, salt), _probe_norms,
+    _judge_norms, "naive_norms: ||J_T ... J_{T-n+1}||_2 in the Jacobians' dtype, inf after "
+                  "the overflow", CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (PLRNN_JACOBIANS, NAIVE_NORMS)}
+
+
 def check_naive_norms(fn, *, hidden: bool = False) -> None:
     """Check ``fn(J)``: the spectral norms ||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1||
     of the running products (not their logs), computed in the dtype of ``J`` (T, d, d) and
@@ -361,22 +447,4 @@ def check_naive_norms(fn, *, hidden: bool = False) -> None:
     With ``hidden=True`` (the grader) three more cases follow: another seed, length and
     dimension; float32 Jacobians; and an overflow after another number of factors.
     """
-    import torch
-
-    g = torch.Generator().manual_seed(4)
-    J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
-    J[:, 0, 1] += 2.0                           # far from normal: the order matters
-    _check_norm_values(fn, J, "T = 30 float64 Jacobians")
-    # Overflow in float32: rotations stretched by 3 overflow after about 81 factors.
-    J32 = _rotations(100, None, 3.0, "float32", generator=g)
-    _check_overflow(fn, J32, "T = 100 float32 Jacobians, stretched rotations")
-    _ok("naive_norms: ||J_T ... J_{T-n+1}||_2 in the Jacobians' dtype, inf after the "
-        "overflow")
-    if hidden:
-        for label, kind, T, d, seed, dtype, stretch in _HIDDEN_NORM_CASES:
-            with _hidden_case(label):
-                if kind == "mixed":
-                    _check_norm_values(fn, _mixed_jacobians(T, d, seed, dtype),
-                                       "a hidden case")
-                else:
-                    _check_overflow(fn, _rotations(T, seed, stretch, dtype), "a hidden case")
+    _run_check(NAIVE_NORMS, (fn,), hidden=hidden)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import hidden_case as _hidden_case, ok as _ok
-from .stf import _check_predictions, _forced_run, _signals, _small_plrnn
+from ._common import Case, Check, run_check as _run_check
+from .stf import (_forced_run, _forcing_case, _hidden_forcing_case, _judge_predictions,
+                  _probe_forcing)
 
 CHAPTER = "05_single_variable_reconstruction"
 __all__ = ["check_stf_forward_warmup"]
 
 #: The hidden cases of :func:`check_stf_forward_warmup`: (label, model sizes and seed, batch
 #: size, sequence length, tau_f, warmup, data seed, dtype name). Their failures never show
-#: these values.
+#: these values. In grading both seeds are mixed with the grader's salt.
 _HIDDEN_CASES = (
     ("another seed, batch size, sequence length, forcing interval and warm-up",
      dict(M=6, L=9, N=1, seed=19), 2, 26, 4, 3, 53, "float64"),
@@ -55,12 +56,46 @@ def _warmup_slips(model, x, tau_f, warmup, forced):
     ]
 
 
-def _run_warmup_case(fn, model, x, tau_f, warmup, what):
+#: The visible inputs of :func:`check_stf_forward_warmup` (one model and one x for every
+#: tau_f and warm-up).
+_VISIBLE = dict(sizes=dict(M=5, L=10, N=1, seed=5), B=3, T=30, seed=2, dtype="float64")
+
+
+def _warmup_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_times
 
-    forced = forcing_times(x.shape[1], tau_f, warmup)
-    _check_predictions("stf_forward_warmup", fn, model, x, (tau_f, warmup), forced,
-                       _warmup_slips(model, x, tau_f, warmup, forced), what, warmup=warmup)
+    cases = [_forcing_case(f"tau_f = {tau_f}, warmup = {warmup}", **_VISIBLE, tau_f=tau_f,
+                           warmup=warmup) for tau_f, warmup in ((7, 9), (5, 4), (6, 0))]
+    if hidden:
+        cases += [_hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
+                                       forcing_times(T, tau_f, warmup), tau_f=tau_f,
+                                       warmup=warmup)
+                  for label, sizes, B, T, tau_f, warmup, seed, dtype in _HIDDEN_CASES]
+    return cases
+
+
+def _probe_warmup(case: Case, fn) -> dict:
+    return _probe_forcing(case, fn, case.params["tau_f"], case.params["warmup"])
+
+
+def _judge_warmup(case: Case, seen: dict) -> None:
+    from ..training import forcing_times
+
+    tau_f, warmup = case.params["tau_f"], case.params["warmup"]
+    forced = forcing_times(case.params["T"], tau_f, warmup)
+    _judge_predictions("stf_forward_warmup", case, seen, forced,
+                       lambda model, x: _warmup_slips(model, x, tau_f, warmup, forced),
+                       warmup=warmup)
+
+
+STF_FORWARD_WARMUP = Check(
+    "check_stf_forward_warmup", lambda hidden, salt: _warmup_cases(hidden, salt),
+    _probe_warmup, _judge_warmup,
+    "stf_forward_warmup: forced at every step of the warm-up, then every tau_f steps; "
+    "predictions and gradients match the reference", CHAPTER)
+
+#: The checks of this chapter, by name.
+CHECKS = {check.name: check for check in (STF_FORWARD_WARMUP,)}
 
 
 def check_stf_forward_warmup(fn, *, hidden: bool = False) -> None:
@@ -72,15 +107,4 @@ def check_stf_forward_warmup(fn, *, hidden: bool = False) -> None:
     lengths, forcing intervals and warm-ups, two observed units, and float32 as in the
     notebook.
     """
-    model = _small_plrnn(N=1, M=5)
-    x = _signals(3, 30, 1, seed=2)
-    for tau_f, warmup in ((7, 9), (5, 4), (6, 0)):
-        _run_warmup_case(fn, model, x, tau_f, warmup, f"tau_f = {tau_f}, warmup = {warmup}")
-    _ok("stf_forward_warmup: forced at every step of the warm-up, then every tau_f steps; "
-        "predictions and gradients match the reference")
-    if hidden:
-        for label, sizes, B, T, tau_f, warmup, seed, dtype in _HIDDEN_CASES:
-            with _hidden_case(label):
-                model = _small_plrnn(**sizes, dtype=dtype)
-                _run_warmup_case(fn, model, _signals(B, T, sizes["N"], seed, dtype), tau_f,
-                                 warmup, "a hidden case")
+    _run_check(STF_FORWARD_WARMUP, (fn,), hidden=hidden)

@@ -1,21 +1,25 @@
-"""Grade a whole exercise group in one command, task by task, in isolated kernels.
+"""Grade a whole exercise group in one command, task by task, in isolated processes.
 
     python -m course_utils.grade 04 submissions.zip --out grades/
 
 :func:`grade` reads the submissions (:mod:`~course_utils.grading.submissions`), runs the
 chapter's reference solution once through the grader's own path (it must score full
 points, and it leaves the data files the students' runs reuse), then grades every task of
-every submission on its own (:mod:`~course_utils.grading.runner`): the reference notebook
-with only that task's cell replaced by the student's, in a fresh kernel, sandboxed where
-Linux allows it (:mod:`~course_utils.grading.sandbox`), under time, memory and output
-limits, with the package's checks and their hidden cases, bound before the student's code
-runs (:mod:`~course_utils.grading.kernel`). It writes ``grades.csv``, a feedback file per
-student and the class summary (:mod:`~course_utils.grading.report`).
+every submission on its own (:mod:`~course_utils.grading.runner`): the reference cells
+before the task and the student's task cell, in a fresh process
+(:mod:`~course_utils.grading.worker`), sandboxed where Linux allows it
+(:mod:`~course_utils.grading.sandbox`), under time, memory and output limits, with the
+task's declared references withheld. There only the checks' probes run; their judges,
+with the expected values and the hidden cases' expectations, run in judge processes of
+the grader's that never run student code (:mod:`~course_utils.grading.judge`). It writes
+``grades.csv``, a feedback file per student and the class summary
+(:mod:`~course_utils.grading.report`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 import shutil
 import tempfile
 import warnings
@@ -23,13 +27,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from .report import StudentResult, write_reports
-from .runner import Settings, TaskResult, run_reference, run_task
+from .runner import (Settings, TaskResult, clean_message, close_judges, run_reference,
+                     run_task)
 from .sandbox import resolve_sandbox
-from .submissions import collect, find_solutions, load_reference, read_notebook, task_code
+from .submissions import collect, load_reference, read_notebook, task_code
 
 __all__ = ["grade", "Settings", "StudentResult", "TaskResult", "ReferenceFailed"]
 
-#: Task statuses that are part of normal grading; any other shows in the student's status.
+#: Task statuses that are part of normal grading; any other (a limit, ``review: ...``)
+#: shows in the student's status.
 _NORMAL = ("passed", "failed", "not attempted", "task cell not found")
 
 
@@ -55,15 +61,17 @@ def _status(tasks: list[TaskResult]) -> str:
 def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades", *,
           workers: int = 2, timeout: float = 60.0, memory_gb: float = 4.0,
           sandbox: str = "auto", solutions: str | Path | None = None,
-          show_progress: bool = True) -> list[StudentResult]:
+          show_progress: bool = True, hidden_seed: int | None = None) -> list[StudentResult]:
     """Grade ``submissions`` (zips, folders, notebooks) of ``chapter`` into ``out``.
 
-    Keyword arguments: ``workers`` kernels at a time (2); ``timeout`` seconds for each
-    task's cell and for its check (60); ``memory_gb`` of address space per kernel (4);
-    ``sandbox`` "auto" (bubblewrap where it works), "bwrap" or "none"; ``solutions`` the
-    folder of solution sources (found by default). Returns one :class:`StudentResult`
-    per student; ``out`` receives ``grades.csv``, ``feedback/``, ``summary.html``,
-    ``pass_rates.png`` and ``results.json``, also when grading stops early.
+    Keyword arguments: ``workers`` tasks at a time (2); ``timeout`` seconds for each
+    task's cell and for its check (60); ``memory_gb`` for each task's processes and the
+    files they write, together (4); ``sandbox`` "auto" (bubblewrap where it works),
+    "bwrap" or "none"; ``solutions`` the folder of solution sources (found by default);
+    ``hidden_seed`` the salt of the hidden cases' seeds (default: a fresh random one,
+    written to ``results.json``). Returns one :class:`StudentResult` per student; ``out``
+    receives ``grades.csv``, ``feedback/``, ``summary.html``, ``pass_rates.png`` and
+    ``results.json``, also when grading stops early.
     """
     from ..runtime import progress
 
@@ -74,11 +82,11 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                       "process, folder and limits, but files outside its folder are not "
                       "protected by the operating system (see README, 'For tutors')",
                       RuntimeWarning, stacklevel=2)
-    hide = (find_solutions(solutions), Path(out), *map(Path, submissions))
+    salt = secrets.randbelow(2**31) if hidden_seed is None else int(hidden_seed)
     settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode,
-                        hide=hide)
+                        salt=salt)
     package = Path(__file__).resolve().parents[1]
-    before = _tree_digest(package)
+    before = _tree_digest(package) if mode == "none" else None  # read-only in the sandbox
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     results: dict[str, StudentResult] = {}
     try:
@@ -95,12 +103,16 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
             notebook, problem = (None, sub.problem) if sub.problem else read_notebook(
                 sub.path, reference.chapter)
             results[sub.student] = StudentResult(sub.student, str(sub.path or ""),
-                                                 problem or "graded")
+                                                 problem or "graded", digest=sub.digest)
             if notebook is None:
                 continue
-            for task in reference.tasks:
-                code, how = task_code(notebook, reference, task)
-                units.append((sub.student, task, code, how))
+            try:
+                codes = [(task, *task_code(notebook, reference, task))
+                         for task in reference.tasks]
+            except Exception as error:  # noqa: BLE001 - one notebook never stops the class
+                results[sub.student].status = f"not a notebook ({type(error).__name__})"
+                continue
+            units += [(sub.student, task, code, how) for task, code, how in codes]
 
         def work(unit):
             student, task, code, how = unit
@@ -108,7 +120,8 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                 return student, run_task(reference, task, code, how, settings, scratch, data)
             except Exception as error:  # noqa: BLE001 - one unit never stops the batch
                 return student, TaskResult(task.id, task.title, 0, task.points,
-                                           "grader error", f"{type(error).__name__}: {error}",
+                                           "grader error",
+                                           clean_message(f"{type(error).__name__}: {error}"),
                                            how)
 
         bar = progress(total=len(units), desc=f"grading {reference.chapter}", unit="task",
@@ -125,10 +138,12 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
             if student.status == "graded":
                 student.status = _status(student.tasks)
     finally:
+        close_judges()
         if results:
-            write_reports(list(results.values()), reference.chapter, reference.tasks, Path(out))
+            write_reports(list(results.values()), reference.chapter, reference.tasks, Path(out),
+                          hidden_seed=salt)
         shutil.rmtree(scratch, ignore_errors=True)
-    if _tree_digest(package) != before:
+    if before is not None and _tree_digest(package) != before:
         raise RuntimeError(f"the course_utils package in {package} changed during grading: "
                            "a submission wrote to it (run with the bubblewrap sandbox)")
     return sorted(results.values(), key=lambda r: r.student.lower())

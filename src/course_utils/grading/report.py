@@ -3,7 +3,12 @@ HTML), the class summary (``summary.html`` with ``pass_rates.png``) and ``result
 
 The summary groups failure messages by their text with the numbers taken out, so that
 "J[0, 1] is 0.52, expected 0.49" and "J[2, 0] is 0.1, expected 0.3" count as one mistake,
-and shows the most frequent ones first: "11 of 30: ...".
+shows the most frequent ones first: "11 of 30: ...", and names the students who handed
+in byte-identical notebooks.
+
+Text that a student controls (their name, from the file name, and the messages that quote
+their code's exceptions) is escaped where it is written: it cannot add a heading, a link
+or HTML to the feedback, and a ``grades.csv`` cell never starts a spreadsheet formula.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from pathlib import Path
 
 from .runner import TaskResult
 
-__all__ = ["StudentResult", "write_reports", "feedback_markdown", "common_failures",
-           "normalise_message"]
+__all__ = ["StudentResult", "write_reports", "feedback_markdown", "feedback_html",
+           "common_failures", "normalise_message", "md_escape", "csv_cell", "identical_groups"]
 
 
 @dataclass
@@ -32,6 +37,7 @@ class StudentResult:
     source: str  # the submitted file, as given
     status: str  # "graded", "not a notebook", "timed out (task2)", ...
     tasks: list[TaskResult] = field(default_factory=list)
+    digest: str = ""  # SHA-256 of the submitted notebook (identical submissions)
 
     @property
     def total(self) -> float:
@@ -63,42 +69,89 @@ def common_failures(results: list[StudentResult]) -> list[tuple[str, str, int]]:
     return sorted(rows, key=lambda row: (-row[2], row[0], row[1]))
 
 
+#: Characters that can make a link, an image, code, a tag, an entity, a table or (at the
+#: start of a line) a heading in Markdown; escaped in any text a student controls.
+#: Emphasis (``*``, ``_``) is left alone: it cannot do harm, and messages use it (J_T).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]#!|<>&])")
+
+
+def _plain(text) -> str:
+    """One line of text: no line breaks or control characters (they could start a
+    heading or a list in the feedback)."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ",
+                                      str(text))).strip()
+
+
+def md_escape(text) -> str:
+    """``text`` as literal Markdown: one line, every character with a meaning in Markdown
+    or HTML escaped with a backslash."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _plain(text))
+
+
+def _task_lines(task: TaskResult) -> tuple[str, str, str | None]:
+    """(heading, what happened, how the code was found or None) of one task, as plain
+    text."""
+    mark = "\u2713" if task.status == "passed" else "\u2717"
+    unit = "point" if task.max_points == 1 else "points"
+    heading = (f"{mark} {task.title}: {_points(task.points)} of {_points(task.max_points)} "
+               f"{unit}")
+    if task.status == "passed":
+        said = "Correct: the check passes, on its visible and its hidden cases."
+    else:
+        said = (f": {_plain(task.message)}" if task.message and task.message != task.status
+                else "")
+    found = (f"Your code for this task was found {_plain(task.found)}."
+             if task.found not in ("", "tagged", "task cell not found") else None)
+    return heading, said, found
+
+
 def feedback_markdown(student: StudentResult, chapter: str, max_points: float) -> str:
-    """The feedback for one student, as Markdown."""
-    lines = [f"# Feedback: {chapter}", "", f"**Student:** {student.student}  ",
+    """The feedback for one student, as Markdown; every text is escaped, so nothing a
+    student wrote can add a heading, a link or HTML."""
+    lines = [f"# Feedback: {md_escape(chapter)}", "",
+             f"**Student:** {md_escape(student.student)}  ",
              f"**Points:** {_points(student.total)} of {_points(max_points)}  ",
-             f"**Status:** {student.status}", ""]
+             f"**Status:** {md_escape(student.status)}", ""]
     if not student.tasks:
-        lines += ["Nothing could be graded: " + student.status + ".", ""]
+        lines += [f"Nothing could be graded: {md_escape(student.status)}.", ""]
     for task in student.tasks:
-        mark = "\u2713" if task.status == "passed" else "\u2717"
-        unit = "point" if task.max_points == 1 else "points"
-        lines += [f"## {mark} {task.title}: {_points(task.points)} of "
-                  f"{_points(task.max_points)} {unit}", ""]
-        if task.status == "passed":
-            lines.append("Correct: the check passes, on its visible and its hidden cases.")
-        else:
-            lines.append(f"**{task.status}**" + (f": {task.message}" if task.message and
-                                                  task.message != task.status else ""))
-        if task.found not in ("", "tagged", "task cell not found"):
-            lines += ["", f"_Your code for this task was found {task.found}._"]
+        heading, said, found = _task_lines(task)
+        lines += [f"## {md_escape(heading)}", ""]
+        lines.append(md_escape(said) if task.status == "passed"
+                     else f"**{md_escape(task.status)}**{md_escape(said)}")
+        if found:
+            lines += ["", f"_{md_escape(found)}_"]
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_to_html(text: str, title: str) -> str:
-    body = []
-    for line in text.splitlines():
-        escaped = html.escape(line.rstrip())
-        escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-        escaped = re.sub(r"(?<!\w)_(.+?)_(?!\w)", r"<em>\1</em>", escaped)
-        if line.startswith("## "):
-            body.append(f"<h2>{escaped[3:]}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{escaped[2:]}</h1>")
-        elif escaped.strip():
-            body.append(f"<p>{escaped}</p>")
-    return _page(title, "\n".join(body))
+def feedback_html(student: StudentResult, chapter: str, max_points: float) -> str:
+    """The feedback for one student, as a self-contained HTML page (every text
+    escaped)."""
+    e = html.escape
+    body = [f"<h1>Feedback: {e(chapter)}</h1>",
+            f"<p><strong>Student:</strong> {e(_plain(student.student))}<br>"
+            f"<strong>Points:</strong> {_points(student.total)} of {_points(max_points)}<br>"
+            f"<strong>Status:</strong> {e(_plain(student.status))}</p>"]
+    if not student.tasks:
+        body.append(f"<p>Nothing could be graded: {e(_plain(student.status))}.</p>")
+    for task in student.tasks:
+        heading, said, found = _task_lines(task)
+        body.append(f"<h2>{e(heading)}</h2>")
+        body.append(f"<p>{e(said)}</p>" if task.status == "passed"
+                    else f"<p><strong>{e(_plain(task.status))}</strong>{e(said)}</p>")
+        if found:
+            body.append(f"<p><em>{e(found)}</em></p>")
+    return _page(f"{_plain(student.student)}: {chapter}", "\n".join(body))
+
+
+def csv_cell(value) -> str:
+    """A ``grades.csv`` cell: text that a spreadsheet would read as a formula (starting
+    with ``=``, ``+``, ``-``, ``@``, a tab or a line break) gets a leading apostrophe."""
+    text = str(value)
+    if isinstance(value, str) and text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n"):
+        return "'" + text
+    return text
 
 
 def _page(title: str, body: str) -> str:
@@ -131,7 +184,18 @@ def _pass_rate_figure(titles: list[str], rates: list[float]) -> bytes:
     return buffer.getvalue()
 
 
-def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path) -> dict:
+def identical_groups(results: list[StudentResult]) -> list[list[str]]:
+    """Students who handed in byte-identical notebooks, in groups of two or more."""
+    by_digest: dict[str, list[str]] = defaultdict(list)
+    for student in results:
+        if student.digest:
+            by_digest[student.digest].append(student.student)
+    return sorted(sorted(names, key=str.lower) for names in by_digest.values()
+                  if len(names) > 1)
+
+
+def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path, *,
+                  hidden_seed: int | None = None) -> dict:
     """Write every output into ``out``; returns the paths written, by kind."""
     out.mkdir(parents=True, exist_ok=True)
     max_points = sum(t.points for t in tasks)
@@ -141,15 +205,17 @@ def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path) 
         writer.writerow(["student", *[t.id for t in tasks], "total", "max", "status"])
         for student in results:
             points = {t.task: t.points for t in student.tasks}
-            writer.writerow([student.student, *[_points(points.get(t.id, 0)) for t in tasks],
-                             _points(student.total), _points(max_points), student.status])
+            writer.writerow([csv_cell(student.student),
+                             *[_points(points.get(t.id, 0)) for t in tasks],
+                             _points(student.total), _points(max_points),
+                             csv_cell(student.status)])
     feedback = out / "feedback"
     feedback.mkdir(exist_ok=True)
     for student in results:
         text = feedback_markdown(student, chapter, max_points)
         (feedback / f"{student.student}.md").write_text(text, encoding="utf-8")
         (feedback / f"{student.student}.html").write_text(
-            _markdown_to_html(text, f"{student.student}: {chapter}"), encoding="utf-8")
+            feedback_html(student, chapter, max_points), encoding="utf-8")
 
     n = len(results)
     rates = [sum(1 for r in results for t in r.tasks if t.task == task.id and
@@ -167,6 +233,13 @@ def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path) 
     status_rows = "".join(f"<tr><td>{html.escape(s)}</td><td>{c}</td></tr>"
                           for s, c in statuses.most_common())
     mean = sum(totals) / n if n else 0.0
+    groups = identical_groups(results)
+    by_name = {r.student: r for r in results}
+    identical = "".join(
+        "<li>" + ", ".join(html.escape(name) for name in group)
+        + (" (the untouched template)" if all(
+            t.status == "not attempted" for name in group for t in by_name[name].tasks)
+           else "") + "</li>" for group in groups)
     body = (f"<h1>Class summary: {html.escape(chapter)}</h1>"
             f"<p>{n} submissions; mean {mean:.1f} of {_points(max_points)} points.</p>"
             f"<img alt=\"pass rate per task\" src=\"data:image/png;base64,"
@@ -177,10 +250,14 @@ def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path) 
             + (f"<table><tr><th>students</th><th>task</th><th>message</th></tr>{mistakes}"
                "</table>" if mistakes else "<p>None: every task passed.</p>")
             + f"<h2>Submissions</h2><table><tr><th>status</th><th>students</th></tr>"
-              f"{status_rows}</table>")
+              f"{status_rows}</table>"
+            + "<h2>Identical submissions</h2>"
+            + (f"<p>These students handed in byte-identical notebooks:</p><ul>{identical}</ul>"
+               if identical else "<p>None: no two notebooks are byte-identical.</p>"))
     (out / "summary.html").write_text(_page(f"Summary: {chapter}", body), encoding="utf-8")
     (out / "results.json").write_text(json.dumps(
-        {"chapter": chapter, "max_points": max_points,
+        {"chapter": chapter, "max_points": max_points, "hidden_seed": hidden_seed,
+         "identical": groups,
          "students": [{**{k: v for k, v in asdict(r).items() if k != "tasks"},
                        "total": r.total, "tasks": [asdict(t) for t in r.tasks]}
                       for r in results]}, indent=1), encoding="utf-8")

@@ -1,62 +1,76 @@
-"""Grade one task of one submission: the reference notebook with only that task's cell
-replaced by the student's, run in a fresh sandboxed kernel, up to the task's check.
+"""Grade one task of one submission: the reference cells before the task, then the
+student's task cell, in a fresh sandboxed process (:mod:`course_utils.grading.worker`);
+the check's probe runs there, and its judge in a judge process of the grader's
+(:mod:`course_utils.grading.judge`), which never runs student code.
 
-The grading notebook (:func:`build_notebook`) is
+:func:`run_task`
 
-1. ``prepare(chapter)``: the checks are bound before any student code runs;
-2. the reference's code cells before the task (earlier tasks with the reference
-   solution, so a student's earlier mistakes cost nothing here; the checks of earlier
-   tasks are left out);
-3. ``before_student()``: the tampering guard's record;
-4. the student's code for the task, without any ``check_*`` call of theirs;
-5. the verdict: the bound checks with ``hidden=True`` on the student's definitions, and a
-   pass line with a fresh random nonce that the student's code cannot know.
+1. reviews the task cell (:func:`course_utils.checks.review.review`, in this process,
+   nothing run): a cell that uses the task's own reference from the package,
+   introspection or dynamic code is not scored (status ``review: ...``);
+2. starts the worker with the job: the reference's code cells before the task, compiled
+   here and sent without their source (earlier tasks with the reference solution, so a
+   student's earlier mistakes cost nothing here; the checks of earlier tasks left out),
+   then the student's cell without any ``check_*`` call of theirs;
+3. for each check of the task sends the visible cases, has them judged, and only then
+   sends the hidden ones, their seeds mixed with this grading's salt
+   (:func:`course_utils.checks._common.salted`), and has those judged;
+4. lists the threads and processes the task left running, and classifies the outcome as
+   a :class:`TaskResult`.
 
-:func:`run_task` executes it with ``nbclient`` in a fresh kernel
-(:class:`~course_utils.grading.sandbox.SandboxedKernelManager`), under a time limit per
-cell, and classifies the outcome as a :class:`TaskResult`.
+The worker's frames are data (:mod:`course_utils.checks.observations`), read in bounded
+chunks and passed on to the judge without being decoded here; a message of the
+student's is cut and stripped of markup before it is kept, and none is quoted once the
+hidden cases are in the student's process.
 """
 
 from __future__ import annotations
 
 import ast
+import marshal
 import os
-import re
-import secrets
+import queue
 import shutil
-import signal
+import sys
 import tempfile
+import threading
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..notebooks import METADATA_KEY, Task
-from .sandbox import SandboxedKernelManager, kernel_environment
-from .submissions import Reference, check_calls, copy_tree_files, strip_check_calls
+from ..checks.observations import (MalformedObservation, Raised, TooLarge, decode, pack,
+                                   unpack)
+from ..checks.review import (Declaration, check_calls, namespace_of_source, review,
+                             strip_check_calls)
+from ..notebooks import Task
+from .judge import JudgeProcess, clean_message
+from .sandbox import HOME, ResourceMonitor, TaskProcess, kernel_environment
+from .submissions import Reference
 
-__all__ = ["Settings", "TaskResult", "build_notebook", "run_task", "run_reference",
-           "STATUSES"]
+__all__ = ["Settings", "TaskResult", "run_task", "run_reference", "build_job", "STATUSES",
+           "REVIEW", "clean_message", "review_task", "judge_process", "close_judges"]
 
-#: Every status a task can end with; all but "passed" score 0 points.
-STATUSES = ("passed", "failed", "not attempted", "task cell not found", "timed out",
-            "memory limit", "kernel died", "output limit", "tampered", "grader error")
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_ROLE = "grading_role"
+#: Every status a task can end with; all but "passed" score 0 points. A task cell that
+#: is not scored automatically has the status "review: <what it uses>".
+STATUSES = ("passed", "failed", "not attempted", "task cell not found", "review",
+            "timed out", "memory limit", "crashed", "output limit", "left running",
+            "tampered", "grader error")
+REVIEW = "review"
 
 
 @dataclass
 class Settings:
     """How each task is run."""
 
-    timeout: float = 60.0  # seconds for the student's cell and for the check
+    timeout: float = 60.0  # seconds for the student's cell, and for the check's probes
     reference_timeout: float = 600.0  # seconds for each reference cell
-    memory: int = 4 << 30  # bytes of address space for the kernel
-    file_size: int = 256 << 20  # bytes: the largest file the kernel may write
-    max_output: int = 1 << 20  # bytes of output kept per cell
-    kill_output: int = 32 << 20  # bytes of output after which the kernel is stopped
+    memory: int = 4 << 30  # bytes: the task's processes and the files they write, together
+    file_size: int = 256 << 20  # bytes: the largest file a task may write
+    kill_output: int = 32 << 20  # bytes of printed output after which the task is stopped
+    max_results: int = 32 << 20  # bytes of observations a task may send
     sandbox: str = "none"  # "bwrap" or "none" (see sandbox.resolve_sandbox)
-    hide: tuple = ()  # paths the sandboxed kernel must not see (solutions, submissions)
+    salt: int | None = None  # mixed into the hidden cases' seeds (None: as written)
+    review: bool = True  # False runs even the cells the review flags (to test the sandbox)
 
 
 @dataclass
@@ -71,244 +85,401 @@ class TaskResult:
     message: str = ""
     found: str = ""  # how the task's code was found
     seconds: float = 0.0
+    findings: list[str] = field(default_factory=list)  # what the review found
 
 
-def _verdict_source(check_cell: str, nonce: str) -> tuple[str, list[str]]:
-    """The grader's verdict cell for a reference check cell: each top-level
-    ``check_x(args)`` becomes ``run(nonce, "check_x", args)``."""
-    calls, names = [], []
-    for call in check_calls(ast.parse(check_cell)):
-        name = call.func.id
-        args = [ast.unparse(a) for a in call.args] + [
-            f"{k.arg}={ast.unparse(k.value)}" if k.arg else f"**{ast.unparse(k.value)}"
-            for k in call.keywords]
-        calls.append(f"_grading_kernel.run({nonce!r}, {name!r}, {', '.join(args)})")
-        names.append(name)
-    lines = ["import course_utils.grading.kernel as _grading_kernel", *calls,
-             f"_grading_kernel.passed({nonce!r}, {names!r})"]
-    return "\n".join(lines), names
+class _Stop(Exception):
+    """The task ended early: ``status`` and ``message``."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
-def build_notebook(reference: Reference, task: Task, student_code: str | None, nonce: str,
-                   *, verify_earlier: bool = False):
-    """The grading notebook for ``task`` (see the module's docstring). ``student_code``
-    None runs the reference's own task cell. With ``verify_earlier`` every earlier task is
-    verified too (the reference run), each with the nonce ``f"{nonce}:{task id}"``."""
-    import nbformat
+# ------------------------------------------------------------------------------ the job
 
-    v4 = nbformat.v4
+def _code_blob(source: str, name: str) -> bytes:
+    return marshal.dumps(compile(source, name, "exec", dont_inherit=True))
 
-    def cell(source, role, task_id=None):
-        made = v4.new_code_cell(source)
-        made.metadata[_ROLE] = role
-        if task_id:
-            made.metadata[METADATA_KEY] = {"task": task_id}
-        return made
 
-    cells = [cell(f"import course_utils.grading.kernel as _grading_kernel\n"
-                  f"_grading_kernel.prepare({reference.chapter!r})", "setup")]
+def _args_blob(call: ast.Call) -> bytes:
+    """The positional arguments of a check call, as compiled code of a tuple."""
+    source = "(" + "".join(f"{ast.unparse(a)}, " for a in call.args) + ")"
+    return marshal.dumps(compile(source, "<check arguments>", "eval", dont_inherit=True))
+
+
+def _check_args(source: str) -> dict[str, ast.Call]:
+    return {call.func.id: call for call in check_calls(ast.parse(source))}
+
+
+def build_job(reference: Reference, task: Task, student_code: str | None, *,
+              verify: bool = False) -> tuple[dict, list[bytes]]:
+    """The worker's job for ``task``: the reference's code cells before it, then the task
+    cell (``student_code``, or the reference's own when None). With ``verify`` (the
+    reference run) every task up to ``task`` is a task step, each followed by the cells
+    up to the next task."""
+    blobs: list[bytes] = []
+    steps: list[dict] = []
     checks = {t.check_cell: t for t in reference.tasks}
     tasks = {t.code_cell: t for t in reference.tasks}
-    for index, source in enumerate(reference.code_cells[:task.code_cell]):
-        if index in checks and verify_earlier:
-            earlier = checks[index]
-            cells.append(cell(_verdict_source(source, f"{nonce}:{earlier.id}")[0], "verdict",
-                              earlier.id))
-            cells.append(cell(strip_check_calls(source), "reference"))  # the cell's other code
-        elif index in checks:
-            cells.append(cell(strip_check_calls(source), "reference"))
-        elif index in tasks and verify_earlier:
-            cells.append(cell("_grading_kernel.before_student()", "guard"))
-            cells.append(cell(source, "student", tasks[index].id))
+
+    def add(blob: bytes) -> int:
+        blobs.append(blob)
+        return len(blobs) - 1
+
+    def task_step(t: Task, code: str | None) -> dict:
+        calls = _check_args(reference.code_cells[t.check_cell])
+        step = {"task": t.id, "args": {name: add(_args_blob(call))
+                                       for name, call in calls.items()},
+                "references": list(t.references)}
+        if code is None:
+            step["code"] = add(_code_blob(reference.code_cells[t.code_cell],
+                                          f"<reference cell {t.code_cell}>"))
         else:
-            cells.append(cell(source, "reference"))
-    cells.append(cell("import course_utils.grading.kernel as _grading_kernel\n"
-                      "_grading_kernel.before_student()", "guard"))
-    code = reference.code_cells[task.code_cell] if student_code is None else student_code
-    cells.append(cell(strip_check_calls(code), "student", task.id))
-    verdict, _ = _verdict_source(reference.code_cells[task.check_cell],
-                                 f"{nonce}:{task.id}" if verify_earlier else nonce)
-    cells.append(cell(verdict, "verdict", task.id))
-    notebook = v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
-    return notebook
+            step["source"] = strip_check_calls(code)
+        return step
+
+    for index, source in enumerate(reference.code_cells[:task.code_cell]):
+        if index in tasks and verify:
+            steps.append(task_step(tasks[index], None))
+            continue
+        if index in checks:
+            source = strip_check_calls(source)  # the check cell's other code
+        steps.append({"run": add(_code_blob(source, f"<reference cell {index}>")),
+                      "cell": index})
+    steps.append(task_step(task, None if verify else student_code or ""))
+    return {"kind": "job", "chapter": reference.chapter, "steps": steps}, blobs
 
 
-def _client_class():
-    from nbclient import NotebookClient
-
-    class LimitedClient(NotebookClient):
-        """Keeps at most ``max_output`` bytes of each cell's output, and stops the kernel
-        once a cell has printed ``kill_output`` bytes."""
-
-        def __init__(self, *args, max_output, kill_output, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.max_output, self.kill_output = max_output, kill_output
-            self.sizes = defaultdict(int)
-            self.output_exceeded = False
-
-        def output(self, outs, msg, display_id, cell_index):
-            content = msg.get("content", {})
-            self.sizes[cell_index] += len(str(content.get("text", ""))) + len(
-                str(content.get("data", ""))) + len(str(content.get("traceback", "")))
-            if self.sizes[cell_index] > self.kill_output and not self.output_exceeded:
-                self.output_exceeded = True
-                _kill(self.km)
-            if self.sizes[cell_index] > self.max_output:
-                return None
-            return super().output(outs, msg, display_id, cell_index)
-
-    return LimitedClient
+def declaration(task: Task) -> Declaration:
+    return Declaration(task.title, tuple(task.references), tuple(task.allowed))
 
 
-def _kill(km) -> None:
-    process = getattr(getattr(km, "provisioner", None), "process", None)
-    if process is not None and process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except OSError:
-            process.kill()
+def review_task(reference: Reference, task: Task, code: str) -> list[str]:
+    """What keeps ``code`` from being scored for ``task`` (see :mod:`.review`), given the
+    names the reference cells before it import."""
+    prefix = "\n".join(reference.code_cells[:task.code_cell])
+    findings = review(strip_check_calls(code), declaration(task),
+                      namespace=namespace_of_source(prefix))
+    return [clean_message(f, 100) for f in findings[:10]]
 
 
-def _timeout_for(settings: Settings):
-    def timeout(cell):
-        return (settings.timeout if cell.metadata.get(_ROLE) in ("student", "verdict")
-                else settings.reference_timeout)
-    return timeout
+# --------------------------------------------------------------------------- a session
 
+class _Session:
+    """The worker process of one task, its frames, its limits."""
 
-def _execute(notebook, workdir: Path, settings: Settings):
-    """Run ``notebook`` in a fresh kernel in ``workdir``; returns (exception or None,
-    client). The kernel is always shut down."""
-    from jupyter_core.utils import run_sync
+    def __init__(self, settings: Settings, workdir: Path, *, data: Path | None = None,
+                 home: Path | None = None):
+        self.settings = settings
+        env = kernel_environment(HOME if settings.sandbox == "bwrap" else workdir)
+        command = [sys.executable, "-m", "course_utils.grading.worker",
+                   "--memory", str(settings.memory), "--file-size", str(settings.file_size)]
+        self.task = TaskProcess(command, sandbox=settings.sandbox, workdir=workdir, env=env,
+                                kill_output=settings.kill_output, data=data, home=home)
+        self.monitor = ResourceMonitor(self.task, settings.memory)
+        self.monitor.start()
+        self.frames: queue.Queue = queue.Queue()
+        self.received = 0
+        self.results_exceeded = False
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    client_class = _client_class()
-    km = SandboxedKernelManager(workdir, sandbox=settings.sandbox, memory=settings.memory,
-                                file_size=settings.file_size, hide=settings.hide)
-    client = client_class(notebook, km=km, timeout_func=_timeout_for(settings),
-                          kernel_name="python3", allow_errors=False, record_timing=False,
-                          max_output=settings.max_output, kill_output=settings.kill_output,
-                          startup_timeout=120, shutdown_kernel="immediate")
-    error = None
-    with open(workdir / ".kernel.log", "wb") as log:
-        try:
-            client.execute(env=kernel_environment(workdir), cwd=str(workdir),
-                           stdout=log, stderr=log)
-        except BaseException as caught:  # noqa: BLE001 - every failure is a result
-            if isinstance(caught, (KeyboardInterrupt, SystemExit)):
-                raise  # the grader's own interrupt: the kernel is killed below
-            error = caught
-        finally:
-            _kill(km)  # the kernel, and with the sandbox everything it started
+    def _read_exact(self, n: int) -> bytes:
+        parts, left = [], n
+        while left:
+            chunk = os.read(self.task.results, min(left, 1 << 20))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+            self.received += len(chunk)
+            if self.received > self.settings.max_results:
+                self.results_exceeded = True
+                self.task.kill()
+                raise EOFError
+        return b"".join(parts)
+
+    def _read(self) -> None:
+        while True:
             try:
-                if km.has_kernel:
-                    run_sync(km.shutdown_kernel)(now=True)
-            except Exception:  # noqa: BLE001 - the kernel is gone already
-                pass
-    return error, client
+                message, blobs = unpack(self._read_exact,
+                                        max_bytes=self.settings.max_results)
+            except EOFError:
+                self.frames.put(("eof", None, None))
+                return
+            except TooLarge:
+                self.results_exceeded = True
+                self.task.kill()
+                self.frames.put(("eof", None, None))
+                return
+            except MalformedObservation as error:
+                self.frames.put(("malformed", str(error), None))
+                self.task.kill()
+                return
+            except OSError:
+                self.frames.put(("eof", None, None))
+                return
+            self.frames.put(("frame", message, blobs))
+
+    def send(self, message: dict, blobs=()) -> None:
+        data = memoryview(pack(message, list(blobs)))
+        try:
+            while data:
+                data = data[os.write(self.task.commands, data):]
+        except OSError:
+            pass  # the process is gone: receive() says why
+
+    def stopped(self, what: str, timeout: float | None) -> _Stop:
+        """Why the task's process stopped answering."""
+        if self.monitor.exceeded and self.monitor.reason != "memory":
+            return _Stop("memory limit", f"the task started {self.monitor.reason}")
+        if self.monitor.exceeded:
+            return _Stop("memory limit", f"the task's processes and the files they wrote "
+                         f"used more than {self.settings.memory / 2**30:g} GB together")
+        if self.task.output_exceeded:
+            return _Stop("output limit", f"the task printed more than "
+                         f"{self.settings.kill_output >> 20} MB; it was stopped")
+        if self.results_exceeded:
+            return _Stop("output limit", f"the task sent more than "
+                         f"{self.settings.max_results >> 20} MB of results; it was stopped")
+        if what == "timeout":
+            return _Stop("timed out", f"the task did not finish within {timeout:g} s (an "
+                         "endless loop, or far too slow)")
+        if what == "malformed":
+            return _Stop("tampered", "the task's process sent malformed results (something "
+                         "in the task cell wrote to the grader's channel)")
+        return _Stop("crashed", "the process running the task died (os._exit, a crash, a "
+                     "signal, or more memory than the limit allows)")
+
+    def receive(self, kind: str, timeout: float, *, limit: float | None = None
+                ) -> tuple[dict, list[bytes]]:
+        """The next frame, which must be of ``kind``, within ``timeout`` seconds (the
+        messages name ``limit``, the phase's whole time, if given); raises
+        :class:`_Stop`."""
+        deadline = time.monotonic() + timeout
+        limit = timeout if limit is None else limit
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                what, message, blobs = self.frames.get(timeout=max(left, 0.0))
+            except queue.Empty:
+                self.task.kill()
+                raise self.stopped("timeout", limit) from None
+            if what != "frame":
+                time.sleep(0.05)  # let the monitor and the output drain notice first
+                raise self.stopped(what, limit)
+            if message.get("kind") == kind:
+                return message, blobs
+            if message.get("kind") == "error" and kind in ("started", "progress"):
+                # A reference cell failed (before any student code ran: trusted).
+                raised = _raised(message.get("raised"))
+                text = (f"{raised.type_name}: {raised.message}" if raised is not None
+                        else "unknown error")
+                raise _Stop("grader error", f"a reference cell failed ({clean_message(text)})")
+            raise _Stop("tampered", "the task's process sent a message out of turn (something "
+                        "in the task cell wrote to the grader's channel)")
+
+    def close(self) -> None:
+        self.monitor.stop()
+        self.task.close()
+        self.reader.join(timeout=5)
 
 
-def _failing_cell(notebook):
-    """The role of the cell that raised and its error output, or (None, None)."""
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                return cell.metadata.get(_ROLE), output
-    return None, None
+def _raised(tree) -> Raised | None:
+    """The exception a task cell raised, from its ``cell`` frame (nothing else is decoded
+    here: the grader never builds what a student's process sends)."""
+    if tree is None:
+        return None
+    if not isinstance(tree, dict) or tree.get("t") != "raised":
+        raise _Stop("tampered", "the task's process sent malformed results")
+    try:
+        return decode(tree, [])
+    except (MalformedObservation, RecursionError, ValueError, TypeError):
+        raise _Stop("tampered", "the task's process sent malformed results") from None
 
 
-def _printed(cells) -> str:
-    """What ``cells`` printed to their streams."""
-    return "".join(o.get("text", "") for c in cells for o in c.get("outputs", [])
-                   if o.get("output_type") == "stream")
+def _cell_outcome(raised: Raised | None, settings: Settings) -> _Stop | None:
+    """What the student's cell raised, as a result (None: it ran)."""
+    if raised is None:
+        return None
+    if raised.is_a("MemoryError"):
+        return _Stop("memory limit", f"MemoryError: the task used more than "
+                     f"{settings.memory / 2**30:g} GB")
+    if raised.is_a("NotImplementedError") and "your code here" in raised.message:
+        return _Stop("not attempted", "the template's NotImplementedError is still there")
+    return _Stop("failed", f"your task cell raised {raised.type_name}: "
+                 f"{clean_message(raised.message)}")
 
 
-def _clean(text: str, limit: int = 400) -> str:
-    text = _ANSI.sub("", str(text)).strip()
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+def _threads_stop(names, *, quote: bool) -> _Stop | None:
+    """A thread left running; its name is quoted only before the hidden cases."""
+    if not names:
+        return None
+    shown = (f" ({clean_message(names[0], 60)})"
+             if quote and isinstance(names, list) and isinstance(names[0], str) else "")
+    return _Stop("left running", f"the task cell left a thread running{shown}: stop every "
+                 "thread you start before the cell ends")
 
 
-def _classify(error, client, notebook, nonce: str, settings: Settings) -> tuple[str, str]:
-    """(status, message) of a finished run."""
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+_JUDGES: list[JudgeProcess] = []
+_LOCAL = threading.local()
+_CASES: dict = {}
+_CASES_LOCK = threading.Lock()
 
-    role, output = _failing_cell(notebook)
-    if client.output_exceeded:
-        return "output limit", (f"the cell printed more than {settings.kill_output >> 20} MB; "
-                                "the kernel was stopped")
-    if isinstance(error, CellTimeoutError) or (error is not None and "Timeout" in
-                                                type(error).__name__):
-        return "timed out", (f"the task did not finish within {settings.timeout:g} s "
-                             "(an endless loop, or far too slow)")
-    if isinstance(error, DeadKernelError) or (error is not None and "died" in str(error)):
-        return "kernel died", ("the kernel died while running the task: os._exit, a crash, "
-                               "or more memory than the limit allows")
-    if output is not None:
-        ename, evalue = output.get("ename", ""), _clean(output.get("evalue", ""))
-        if role == "student" or (role == "verdict" and ename not in (
-                "AssertionError", "HiddenCaseError", "TamperingError")):
-            if ename == "MemoryError":
-                return "memory limit", (f"MemoryError: the task used more than "
-                                        f"{settings.memory / 2**30:g} GB")
-            if ename == "NotImplementedError" and "your code here" in evalue:
-                return "not attempted", "the template's NotImplementedError is still there"
-            if ename == "NameError" and role == "verdict":
-                return "failed", f"{evalue}: the task cell must define it"
-            where = "your task cell" if role == "student" else "your code, called by the check,"
-            return "failed", f"{where} raised {ename}: {evalue}"
-        if role == "verdict" and ename == "TamperingError":
-            return "tampered", evalue
-        if role == "verdict":
-            return "failed", evalue
-        return "grader error", f"a reference cell failed ({ename}: {evalue})"
-    if error is not None:
-        return "grader error", _clean(f"{type(error).__name__}: {error}")
-    if f"{nonce} passed" in _printed(notebook.cells[-1:]):
-        return "passed", ""
-    return "tampered", "the check's pass line is missing: the task cell interfered with it"
+
+def judge_process(settings: Settings) -> JudgeProcess:
+    """This thread's judge process (one per grading thread, started on first use)."""
+    judge = getattr(_LOCAL, "judge", None)
+    if judge is None or judge.memory != settings.memory:
+        judge = _LOCAL.judge = JudgeProcess(settings.memory)
+        _JUDGES.append(judge)
+    return judge
+
+
+def close_judges() -> None:
+    """Stop every judge process (the end of a grading)."""
+    while _JUDGES:
+        _JUDGES.pop().close()
+    _LOCAL.__dict__.clear()
+
+
+def _cases(judge: JudgeProcess, chapter: str, check: str, salt) -> list[dict]:
+    """The cases of ``check`` under ``salt``, listed once per grading by a judge process
+    (making a hidden case may run the reference)."""
+    key = (chapter, check, salt)
+    with _CASES_LOCK:
+        if key in _CASES:
+            return _CASES[key]
+    cases = judge.cases(chapter, check, salt)
+    with _CASES_LOCK:
+        if len(_CASES) > 256:
+            _CASES.clear()
+        _CASES[key] = cases
+    return cases
+
+
+def _verdict(session: _Session, reference: Reference, task: Task, cell: dict,
+             blobs: list[bytes]) -> None:
+    """Probe and judge every check of ``task``; raises :class:`_Stop` on anything but a
+    pass."""
+    settings = session.settings
+    stop = _cell_outcome(_raised(cell.get("raised")), settings)
+    if stop is None:
+        stop = _threads_stop(cell.get("threads"), quote=True)
+    if stop is not None:
+        raise stop
+    judge = judge_process(settings)
+    deadline = time.monotonic() + settings.timeout
+    for name in task.checks:
+        cases = _cases(judge, reference.chapter, name, settings.salt)
+        for batch in ([c for c in cases if not c["hidden"]], [c for c in cases if c["hidden"]]):
+            if not batch:
+                continue
+            hidden = batch[0]["hidden"]
+            session.send({"kind": "probe", "check": name, "cases": batch})
+            message, blobs = session.receive("observations",
+                                             max(deadline - time.monotonic(), 0.0),
+                                             limit=settings.timeout)
+            status, text = judge.judge(reference.chapter, name, batch, message.get("value"),
+                                       blobs, timeout=settings.timeout)
+            if status != "passed":
+                raise _Stop(status, text)
+            stop = _threads_stop(message.get("threads"), quote=not hidden)
+            if stop is not None:
+                raise stop
 
 
 def run_task(reference: Reference, task: Task, student_code: str | None, found: str,
              settings: Settings, scratch: Path, data: Path | None = None) -> TaskResult:
-    """Grade ``task`` with ``student_code`` in a fresh kernel in a new folder under
-    ``scratch`` (with the files of ``data``, the reference run's caches, copied in)."""
+    """Grade ``task`` with ``student_code`` in a fresh worker (with the files of ``data``,
+    the reference run's data files)."""
     start = time.perf_counter()
+
+    def result(status: str, message: str = "", findings=()) -> TaskResult:
+        return TaskResult(task.id, task.title, task.points if status == "passed" else 0,
+                          task.points, status, message, found, time.perf_counter() - start,
+                          list(findings))
+
     if student_code is None:
-        return TaskResult(task.id, task.title, 0, task.points, "task cell not found",
-                          "task cell not found", found)
+        return result("task cell not found", "task cell not found")
+    findings = review_task(reference, task, student_code) if settings.review else []
+    if findings:
+        names = ", ".join(dict.fromkeys(f.split(" (")[0] for f in findings))
+        return result(f"{REVIEW}: {clean_message(names, 120)}",
+                      "not scored automatically: your task cell uses "
+                      + "; ".join(findings) + ". Your tutor reviews it", findings)
     workdir = Path(tempfile.mkdtemp(prefix=f"{task.id}-", dir=scratch))
+    session = None
     try:
-        if data is not None:
-            copy_tree_files(data, workdir)
-        nonce = secrets.token_hex(16)
-        notebook = build_notebook(reference, task, student_code, nonce)
-        error, client = _execute(notebook, workdir, settings)
-        status, message = _classify(error, client, notebook, nonce, settings)
+        if settings.sandbox == "none" and data is not None:
+            for path in data.iterdir():
+                if path.is_file():
+                    shutil.copy2(path, workdir / path.name)
+        session = _Session(settings, workdir, data=data if settings.sandbox == "bwrap" else None)
+        job, blobs = build_job(reference, task, student_code)
+        session.send(job, blobs)
+        session.receive("started", settings.reference_timeout)
+        for step in job["steps"][:-1]:
+            session.receive("progress", settings.reference_timeout)
+        cell, blobs = session.receive("cell", settings.timeout)
+        _verdict(session, reference, task, cell, blobs)
+        left = session.task.leftover()
+        if left:
+            raise _Stop("left running", f"the task cell left {len(left)} process"
+                        f"{'es' * (len(left) > 1)} running: end every process you start")
+        session.send({"kind": "end"})
+        session.receive("done", settings.timeout)
+        return result("passed")
+    except _Stop as stop:
+        return result(stop.status, stop.message)
     finally:
+        if session is not None:
+            session.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return TaskResult(task.id, task.title, task.points if status == "passed" else 0,
-                      task.points, status, message, found, time.perf_counter() - start)
 
 
 def run_reference(reference: Reference, settings: Settings, workdir: Path) -> list[TaskResult]:
-    """Run the reference solution through the grader's own path, every task verified
-    with hidden cases, in ``workdir`` (which keeps the data files it makes, for the
+    """Run the reference solution through the grader's own path, every task probed and
+    judged with hidden cases, in ``workdir`` (which keeps the data files it makes, for the
     students' runs). Returns one result per task; all must pass."""
-    nonce = secrets.token_hex(16)
-    last = reference.tasks[-1]
-    notebook = build_notebook(reference, last, None, nonce, verify_earlier=True)
     start = time.perf_counter()
-    error, client = _execute(notebook, workdir, settings)
-    _, output = _failing_cell(notebook)
-    results = []
-    for task in reference.tasks:
-        cells = [c for c in notebook.cells if c.metadata.get(_ROLE) == "verdict"
-                 and c.metadata.get(METADATA_KEY, {}).get("task") == task.id]
-        ok = f"{nonce}:{task.id} passed" in _printed(cells)
-        message = "" if ok else (_clean(f"{output.get('ename')}: {output.get('evalue')}")
-                                 if output else _clean(repr(error)))
-        results.append(TaskResult(task.id, task.title, task.points if ok else 0, task.points,
-                                  "passed" if ok else "grader error", message, "reference",
-                                  time.perf_counter() - start))
+    last = reference.tasks[-1]
+    job, blobs = build_job(reference, last, None, verify=True)
+    results: list[TaskResult] = []
+    session = _Session(settings, workdir, home=workdir if settings.sandbox == "bwrap" else None)
+    try:
+        session.send(job, blobs)
+        session.receive("started", settings.reference_timeout)
+        by_id = {t.id: t for t in reference.tasks}
+        for step in job["steps"]:
+            if "run" in step:
+                session.receive("progress", settings.reference_timeout)
+                continue
+            task = by_id[step["task"]]
+            cell, cell_blobs = session.receive("cell", settings.reference_timeout)
+            try:
+                _verdict(session, reference, task, cell, cell_blobs)
+                results.append(TaskResult(task.id, task.title, task.points, task.points,
+                                          "passed", "", "reference",
+                                          time.perf_counter() - start))
+            except _Stop as stop:
+                results.append(TaskResult(task.id, task.title, 0, task.points, "grader error",
+                                          f"{stop.status}: {stop.message}", "reference",
+                                          time.perf_counter() - start))
+                break
+            session.send({"kind": "continue"})
+        session.receive("done", settings.reference_timeout)
+    except _Stop as stop:
+        done = {r.task for r in results}
+        results += [TaskResult(t.id, t.title, 0, t.points, "grader error",
+                               f"{stop.status}: {stop.message}", "reference",
+                               time.perf_counter() - start)
+                    for t in reference.tasks if t.id not in done]
+    finally:
+        session.close()
+    done = {r.task for r in results}
+    results += [TaskResult(t.id, t.title, 0, t.points, "grader error", "not reached",
+                           "reference", time.perf_counter() - start)
+                for t in reference.tasks if t.id not in done]
     return results

@@ -5,7 +5,9 @@
   cell ids of the exercise template that students start from.
 * :func:`collect` turns what the course platform hands out (a ``.zip``, a folder of
   notebooks, a folder with one sub-folder per student, or single files) into one
-  :class:`Submission` per student, named by the sub-folder or the file name.
+  :class:`Submission` per student, named by the sub-folder or the file name. A submission
+  that is a symbolic link (a file, a folder, or a zip entry) is not graded: it could
+  point at the solutions or at a classmate's notebook.
 * :func:`read_notebook` and :func:`task_code` find a student's code for each task: the
   cells tagged with its task id, wherever the student moved them, with the cells the
   student added next to them (a split cell); without tags, the cell that defines the
@@ -15,17 +17,19 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import os
 import re
-import shutil
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..notebooks import METADATA_KEY, CHECK_CALL, Task, make_exercise, task_layout, to_ipynb
+from ..notebooks import METADATA_KEY, Task, make_exercise, task_layout, to_ipynb
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
-           "read_notebook", "task_code", "check_calls", "strip_check_calls"]
+           "read_notebook", "task_code", "SYMLINK"]
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 
@@ -92,6 +96,10 @@ def _top_level_names(source: str) -> set[str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
+#: The status of a submission that is a symbolic link.
+SYMLINK = "not graded: symbolic link"
+
+
 @dataclass
 class Submission:
     """One student's submission: the file to grade, or why there is none."""
@@ -99,41 +107,98 @@ class Submission:
     student: str
     path: Path | None
     problem: str | None = None  # e.g. "not a notebook" when there is nothing to grade
+    digest: str = ""  # SHA-256 of the file's bytes (identical submissions)
+    raw: str = ""  # the name as the file or folder had it, before cleaning
 
+    def __post_init__(self):
+        if self.path is not None and self.problem is None:
+            if _linked(self.path):
+                self.problem, self.path = SYMLINK, None
+            else:
+                try:
+                    self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest() \
+                        if self.path.stat().st_size <= MAX_NOTEBOOK_BYTES else ""
+                except OSError:
+                    pass
+
+
+def _linked(path: Path, root: Path | None = None) -> bool:
+    """Is ``path``, or a folder between ``root`` and it, a symbolic link?"""
+    path = Path(path)
+    if path.is_symlink():
+        return True
+    if root is not None:
+        for parent in path.relative_to(root).parents:
+            if parent != Path(".") and (root / parent).is_symlink():
+                return True
+    return False
 
 def _student_name(text: str) -> str:
     name = re.sub(r"[^\w.@+-]+", "_", text).strip("._") or "student"
     return name[:80]
 
 
+def _submission(raw: str, path: Path | None, problem: str | None = None) -> "Submission":
+    return Submission(_student_name(raw), path, problem, raw=raw)
+
+
 def _visible(path: Path) -> bool:
     return not any(part.startswith((".", "__MACOSX")) for part in path.parts)
 
 
+def _has_link(folder: Path) -> bool:
+    """Does ``folder`` hold a symbolic link anywhere (not followed)?"""
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        if any((Path(root) / name).is_symlink() for name in [*dirs, *files]):
+            return True
+    return False
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    """The notebooks under ``folder``, without following symbolic links to folders; a
+    linked notebook is listed (and refused later)."""
+    found = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__MACOSX")))
+        found += [Path(root) / f for f in files if f.endswith(".ipynb")
+                  and _visible((Path(root) / f).relative_to(folder))]
+    return sorted(found)
+
+
 def _from_folder(folder: Path) -> list[Submission]:
     entries = sorted(p for p in folder.iterdir() if _visible(p.relative_to(folder)))
+    links = [p for p in entries if p.is_symlink()]
+    entries = [p for p in entries if not p.is_symlink()]
     subdirs = [p for p in entries if p.is_dir()]
     files = [p for p in entries if p.is_file()]
-    if len(subdirs) == 1 and not files and sum(1 for p in subdirs[0].rglob("*.ipynb")
-                                                if _visible(p.relative_to(subdirs[0]))) > 1:
+    if len(subdirs) == 1 and not files and not links and len(_notebooks_in(subdirs[0])) > 1:
         return _from_folder(subdirs[0])  # a zip whose one top-level folder holds the group
-    found = [Submission(_student_name(p.stem), p) for p in files]
+    found = [_submission(p.stem if p.suffix else p.name, None, SYMLINK) for p in links]
+    found += [_submission(p.stem, p) for p in files]
     for sub in subdirs:
-        notebooks = sorted(p for p in sub.rglob("*.ipynb") if _visible(p.relative_to(sub)))
-        if len(notebooks) == 1:
-            found.append(Submission(_student_name(sub.name), notebooks[0]))
+        notebooks = _notebooks_in(sub)
+        if _has_link(sub):
+            found.append(_submission(sub.name, None, SYMLINK))
+        elif len(notebooks) == 1:
+            found.append(_submission(sub.name, notebooks[0]))
         elif not notebooks:
-            found.append(Submission(_student_name(sub.name), None, "no notebook"))
+            found.append(_submission(sub.name, None, "no notebook"))
         else:
             named = [p for p in notebooks if not p.name.endswith("-checkpoint.ipynb")]
-            found.append(Submission(_student_name(sub.name), named[0] if len(named) == 1
-                                    else None, None if len(named) == 1 else
-                                    f"several notebooks ({len(named)})"))
+            found.append(_submission(sub.name, named[0] if len(named) == 1 else None,
+                                     None if len(named) == 1 else
+                                     f"several notebooks ({len(named)})"))
     return found
 
 
+def _is_link_entry(info: zipfile.ZipInfo) -> bool:
+    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+
+
 def _extract(archive: Path, into: Path) -> Path:
-    """Extract a zip safely: no paths outside ``into``, no more than 1 GB in all."""
+    """Extract a zip safely: no paths outside ``into``, no more than 1 GB in all. A
+    symbolic link entry becomes a symbolic link to nowhere (``/dev/null``), which
+    :func:`collect` refuses, instead of a file holding the link's target."""
     with zipfile.ZipFile(archive) as zf:
         if sum(i.file_size for i in zf.infolist()) > 1 << 30:
             raise ValueError(f"{archive}: more than 1 GB unpacked")
@@ -141,7 +206,17 @@ def _extract(archive: Path, into: Path) -> Path:
             target = (into / info.filename).resolve()
             if not target.is_relative_to(into.resolve()):
                 raise ValueError(f"{archive}: unsafe path {info.filename!r}")
-        zf.extractall(into)
+        links = [i.filename.rstrip("/") + "/" for i in zf.infolist() if _is_link_entry(i)]
+        for info in zf.infolist():
+            if any(info.filename.startswith(link) for link in links):
+                continue  # inside a linked folder: the link itself is refused
+            if _is_link_entry(info):
+                link = into / info.filename.rstrip("/")
+                link.parent.mkdir(parents=True, exist_ok=True)
+                if not link.exists() and not link.is_symlink():
+                    link.symlink_to("/dev/null")
+            else:
+                zf.extract(info, into)
     return into
 
 
@@ -151,9 +226,11 @@ def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
     found: list[Submission] = []
     for k, raw in enumerate(paths):
         path = Path(raw)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise FileNotFoundError(f"submission {raw!r} does not exist")
-        if path.is_dir():
+        if path.is_symlink() and not path.is_dir():
+            found.append(_submission(path.stem, None, SYMLINK))
+        elif path.is_dir():
             found += _from_folder(path)
         elif path.suffix.lower() == ".zip":
             target = scratch / f"zip{k}"
@@ -161,14 +238,19 @@ def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
             try:
                 found += _from_folder(_extract(path, target))
             except zipfile.BadZipFile:
-                found.append(Submission(_student_name(path.stem), None, "not a zip archive"))
-            except ValueError as error:
-                found.append(Submission(_student_name(path.stem), None,
-                                        f"unsafe zip archive ({error})"))
+                found.append(_submission(path.stem, None, "not a zip archive"))
+            except (ValueError, OSError) as error:
+                found.append(_submission(path.stem, None, "unsafe zip archive ("
+                                         + re.sub(r"[^\w .,:/'()-]+", "_", str(error))[:160]
+                                         + ")"))
         else:
-            found.append(Submission(_student_name(path.stem), path))
+            found.append(_submission(path.stem, path))
+    # A student whose file or folder name is their name as written keeps it; a name that
+    # only cleaning made equal to another ("victim .ipynb", "victim.ipynb") gets a suffix,
+    # so that no one can take a classmate's row.
     used: set[str] = set()
-    for sub in found:
+    exact = [s for s in found if s.raw == s.student]
+    for sub in [*exact, *(s for s in found if s.raw != s.student)]:
         name, k = sub.student, 1
         while name in used:
             k += 1
@@ -183,6 +265,8 @@ def read_notebook(path: Path, chapter: str):
     nbformat), "empty notebook", or "wrong chapter (...)"."""
     import nbformat
 
+    if _linked(path):
+        return None, SYMLINK
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return None, "not a notebook (larger than 50 MB)"
     try:
@@ -194,12 +278,16 @@ def read_notebook(path: Path, chapter: str):
         return None, f"not a notebook ({type(error).__name__})"
     if not isinstance(notebook.get("cells"), list):
         return None, "not a notebook (no cells)"
+    if not all(isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw")
+               and isinstance(c.get("source", ""), str) for c in notebook.cells):
+        return None, "not a notebook (a cell without a type or a source)"
     if not [c for c in notebook.cells if c.get("cell_type") == "code"]:
         return None, "empty notebook"
     meta = notebook.metadata.get(METADATA_KEY) or {}
     other = meta.get("chapter") if isinstance(meta, dict) else None
     if other and other != chapter:
-        return None, f"wrong chapter ({other})"
+        shown = re.sub(r"[^\w.-]+", "_", str(other))[:60]
+        return None, f"wrong chapter ({shown})"
     return notebook, None
 
 
@@ -238,37 +326,3 @@ def _added(cell, reference: Reference) -> bool:
     return (cell.cell_type == "code" and cell.get("id") is not None
             and cell.get("id") not in reference.template_ids
             and _task_of(cell) is None and not (cell.get("metadata", {}).get(METADATA_KEY)))
-
-
-def check_calls(tree: ast.Module) -> list[ast.Call]:
-    """The calls of ``check_*`` functions that are statements of their own at the top
-    level of a parsed cell."""
-    return [node.value for node in tree.body
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name) and node.value.func.id.startswith("check_")]
-
-
-def strip_check_calls(source: str) -> str:
-    """``source`` with each top-level call of a ``check_*`` function replaced by ``None``
-    (the grader runs its own checks, never a student's); the rest is left as written."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return "\n".join(line for line in source.split("\n") if not CHECK_CALL.match(line))
-    lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
-    for call in reversed(check_calls(tree)):  # offsets are UTF-8 bytes, 1-based lines
-        first, last = call.lineno - 1, call.end_lineno - 1
-        before, after = lines[first][:call.col_offset], lines[last][call.end_col_offset:]
-        if before.strip() or after.strip():  # other statements on its lines: keep them
-            lines[first:last + 1] = [before + b"None" + after]
-        else:
-            del lines[first:last + 1]
-    return "\n".join(line.decode() for line in lines)
-
-
-def copy_tree_files(source: Path, target: Path) -> None:
-    """Copy the regular files directly in ``source`` (a reference run's data caches) into
-    ``target``."""
-    for path in source.iterdir():
-        if path.is_file() and not path.name.startswith(("ipc-", ".kernel", "kernel")):
-            shutil.copy2(path, target / path.name)
