@@ -791,7 +791,7 @@ REVIEW_RECURSION = ("from course_utils.training import stf_forward_fused\n\n_ONE
 
 TMPFS_FILLER = """
 chunk = b"x" * (64 << 20)
-for k in range(60):  # 3.75 GB in the sandbox's in-memory folders
+for k in range(24):  # 1.5 GB in the sandbox's in-memory folders
     with open(f"{('/tmp', '/dev/shm')[k % 2]}/fill{k}", "wb") as handle:
         handle.write(chunk)
 """ + STF_CAT
@@ -914,10 +914,6 @@ def _ch03_attacks(host, folder: Path) -> list[Attack]:
                "hidden cases, so none of the data",
                one(HIDDEN_THREAD_NAME), t, "left running", ("left a thread running",),
                forbidden=("LEAK",)),
-        Attack("tmpfs_files",
-               "3.75 GB of files in /tmp and /dev/shm (the sandbox's in-memory folders): "
-               "counted with the processes' memory, memory limit",
-               one(TMPFS_FILLER if BWRAP else STF_ZEROS), t, "memory limit", bwrap=True),
         Attack("kill_sandbox_init",
                "kill(1), kill(-1) and kill(0) with SIGKILL and SIGTERM from the task cell: "
                "only the sandbox dies, crashed",
@@ -1134,7 +1130,8 @@ for root in ("/reference-data", "/home/student", "/tmp"):
     for folder, _, files in os.walk(root):
         for name in files:
             try:
-                text = open(os.path.join(folder, name), errors="ignore").read()
+                with open(os.path.join(folder, name), errors="ignore") as handle:
+                    text = handle.read(1 << 20)  # the first MB: sources are small
             except OSError:
                 continue
             for needle in ("z_next", "self.a * x", "log_stretch", "def call", "J[:, 0, 0]"):
@@ -1228,6 +1225,8 @@ class Direct:
     memory_gb: float = MEMORY_GB
     hole: str | None = None
     bwrap: bool = False
+    timeout: float = TIMEOUT  # a memory hog on memory the machine has not touched before
+    # can take longer to reach its limit than a task's usual time limit
 
 
 DEV_TMPFS = """
@@ -1303,8 +1302,8 @@ CHILDREN = """
 import subprocess, sys, time
 
 _children = [subprocess.Popen([sys.executable, "-c",
-                               "import time; block = b'x' * (1200 << 20); time.sleep(60)"])
-             for _ in range(3)]  # 3.6 GB together, each far below the limit
+                               "import time; block = b'x' * (400 << 20); time.sleep(60)"])
+             for _ in range(3)]  # 1.2 GB together, each far below the limit
 time.sleep(30)
 """ + STF_CAT
 
@@ -1351,11 +1350,16 @@ def _direct_cases(host) -> list[Direct]:
                "read-only in the sandbox, the first write fails (OSError), failed",
                CH03, "task1", DEV_TMPFS, "failed", ("Read-only file system",), memory_gb=1,
                bwrap=True),
+        Direct("tmpfs_files",
+               "1.5 GB of files in /tmp and /dev/shm (the sandbox's in-memory folders) under a "
+               "1 GB limit: counted with the processes' memory, memory limit",
+               CH03, "task1", TMPFS_FILLER, "memory limit", memory_gb=1, bwrap=True,
+               timeout=60),
         Direct("memfd_files",
                "1.6 GB in memfd_create files held open (shared memory that is neither mapped "
                "nor in a folder): the monitor counts the memfd files each process holds "
                "open, under a 1 GB limit: memory limit",
-               CH03, "task1", MEMFD, "memory limit", memory_gb=1),
+               CH03, "task1", MEMFD, "memory limit", memory_gb=1, timeout=60),
         Direct("frame_walk_review_off",
                "review off: the callers' frames searched for the expected predictions; the "
                "judge runs in a judge process of the grader's, so there are none",
@@ -1373,9 +1377,10 @@ def _direct_cases(host) -> list[Direct]:
                forbidden=("z~_t", SECRET, "BEGIN SOLUTION", "diff --git"), review=False,
                bwrap=True),
         Direct("child_processes_review_off",
-               "review off: three child processes of 1.2 GB each (3.6 GB together, each "
-               "below the 3 GB limit): the monitor adds them up, memory limit",
-               CH03, "task1", CHILDREN, "memory limit", review=False),
+               "review off: three child processes of 400 MB each (1.2 GB together, each "
+               "below the 1 GB limit): the monitor adds them up, memory limit",
+               CH03, "task1", CHILDREN, "memory limit", review=False, memory_gb=1,
+               timeout=60),
         Direct("process_left_running_review_off",
                "review off: a subprocess left running after a correct cell: the grader looks "
                "for leftovers before the worker ends, left running",
@@ -1413,7 +1418,7 @@ def _direct_cases(host) -> list[Direct]:
 def _run_direct(case: Direct, scratch: Path) -> TaskResult:
     reference = load_reference(case.chapter, ROOT / "solutions")
     task = next(t for t in reference.tasks if t.id == case.task)
-    settings = Settings(timeout=TIMEOUT, memory=int(case.memory_gb * 2**30),
+    settings = Settings(timeout=case.timeout, memory=int(case.memory_gb * 2**30),
                         sandbox="bwrap" if BWRAP else "none", salt=HIDDEN_SEED,
                         review=case.review)
     folder = Path(tempfile.mkdtemp(prefix=f"{case.name}-", dir=scratch))
