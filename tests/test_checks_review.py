@@ -275,3 +275,41 @@ def test_strip_check_calls_keeps_other_statements_on_the_line():
 def test_strip_check_calls_with_a_form_feed_in_a_string():
     source = 's = "a\x0cb"\ncheck_f(f)\nx = 1'
     assert strip_check_calls(source) == 's = "a\x0cb"\nx = 1'
+
+
+@pytest.mark.parametrize("chapter, check, source, name", [
+    ("04_plrnn_max_lyapunov", "check_plrnn_jacobians",
+     "def orbit_jacobians(model, Z):\n    return model.jacobian(Z)", "jacobian"),
+    ("01_henon_keras_rnn", "check_henon_jacobian",
+     "from course_utils.henon import henon_jacobian as hj\n"
+     "def henon_jacobian(z, a=1.4, b=0.3):\n    return hj(z, a, b)", "henon_jacobian"),
+    ("01_henon_keras_rnn", "check_lyapunov_qr",
+     "def lyapunov_qr(jacobians, transient=0):\n"
+     "    return lyapunov_from_jacobians(jacobians, transient=transient)",
+     "lyapunov_from_jacobians"),
+    ("02_keras_rnn_lyapunov", "check_simple_rnn_jacobian",
+     "from course_utils import keras_lyapunov\n"
+     "def simple_rnn_jacobian(cell, x, h):\n"
+     "    return keras_lyapunov.simple_rnn_jacobian(cell, x, h)", "simple_rnn_jacobian"),
+    ("06_gtf_lorenz", "check_gtf_forward",
+     "import course_utils.training\n"
+     "def gtf_forward(model, x, alpha):\n"
+     "    return course_utils.training.gtf_forward(model, x, alpha)", "gtf_forward"),
+    ("07_rnn_fixed_points", "check_rnn_jacobians",
+     "def rnn_jacobians(rnn, u, h):\n    return Linearization(rnn).jacobian(u, h)",
+     "Linearization"),
+    ("07_rnn_fixed_points", "check_stability_classification",
+     "def classify(eigenvalues):\n    return classify_fixed_point(eigenvalues)",
+     "classify_fixed_point"),
+    ("08_lru_modal_dynamics", "check_scan_operator",
+     "from course_utils.lru import scan_operator\n"
+     "def combine(e1, e2):\n    return scan_operator(e1, e2)", "scan_operator"),
+])
+def test_the_package_answers_in_the_check_tests_are_flagged(chapter, check, source, name):
+    """The check tests also pass the package's own functions to the checks (they are the
+    reference, so they pass); in grading they are the answers a task may not use."""
+    findings = review(source, declaration_of(chapter, check), namespace={
+        "Linearization": "course_utils.linearization.Linearization",
+        "classify_fixed_point": "course_utils.linearization.classify_fixed_point",
+        "lyapunov_from_jacobians": "course_utils.lyapunov.lyapunov_from_jacobians"})
+    assert name in _names(findings), findings

@@ -1127,7 +1127,9 @@ import os
 
 found = []
 for root in ("/reference-data", "/home/student", "/tmp"):
-    for folder, _, files in os.walk(root):
+    for folder, dirs, files in os.walk(root):
+        # (a clone under /tmp has its environment and the public package bound there)
+        dirs[:] = [d for d in dirs if d not in (".venv", "site-packages", "course_utils")]
         for name in files:
             try:
                 with open(os.path.join(folder, name), errors="ignore") as handle:
