@@ -540,11 +540,9 @@ def test_qr_fitted_to_the_visible_dimensions_fails_a_hidden_case():
 # ---- the three parts of the checks: cases, probe, judge ---------------------------------
 
 import inspect  # noqa: E402
-import json  # noqa: E402
 
 from course_utils.checks import henon as henon_checks  # noqa: E402
 from course_utils.checks._common import run_check  # noqa: E402
-from course_utils.checks.observations import encode  # noqa: E402
 
 from checks_support import graded, judged_without_tensorflow  # noqa: E402
 
@@ -580,32 +578,6 @@ def test_correct_functions_pass_hidden_cases_with_any_salt(fn, capsys):
     for salt in salts:
         run_check(check, (fn,), hidden=True, salt=salt)
     assert capsys.readouterr().out.count("\u2713") == len(salts)
-
-
-def test_checks_are_registered_under_their_names():
-    assert set(henon_checks.CHECKS) == {"check_henon_cell", "check_henon_jacobian",
-                                        "check_lyapunov_qr"}
-    for name, check in henon_checks.CHECKS.items():
-        assert check.name == name and check.chapter == henon_checks.CHAPTER
-
-
-@pytest.mark.parametrize("salt", [None, *SALTS])
-def test_case_params_are_json(salt):
-    for check in henon_checks.CHECKS.values():
-        for case in check.cases(True, salt):
-            assert json.loads(json.dumps(case.params)) == case.params
-            encode(case.params)
-    for check in (henon_checks.HENON_CELL, henon_checks.HENON_JACOBIAN):
-        for case in check.cases(True, salt, a=np.float64(1.3), b=0.25):
-            assert json.loads(json.dumps(case.params)) == case.params
-
-
-def test_salt_changes_the_hidden_inputs_only():
-    for check in henon_checks.CHECKS.values():
-        plain, salted = check.cases(True, None), check.cases(True, 5)
-        assert [c for c in plain if not c.hidden] == [c for c in salted if not c.hidden]
-        assert all(p.params != s.params for p, s in zip(plain, salted) if p.hidden)
-        assert check.cases(False, 5) == [c for c in plain if not c.hidden]
 
 
 def test_the_parameters_a_and_b_reach_the_cases():

@@ -408,11 +408,9 @@ def test_rnn_qr_names_a_wrong_jacobian_of_task_one(tf):
 # ---- the three parts of the checks: cases, probe, judge ---------------------------------
 
 import inspect  # noqa: E402
-import json  # noqa: E402
 
 from course_utils.checks import keras_rnn as rnn_checks  # noqa: E402
 from course_utils.checks._common import run_check  # noqa: E402
-from course_utils.checks.observations import encode  # noqa: E402
 
 from checks_support import graded, judged_without_tensorflow  # noqa: E402
 
@@ -443,28 +441,6 @@ def test_correct_spectra_pass_hidden_cases_with_any_salt(tf, index, capsys):
     for salt in salts:
         run_check(rnn_checks.RNN_QR, (SPECTRUM_VARIANTS[index],), hidden=True, salt=salt)
     assert capsys.readouterr().out.count("\u2713 QR accumulation") == len(salts)
-
-
-def test_checks_are_registered_under_their_names():
-    assert set(rnn_checks.CHECKS) == {"check_simple_rnn_jacobian", "check_rnn_qr"}
-    for name, check in rnn_checks.CHECKS.items():
-        assert check.name == name and check.chapter == rnn_checks.CHAPTER
-
-
-@pytest.mark.parametrize("salt", [None, *SALTS])
-def test_case_params_are_json(salt):
-    for check in rnn_checks.CHECKS.values():
-        for case in check.cases(True, salt):
-            assert json.loads(json.dumps(case.params)) == case.params
-            encode(case.params)
-
-
-def test_salt_changes_the_hidden_inputs_only():
-    for check in rnn_checks.CHECKS.values():
-        plain, salted = check.cases(True, None), check.cases(True, 5)
-        assert [c for c in plain if not c.hidden] == [c for c in salted if not c.hidden]
-        assert all(p.params != s.params for p, s in zip(plain, salted) if p.hidden)
-        assert check.cases(False, 5) == [c for c in plain if not c.hidden]
 
 
 def test_visible_inputs_are_unchanged():

@@ -288,7 +288,6 @@ def test_scan_operator_fitted_to_visible_inputs_fails_hidden(fn, capsys):
 
 import inspect  # noqa: E402
 import io  # noqa: E402
-import json  # noqa: E402
 
 from course_utils.checks import lru as lru_checks  # noqa: E402
 from course_utils.checks._common import StudentError, judge_case, observe, run_check  # noqa: E402
@@ -306,28 +305,6 @@ def test_correct_variants_pass_hidden_cases_with_any_salt(check, fn, capsys):
     for salt in SALTS:
         run_check(check, (fn,), hidden=True, salt=salt)
     assert capsys.readouterr().out.count("\u2713") == len(SALTS)
-
-
-def test_checks_are_registered_under_their_names():
-    assert set(lru_checks.CHECKS) == {"check_lru_eigenvalues", "check_scan_operator"}
-    for name, check in lru_checks.CHECKS.items():
-        assert check.name == name and check.chapter == lru_checks.CHAPTER
-
-
-@pytest.mark.parametrize("salt", [None, *SALTS])
-def test_case_params_are_json(salt):
-    for check in lru_checks.CHECKS.values():
-        for case in check.cases(True, salt):
-            assert json.loads(json.dumps(case.params)) == case.params
-            encode(case.params)
-
-
-def test_salt_changes_the_hidden_inputs_only():
-    for check in lru_checks.CHECKS.values():
-        plain, salted_ = check.cases(True, None), check.cases(True, 5)
-        visible = [c for c in plain if not c.hidden]
-        assert visible == [c for c in salted_ if not c.hidden]
-        assert all(p.params != s.params for p, s in zip(plain, salted_) if p.hidden)
 
 
 def test_passed_line_shows_the_visible_moduli():

@@ -22,8 +22,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
+import importlib
+import inspect
 import itertools
 import linecache
+import re
 import secrets
 import textwrap
 import time
@@ -51,6 +54,23 @@ SALTS = (3, 2024, 987_654_321)  # the fast tests' hidden-case salts
 # Each source is a whole task cell; its first line names the variant of the check test it is.
 
 # ------------------------------------------------------------------ 01 the Henon map (Keras)
+
+def _from(module: str, function: str, name: str, what: str) -> str:
+    """A correct variant of the check tests (``module``'s ``function``), as the task cell a
+    student would hand in: the same code, under the name the task defines, after the
+    test module's imports that it uses."""
+    test_module = importlib.import_module(module)
+    source = textwrap.dedent(inspect.getsource(getattr(test_module, function)))
+    source = re.sub(rf"^def {re.escape(function)}\(", f"def {name}(", source, count=1,
+                    flags=re.M)
+    used = {n.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Name)}
+    imports = []
+    for node in ast.parse(inspect.getsource(test_module)).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and used & {
+                (a.asname or a.name).split(".")[0] for a in node.names}:
+            imports.append(ast.unparse(node))
+    return "\n".join([f"# {function}: {what}", *imports, source])
+
 
 _HENON_CELL = '''
 # {name}
@@ -139,21 +159,8 @@ def lyapunov_qr(jacobians, transient=0):
         logs.append(np.log(np.abs(np.diagonal(R))))
     return -np.sort(-np.mean(logs, axis=0))
 ''',
-        '''
-# qr_signs_fixed: Householder signs normalised so that diag R > 0
-def lyapunov_qr(jacobians, transient=0):
-    """Lyapunov exponents (per step, natural log, descending) from Jacobians (T, d, d)."""
-    jacobians = np.asarray(jacobians, dtype=np.float64)
-    T, d, _ = jacobians.shape
-    Q, total = np.eye(d), np.zeros(d)
-    for t in range(T):
-        Q, R = np.linalg.qr(jacobians[t] @ Q)
-        signs = np.sign(np.diag(R))
-        Q, R = Q * signs, signs[:, None] * R
-        if t >= transient:
-            total += np.log(np.diag(R))
-    return np.sort(total)[::-1] / (T - transient)
-''',
+        _from('test_checks_henon', 'qr_signs_fixed', 'lyapunov_qr',
+          'Householder signs normalised so that diag R > 0'),
         '''
 # qr_tf: with tf.linalg.qr, returned as a NumPy array
 def lyapunov_qr(jacobians, transient=0):
@@ -207,14 +214,8 @@ def simple_rnn_jacobian(cell, x, h):
         h_next = cell(x, [h])[0]
     return tape.batch_jacobian(h_next, h)
 ''',
-        '''
-# jac_numpy: in NumPy from the weights' values, an array
-def simple_rnn_jacobian(cell, x, h):
-    """d h_next / d h of a tanh SimpleRNN cell at (x, h), batched: (B, H, H)."""
-    kernel, recurrent, bias = (np.asarray(w) for w in cell.get_weights())
-    a = np.asarray(x) @ kernel + np.asarray(h) @ recurrent + bias
-    return np.stack([np.diag(1 - np.tanh(row) ** 2) @ recurrent.T for row in a])
-''',
+        _from('test_checks_keras_rnn', 'jac_numpy', 'simple_rnn_jacobian',
+          "in NumPy from the weights' values, an array"),
         '''
 # jac_einsum_from_the_step: tanh' from the new state, 1 - h_next^2, and an einsum
 def simple_rnn_jacobian(cell, x, h):
@@ -258,58 +259,12 @@ def lyapunov_spectrum_eager(cell, inputs, h0, k):
 
 CH03 = {
     "task1": [
-        '''
-# clone_and_write: forcing written into a copy of the state, predictions into a tensor
-def stf_forward(model, x, tau_f):
-    """Sparsely forced predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    z = x.new_zeros(B, model.M)
-    out = x.new_empty(B, T, N)
-    for t in range(T):
-        if t % tau_f == 0:
-            z = z.clone()
-            z[:, :N] = x[:, t]
-        z = model(z)
-        out[:, t] = z[:, :N]
-    return out
-''',
-        '''
-# where_mask: torch.where and a padded copy of the data, the forcing times built first
-import torch.nn.functional as F
-
-
-def stf_forward(model, x, tau_f):
-    """Sparsely forced predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    M = model.M
-    observed = torch.arange(M) < N
-    forcing = set(range(0, T, tau_f))
-    z = torch.zeros(B, M, dtype=x.dtype, device=x.device)
-    predictions = []
-    for t in range(T):
-        if t in forcing:
-            z = torch.where(observed, F.pad(x[:, t], (0, M - N)), z)
-        z = model.forward(z)
-        predictions.append(z[..., :N])
-    return torch.stack(predictions).permute(1, 0, 2)
-''',
-        '''
-# additive_correction: forcing as z + (x - z[:N]) in the observed units
-import torch.nn.functional as F
-
-
-def stf_forward(model, x, tau_f):
-    """Sparsely forced predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    z = x.new_zeros(B, model.M)
-    predictions = []
-    for t in range(T):
-        if not t % tau_f:
-            z = z + F.pad(x[:, t] - z[:, :N], (0, model.M - N))
-        z = model(z)
-        predictions.append(model.observe(z))
-    return torch.stack(predictions, dim=1)
-''',
+        _from('test_checks_stf', 'clone_and_write', 'stf_forward',
+          'forcing written into a copy of the state, predictions into a tensor'),
+        _from('test_checks_stf', 'where_mask', 'stf_forward',
+          'torch.where and a padded copy of the data, the forcing times built first'),
+        _from('test_checks_stf', 'additive_correction', 'stf_forward',
+          'forcing as z + (x - z[:N]) in the observed units'),
     ],
 }
 
@@ -317,70 +272,20 @@ def stf_forward(model, x, tau_f):
 
 CH04 = {
     "task1": [
-        '''
-# _per_state: torch.autograd.functional.jacobian, one state at a time
-def orbit_jacobians(model, Z):
-    """The Jacobians dF/dz at the states Z (T, M): shape (T, M, M)."""
-    return torch.stack([torch.autograd.functional.jacobian(model, z) for z in Z])
-''',
-        '''
-# _functorch: vmap of jacrev
-from torch.func import jacrev, vmap
-
-
-def orbit_jacobians(model, Z):
-    """The Jacobians dF/dz at the states Z (T, M): shape (T, M, M)."""
-    return vmap(jacrev(model))(Z)
-''',
-        '''
-# _analytic: diag(A) + W1 diag(ReLU'(W2 z + h2)) W2, batched
-def orbit_jacobians(model, Z):
-    """The Jacobians dF/dz at the states Z (T, M): shape (T, M, M)."""
-    active = (Z @ model.W2.T + model.h2 > 0).to(Z.dtype)
-    return torch.diag(model.A) + model.W1 @ (active[:, :, None] * model.W2)
-''',
+        _from('test_checks_naive_product', '_per_state', 'orbit_jacobians',
+          'torch.autograd.functional.jacobian, one state at a time'),
+        _from('test_checks_naive_product', '_functorch', 'orbit_jacobians',
+          'vmap of jacrev'),
+        _from('test_checks_naive_product', '_analytic', 'orbit_jacobians',
+          "diag(A) + W1 diag(ReLU'(W2 z + h2)) W2, batched"),
     ],
     "task2": [
-        '''
-# _svdvals_on_flipped: the Jacobians flipped, svdvals, inf appended after an overflow
-def naive_norms(J):
-    """||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1|| (spectral norms), shape (T,)."""
-    values = []
-    P = None
-    for Jt in J.flip(0):
-        P = Jt if P is None else P @ Jt
-        if not torch.isfinite(P).all():
-            break
-        values.append(torch.linalg.svdvals(P)[0])
-    rest = J.new_full((J.shape[0] - len(values),), float("inf"))
-    return torch.cat([torch.stack(values), rest])
-''',
-        '''
-# _nan_after_overflow: keeps multiplying; nan for every product that is not finite
-def naive_norms(J):
-    """||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1|| (spectral norms), shape (T,)."""
-    T = J.shape[0]
-    norms = J.new_empty(T)
-    P = torch.eye(J.shape[1], dtype=J.dtype)
-    for n in range(T):
-        P = P @ J[T - 1 - n]
-        norms[n] = torch.linalg.norm(P, 2) if torch.isfinite(P).all() else float("nan")
-    return norms
-''',
-        '''
-# _products_first: all products first, then one batched norm of the finite ones
-def naive_norms(J):
-    """||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1|| (spectral norms), shape (T,)."""
-    T = J.shape[0]
-    products = [J[-1]]
-    for n in range(1, T):
-        products.append(products[-1] @ J[T - 1 - n])
-    products = torch.stack(products)
-    finite = torch.isfinite(products).all(dim=(1, 2))
-    norms = torch.full((T,), float("inf"), dtype=J.dtype)
-    norms[finite] = torch.linalg.matrix_norm(products[finite], ord=2)
-    return norms
-''',
+        _from('test_checks_naive_product', '_svdvals_on_flipped', 'naive_norms',
+          'the Jacobians flipped, svdvals, inf appended after an overflow'),
+        _from('test_checks_naive_product', '_nan_after_overflow', 'naive_norms',
+          'keeps multiplying; nan for every product that is not finite'),
+        _from('test_checks_naive_product', '_products_first', 'naive_norms',
+          'all products first, then one batched norm of the finite ones'),
     ],
 }
 
@@ -388,56 +293,12 @@ def naive_norms(J):
 
 CH05 = {
     "task1": [
-        '''
-# two_loops: the warm-up in one loop, the sparse forcing in a second, with a step counter
-def stf_forward_warmup(model, x, tau_f, warmup):
-    """Predictions (B, T, N) with forcing at every t < warmup, then every tau_f steps."""
-    B, T, N = x.shape
-    z = x.new_zeros(B, model.M)
-    predictions = []
-    for t in range(warmup):
-        z = model(torch.cat([x[:, t], z[:, N:]], dim=-1))
-        predictions.append(z[:, :N])
-    since = 0
-    for t in range(warmup, T):
-        if since == 0:
-            z = torch.cat([x[:, t], z[:, N:]], dim=-1)
-        z = model(z)
-        predictions.append(z[:, :N])
-        since = (since + 1) % tau_f
-    return torch.stack(predictions, dim=1)
-''',
-        '''
-# mask_and_clone: a boolean forcing mask built first; forcing by writing into a copy
-def stf_forward_warmup(model, x, tau_f, warmup):
-    """Predictions (B, T, N) with forcing at every t < warmup, then every tau_f steps."""
-    B, T, N = x.shape
-    t = torch.arange(T)
-    forced = (t < warmup) | ((t - warmup) % tau_f == 0)
-    z = torch.zeros(B, model.M, dtype=x.dtype)
-    out = x.new_zeros(B, T, N)
-    for step in range(T):
-        if forced[step]:
-            z = z.clone()
-            z[:, :N] = x[:, step]
-        z = model(z)
-        out[:, step] = model.observe(z)
-    return out
-''',
-        '''
-# same_remainder: t = warmup + n tau_f written as t % tau_f == warmup % tau_f
-def stf_forward_warmup(model, x, tau_f, warmup):
-    """Predictions (B, T, N) with forcing at every t < warmup, then every tau_f steps."""
-    B, T, N = x.shape
-    z = x.new_zeros(B, model.M)
-    predictions = []
-    for t in range(T):
-        if t < warmup or (t >= warmup and t % tau_f == warmup % tau_f):
-            z = torch.cat((x[:, t], z[:, N:]), 1)
-        z = model(z)
-        predictions.append(model.observe(z))
-    return torch.stack(predictions, 1)
-''',
+        _from('test_checks_warmup', 'two_loops', 'stf_forward_warmup',
+          'the warm-up in one loop, the sparse forcing in a second, with a step counter'),
+        _from('test_checks_warmup', 'mask_and_clone', 'stf_forward_warmup',
+          'a boolean forcing mask built first; forcing by writing into a copy'),
+        _from('test_checks_warmup', 'same_remainder', 'stf_forward_warmup',
+          't = warmup + n tau_f written as t % tau_f == warmup % tau_f'),
     ],
 }
 
@@ -445,50 +306,12 @@ def stf_forward_warmup(model, x, tau_f, warmup):
 
 CH06 = {
     "task1": [
-        '''
-# solution: the mixture (1 - a) z + a x, a = 1 at the first step
-def gtf_forward(model, x, alpha):
-    """GTF predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    z = x.new_zeros(B, model.M)
-    predictions = []
-    for t in range(T):
-        a = 1.0 if t == 0 else alpha
-        z = torch.cat([(1 - a) * z[:, :N] + a * x[:, t], z[:, N:]], dim=-1)
-        z = model(z)
-        predictions.append(model.observe(z))
-    return torch.stack(predictions, dim=1)
-''',
-        '''
-# towards_the_data: a step z + alpha (x - z), the first state built before the loop
-def gtf_forward(model, x, alpha):
-    """GTF predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    z = torch.cat([x[:, 0], x.new_zeros(B, model.M - N)], dim=1)
-    predictions = [model.observe(model(z))]
-    z = model(z)
-    for t in range(1, T):
-        observed = z[:, :N] + alpha * (x[:, t] - z[:, :N])
-        z = model(torch.cat((observed, z[:, N:]), 1))
-        predictions.append(z[:, :N])
-    return torch.stack(predictions, 1)
-''',
-        '''
-# mask_and_clone: torch.lerp written into a copy, with a tensor of weights per step
-def gtf_forward(model, x, alpha):
-    """GTF predictions (B, T, N) of x[:, t + 1] from forcing signals x (B, T, N)."""
-    B, T, N = x.shape
-    weights = torch.full((T,), float(alpha), dtype=x.dtype)
-    weights[0] = 1
-    z = torch.zeros(B, model.M, dtype=x.dtype)
-    out = x.new_zeros(B, T, N)
-    for t in range(T):
-        z = z.clone()
-        z[:, :N] = torch.lerp(z[:, :N], x[:, t], weights[t])
-        z = model(z)
-        out[:, t] = model.observe(z)
-    return out
-''',
+        _from('test_checks_gtf', 'solution', 'gtf_forward',
+          'the mixture (1 - a) z + a x, a = 1 at the first step'),
+        _from('test_checks_gtf', 'towards_the_data', 'gtf_forward',
+          'a step z + alpha (x - z), the first state built before the loop'),
+        _from('test_checks_gtf', 'mask_and_clone', 'gtf_forward',
+          'torch.lerp written into a copy, with a tensor of weights per step'),
     ],
 }
 
@@ -496,22 +319,10 @@ def gtf_forward(model, x, alpha):
 
 CH07 = {
     "task1": [
-        '''
-# jacobians_diag: diag(1 - h_next^2) from a step of the network itself
-def rnn_jacobians(rnn, u, h):
-    """J_h (H, H) and J_u (H, I) of one step of a tanh nn.RNN at the input u and state h."""
-    h_next = rnn(u[None, None], h[None, None])[1].reshape(-1)
-    D = torch.diag(1 - h_next ** 2)
-    return D @ rnn.weight_hh_l0, D @ rnn.weight_ih_l0
-''',
-        '''
-# jacobians_functional: torch.autograd.functional.jacobian of one step, by (u, h)
-def rnn_jacobians(rnn, u, h):
-    """J_h (H, H) and J_u (H, I) of one step of a tanh nn.RNN at the input u and state h."""
-    J_u, J_h = torch.autograd.functional.jacobian(
-        lambda uu, hh: rnn(uu[None, None], hh[None, None])[1].reshape(-1), (u, h))
-    return J_h, J_u
-''',
+        _from('test_checks_fixed_points', 'jacobians_diag', 'rnn_jacobians',
+          'diag(1 - h_next^2) from a step of the network itself'),
+        _from('test_checks_fixed_points', 'jacobians_functional', 'rnn_jacobians',
+          'torch.autograd.functional.jacobian of one step, by (u, h)'),
         '''
 # jacobians_loops: entry by entry, in Python loops
 def rnn_jacobians(rnn, u, h):
@@ -564,45 +375,12 @@ def affine_prediction(rnn, u, h, du, dh):
 ''',
     ],
     "task3": [
-        '''
-# classify_numpy: moduli in NumPy, max and min against 1
-def classify(eigenvalues):
-    """'stable', 'unstable' or 'saddle', with ' (oscillatory)' if an eigenvalue is complex."""
-    ev = eigenvalues.numpy()
-    m = np.abs(ev)
-    kind = "stable" if m.max() < 1 else "unstable" if m.min() > 1 else "saddle"
-    return f"{kind} (oscillatory)" if np.any(ev.imag != 0) else kind
-''',
-        '''
-# classify_loop: counted in a Python loop over complex numbers
-def classify(eigenvalues):
-    """'stable', 'unstable' or 'saddle', with ' (oscillatory)' if an eigenvalue is complex."""
-    below = above = 0
-    oscillatory = False
-    for z in eigenvalues.tolist():
-        r = (z.real ** 2 + z.imag ** 2) ** 0.5
-        below += r < 1
-        above += r > 1
-        oscillatory = oscillatory or abs(z.imag) > 1e-9
-    n = len(eigenvalues)
-    kind = "stable" if below == n else "unstable" if above == n else "saddle"
-    return kind + " (oscillatory)" * oscillatory
-''',
-        '''
-# classify_squared_moduli: |lambda|^2 from the real and imaginary parts
-def classify(eigenvalues):
-    """'stable', 'unstable' or 'saddle', with ' (oscillatory)' if an eigenvalue is complex."""
-    m2 = eigenvalues.real ** 2 + eigenvalues.imag ** 2
-    if torch.all(m2 < 1):
-        kind = "stable"
-    elif torch.all(m2 > 1):
-        kind = "unstable"
-    else:
-        kind = "saddle"
-    if torch.any(eigenvalues.imag.abs() > 1e-6):
-        kind += " (oscillatory)"
-    return kind
-''',
+        _from('test_checks_fixed_points', 'classify_numpy', 'classify',
+          'moduli in NumPy, max and min against 1'),
+        _from('test_checks_fixed_points', 'classify_loop', 'classify',
+          'counted in a Python loop over complex numbers'),
+        _from('test_checks_fixed_points', 'classify_squared_moduli', 'classify',
+          '|lambda|^2 from the real and imaginary parts'),
     ],
 }
 
@@ -635,30 +413,12 @@ def lru_eigenvalues(nu_log, theta_log):
 ''',
     ],
     "task2": [
-        '''
-# combine_list: torch.mul and torch.addcmul, a list
-def combine(e1, e2):
-    """(a1, b1) then (a2, b2): the pair (a2 a1, a2 b1 + b2)."""
-    return [torch.mul(e2[0], e1[0]), torch.addcmul(e2[1], e2[0], e1[1])]
-''',
-        '''
-# combine_parts: complex products written out with real and imaginary parts
-def combine(e1, e2):
-    """(a1, b1) then (a2, b2): the pair (a2 a1, a2 b1 + b2)."""
-    (a1, b1), (a2, b2) = e1, e2
-
-    def mul(x, y):
-        return torch.complex(x.real * y.real - x.imag * y.imag,
-                             x.real * y.imag + x.imag * y.real)
-    return mul(a2, a1), mul(a2, b1) + b2
-''',
-        '''
-# combine_complex128: everything converted to complex128 first
-def combine(e1, e2):
-    """(a1, b1) then (a2, b2): the pair (a2 a1, a2 b1 + b2)."""
-    (a1, b1), (a2, b2) = ((x.to(torch.complex128) for x in e) for e in (e1, e2))
-    return a2 * a1, a2 * b1 + b2
-''',
+        _from('test_checks_lru', 'combine_list', 'combine',
+          'torch.mul and torch.addcmul, a list'),
+        _from('test_checks_lru', 'combine_parts', 'combine',
+          'complex products written out with real and imaginary parts'),
+        _from('test_checks_lru', 'combine_complex128', 'combine',
+          'everything converted to complex128 first'),
     ],
 }
 
