@@ -30,14 +30,14 @@ $(STAMP): pyproject.toml
 ## The whole test suite, in quick mode: unit tests, release --check, every exercise
 ## template, every solution under nbval, and a book build smoke test.
 test: $(STAMP)
-	$(BIN)/python -m course_utils.notebooks nbval --out _build/nbval
+	$(BIN)/python -m course_utils.authoring.release nbval --out _build/nbval
 	COURSE_QUICK=1 $(BIN)/python -m pytest tests _build/nbval --nbval-lax -p no:cacheprovider
 
 ## Every solution in full mode (no COURSE_QUICK) under nbval, on whatever device
 ## runtime.device() picks; the executed notebooks are written to _build/executed.
 ## The notebooks-gpu workflow runs this on a GPU runner.
 test-full: $(STAMP)
-	$(BIN)/python -m course_utils.notebooks nbval --out _build/nbval-full
+	$(BIN)/python -m course_utils.authoring.release nbval --out _build/nbval-full
 	env -u COURSE_QUICK $(BIN)/python -m pytest _build/nbval-full --nbval-lax \
 	  --nbval-cell-timeout 3600 --executed-dir _build/executed -p no:cacheprovider
 
@@ -47,10 +47,10 @@ book: $(STAMP)
 
 ## Regenerate exercise templates and paired notebooks after editing solutions/*.py.
 release: $(STAMP)
-	$(BIN)/python -m course_utils.notebooks release
+	$(BIN)/python -m course_utils.authoring.release release
 
 check-release: $(STAMP)
-	$(BIN)/python -m course_utils.notebooks release --check
+	$(BIN)/python -m course_utils.authoring.release release --check
 
 clean:
 	rm -rf _build book/_build

@@ -36,8 +36,8 @@ def main(argv=None):
     import torch
 
     from course_utils.models import ShallowPLRNN
-    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS
-    from course_utils.training import forced_forward_fused, forcing_weights, stf_loss
+    from course_utils.reconstruction import GTF_DEFAULTS, STF_DEFAULTS
+    from course_utils.training import forced_forward_fused, forcing_weights, prediction_loss
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=15)
@@ -66,7 +66,7 @@ def main(argv=None):
             start = time.perf_counter()
             for _ in range(args.passes):
                 model.zero_grad()
-                stf_loss(forced_forward_fused(model, x, weights), y).backward()
+                prediction_loss(forced_forward_fused(model, x, weights), y).backward()
             times[name].append((time.perf_counter() - start) / args.passes * 1e3)
     _print_times(times, "ms_per_pass", lambda name: dict(
         **forcing[name], M=args.M, L=args.L, batch=args.batch, T=args.T,
@@ -93,7 +93,7 @@ def _time_updates(args):
     from pathlib import Path
 
     from course_utils.data import lorenz_dataset
-    from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
+    from course_utils.reconstruction import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
 
     with tempfile.TemporaryDirectory() as folder:
         X = lorenz_dataset(Path(folder) / "lorenz_data.pt")["train"]

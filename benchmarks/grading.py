@@ -4,8 +4,8 @@ Makes N submissions (default 30) from chapter 04's exercise template, as a class
 them in: correct solutions written three ways, the usual mistakes (transposed Jacobians,
 a list for a tensor, a hard-coded length caught by the hidden cases), a crash, a syntax
 error, and untouched templates; zips them, and grades the zip with
-``python -m course_utils.grade`` (``--workers``, default 2, and the default limits). The
-solution variants are those of ``tests/test_grading.py``.
+``python -m course_utils.grading`` (``--workers``, default 2, and the default limits). The
+solution variants are those of ``tests/grading/test_grade.py``.
 
 With ``--before REV`` the same class is graded, in the same run, by the grader of the git
 revision REV as well (checked out into a temporary worktree and run with this
@@ -93,9 +93,12 @@ def _grade(archive: Path, out: Path, workers: int, solutions: Path,
     """Run one grader in a process of its own; its wall time, peak memory and results."""
     argv = ["04", str(archive), "--out", str(out), "--workers", str(workers),
             "--solutions", str(solutions), "--quiet"]
-    code = ("import resource, runpy, sys\n"
-            f"sys.argv = ['course_utils.grade', *{argv!r}]\n"
-            "try:\n    runpy.run_module('course_utils.grade', run_name='__main__')\n"
+    # an older revision's grader was the module course_utils.grade
+    code = ("import importlib.util, resource, runpy, sys\n"
+            "cli = ('course_utils.grading' if importlib.util.find_spec("
+            "'course_utils.grading.__main__') else 'course_utils.grade')\n"
+            f"sys.argv = [cli, *{argv!r}]\n"
+            "try:\n    runpy.run_module(cli, run_name='__main__')\n"
             "except SystemExit:\n    pass\n"
             "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n")
     env = dict(os.environ)

@@ -1,4 +1,4 @@
-"""Why is the STF reconstruction's λ_max low? A screen of the factors (issue 13).
+"""Why is the STF reconstruction's λ_max low? A screen of the factors.
 
 Trains chapter 03's shallow PLRNN by sparse teacher forcing, from the chapter's defaults
 before this study (``BASE``: M = 10, L = 100; the chapter now uses M = 20, L = 200, which
@@ -27,7 +27,7 @@ import time
 
 LAMBDA_TRUE = 0.9056
 
-#: The STF defaults before the study (chapter 03 until issue 13): every run changes these.
+#: The smaller STF settings the screen starts from (M=10, L=100): every run changes these.
 BASE = dict(M=10, L=100, N=3, seed=0,
             train=dict(n_steps=40_000, batch_size=32, seq_len=200, tau_f=25, warmup=0,
                        lr=3e-3, lr_end=1e-5, clip=10.0, seed=0))
@@ -42,14 +42,14 @@ RUNS = [
     ("clean data", {}, {}, 0.0, (0, 1)),
     ("constant lr", {}, dict(lr_end=3e-3), 0.05, (0, 1)),
     ("updates 20k", {}, dict(n_steps=20_000), 0.05, (0, 1)),
-    # second screen: capacity, noise level, learning-rate schedule
+    # capacity, noise level, learning-rate schedule
     ("L = 400", dict(L=400), {}, 0.05, (0,)),
     ("M = 20, L = 200", dict(M=20, L=200), {}, 0.05, (0,)),
     ("M = 20", dict(M=20), {}, 0.05, (0, 1)),
     ("lr 1e-3", {}, dict(lr=1e-3), 0.05, (0,)),
     ("noise 10 %", {}, {}, 0.10, (0,)),
     ("noise 2 %", {}, {}, 0.02, (0,)),
-    # third screen: does little noise hurt the new defaults too? (the y embedding has ~1 %)
+    # does little noise hurt the chapter's settings too? (the y embedding has ~1 %)
     ("M = 20, L = 200, noise 1 %", dict(M=20, L=200), {}, 0.01, (0,)),
 ]
 
@@ -65,8 +65,9 @@ def run(job):
     import torch
 
     from course_utils.metrics import power_spectrum_distance, state_space_divergence
-    from course_utils.pretrained import train_reconstruction
-    from course_utils.training import TrainingDiverged, evaluate_reconstruction
+    from course_utils.reconstruction import train_reconstruction
+    from course_utils.training import TrainingDiverged
+    from course_utils.evaluation import evaluate_reconstruction
 
     torch.set_num_threads(1)
     torch.manual_seed(seed)

@@ -1,4 +1,4 @@
-"""Quality benchmark of the Lorenz-63 reconstructions (issue 13's targets), trained from
+"""Quality benchmark of the Lorenz-63 reconstructions (against the quality targets), trained from
 scratch with the default settings the notebooks use: chapter 03 (STF, ``STF_DEFAULTS``),
 chapter 06 (GTF with resets, ``GTF_DEFAULTS``) and chapter 05 (x alone,
 ``STF_X_DEFAULTS``).
@@ -19,7 +19,7 @@ D_stsp target themselves. For the single-variable model D_H is that of x alone, 
 D_stsp that of the delay embeddings (x_t, x_{t-10}, x_{t-20}) of the generated and the
 true x.
 
-Targets (issue 13), on the course data set (8 orbits, horizon 100,000):
+Targets, on the course data set (8 orbits, horizon 100,000):
   STF: |lambda error| <= 2 %, D_stsp <= 1.3 x floor, D_H <= floor + 0.02;
   GTF: |lambda error| <= 1.5 %, the same D targets, training no longer than STF's;
   x alone: |lambda error| <= 5 %.
@@ -27,7 +27,7 @@ With ``--external DIR`` (by hand only: the public Lorenz-63 sets of ../shared/ex
 never read by tests) STF and GTF are also trained on the delay-embedded set
 (lorenz63_tde_train/test.npy) and on the full-state noisy set (lorenz63_on0.05_train.npy
 against lorenz63_test.npy), judged with 16 orbits and a horizon of 200,000 steps:
-|lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic (issue 13 asks
+|lambda error| <= 3 %, D_stsp <= 1.5 x floor, every orbit still chaotic (the target asks
 for 16 of 16, ``lambda_orbits_chaotic``; ``all_chaotic`` is the stricter 64 of 64).
 
 Three study options (not targets): ``--sets y`` trains on "course y", the course's own orbit
@@ -157,8 +157,8 @@ def _settings(method, seed, changes):
     """The settings of ``method`` ("stf", "gtf", "x" or "checkpoint", the shipped model's):
     the notebooks' defaults, with ``seed`` (if not None) for the initial model and the
     batches, and ``changes``."""
-    from course_utils.pretrained import (CHECKPOINT_DEFAULTS, GTF_DEFAULTS, STF_DEFAULTS,
-                                         STF_X_DEFAULTS)
+    from course_utils.pretrained import CHECKPOINT_DEFAULTS
+    from course_utils.reconstruction import GTF_DEFAULTS, STF_DEFAULTS, STF_X_DEFAULTS
 
     settings = dict(stf=STF_DEFAULTS, gtf=GTF_DEFAULTS, x=STF_X_DEFAULTS,
                     checkpoint=CHECKPOINT_DEFAULTS)[method]
@@ -199,8 +199,10 @@ def run(job):
 
     from course_utils.data import delay_embed
     from course_utils.metrics import power_spectrum_distance, state_space_divergence
-    from course_utils.pretrained import load_pretrained_plrnn, train_reconstruction
-    from course_utils.training import TrainingDiverged, evaluate_reconstruction
+    from course_utils.pretrained import load_pretrained_plrnn
+    from course_utils.reconstruction import train_reconstruction
+    from course_utils.training import TrainingDiverged
+    from course_utils.evaluation import evaluate_reconstruction
 
     method, key, external, seed, add_noise, changes, save = job
     set_name, n_orbits, horizon, targets = SETS[key]
@@ -277,7 +279,7 @@ def run(job):
 
 
 def plot(lines_file, figure_file):
-    """The figure of RESULTS.md's tenth screen: for each model and data set in the JSON
+    """The D_stsp figure of RESULTS.md (stsp_stretches.png): for each model and data set in the JSON
     lines, D_stsp of the model's free runs and of the true system's stretches, against the
     test and the training series (one marker per stretch), with the floor and the D_stsp
     target."""
@@ -345,7 +347,7 @@ def main(argv=None) -> int:
     parser.add_argument("--save", default=None, metavar="DIR",
                         help="save each trained model's state dict in DIR")
     parser.add_argument("--plot", nargs=2, metavar=("FILE", "PNG"), default=None,
-                        help="draw the tenth screen's figure from the JSON lines in FILE "
+                        help="draw RESULTS.md's D_stsp figure from the JSON lines in FILE "
                              "into PNG, and train nothing")
     args = parser.parse_args(argv)
     if args.plot:

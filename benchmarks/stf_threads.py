@@ -1,7 +1,7 @@
 """STF training and the BLAS thread count: the per-update time of ``train_stf`` at the
-sizes of chapter 03 before issue 13 (``SIZES``: M=10, L=100, N=3, batches of 32 x 200 steps), with
-NumPy's BLAS left at its default (one thread per core: the behaviour before the library
-limited it) and with the library's limit of one BLAS thread (``threadpoolctl``, around
+smaller sizes of chapter 03's model (``SIZES``: M=10, L=100, N=3, batches of 32 x 200 steps), with
+NumPy's BLAS left at its default (one thread per core: as without the library's
+limit) and with the library's limit of one BLAS thread (``threadpoolctl``, around
 the training loop and each fused forward and backward pass), once as the machine is and
 once with a CPU-burning process on another core. For comparison: the limit around the
 whole loop only (from outside), and plain autograd (``stf_forward``) with one and with two
@@ -38,9 +38,9 @@ from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
 from course_utils import training  # noqa: E402
 from course_utils.data import lorenz_dataset  # noqa: E402
 from course_utils.models import ShallowPLRNN  # noqa: E402
-from course_utils.pretrained import STF_DEFAULTS  # noqa: E402
+from course_utils.reconstruction import STF_DEFAULTS  # noqa: E402
 
-#: Chapter 03's settings before issue 13 (the measurements in RESULTS.md are of these).
+#: Chapter 03's settings with a smaller model (the measurements in RESULTS.md are of these).
 SIZES = dict(STF_DEFAULTS, M=10, L=100)
 SETTINGS = dict(SIZES["train"])
 

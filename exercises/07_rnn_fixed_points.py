@@ -67,7 +67,7 @@ import torch
 
 from course_utils import runtime
 from course_utils.runtime import pick
-from course_utils.tasks import flipflop_batch
+from course_utils.sequence_tasks import flipflop_batch
 from course_utils.models import RNNReadout
 from course_utils.training import train_sequence_model
 from course_utils.linearization import (Linearization, find_fixed_points, plrnn_fixed_points,
@@ -226,7 +226,7 @@ fig.tight_layout()
 # %%
 starts = sample_states(h_traj, 256, seed=0)
 fps = find_fixed_points(copy.deepcopy(rnn).to(device), starts, u0, n_iter=pick(2000, 500),
-                        noise=0.02, seed=0, progress_bar=True).to("cpu")   # back for the analysis
+                        noise=0.02, seed=0, show_progress=True).to("cpu")   # back for the analysis
 print(fps.summary())
 
 # %% [markdown]

@@ -38,9 +38,9 @@ import torch
 from course_utils.runtime import pick
 from course_utils.data import lorenz_dataset, sample_batch
 from course_utils.models import ShallowPLRNN
-from course_utils.training import stf_forward_fused, stf_loss
+from course_utils.training import stf_forward_fused, prediction_loss
 from course_utils.metrics import state_space_divergence, power_spectrum_distance
-from course_utils.pretrained import STF_DEFAULTS, train_reconstruction
+from course_utils.reconstruction import STF_DEFAULTS, train_reconstruction
 from course_utils.plotting import plot_orbits_3d, plot_series, plot_loss
 from course_utils.checks import check_stf_forward
 
@@ -179,7 +179,7 @@ timings, grads = {}, {}
 for name, forward in (("yours (autograd)", stf_forward), ("fused", stf_forward_fused)):
     start = time.perf_counter()
     for _ in range(5):
-        loss = stf_loss(forward(model, x, settings["tau_f"]), y)
+        loss = prediction_loss(forward(model, x, settings["tau_f"]), y)
         grads[name] = torch.autograd.grad(loss, list(model.parameters()))
     timings[name] = (time.perf_counter() - start) / 5
 # float32 sums in another order differ in their last digits, so each parameter's

@@ -313,7 +313,7 @@ print("every orbit still chaotic:", fates.all_chaotic)
 # model with chapter 03's settings whose exponents over 20,000 steps look right on every
 # orbit, while 7 of the 64 orbits it follows leave the chaotic set within 100,000 steps,
 # most of them for a stable fixed point.
-# `course_utils.training.evaluate_reconstruction` makes this check for every
+# `course_utils.evaluation.evaluate_reconstruction` makes this check for every
 # reconstruction (64 orbits followed, 8 with exponents), reports the exponents per orbit
 # and where the orbits go (matching a fixed point with the model's exact fixed points,
 # chapter 07), and gives a mean $\lambda_{\max}$ only when every orbit is still chaotic.

@@ -35,10 +35,10 @@ import torch
 
 from course_utils.runtime import pick
 from course_utils.data import lorenz_dataset, delay_embed
-from course_utils.training import model_max_lyapunov
+from course_utils.evaluation import model_max_lyapunov
 from course_utils.attractors import orbit_fates
 from course_utils.metrics import power_spectrum_distance, state_space_divergence
-from course_utils.pretrained import STF_X_DEFAULTS, train_reconstruction
+from course_utils.reconstruction import STF_X_DEFAULTS, train_reconstruction
 from course_utils.plotting import plot_loss, plot_orbits_3d
 from course_utils.checks import check_stf_forward_warmup
 
@@ -81,7 +81,7 @@ print("training data", tuple(x_train.shape), f"| dt = {dt} time units")
 #
 # **Task 1.** Complete `stf_forward_warmup(model, x, tau_f, warmup)`. It returns the
 # predictions for all $T$ steps, shape `(B, T, N)`; the training loop's loss
-# (`course_utils.training.stf_loss`) drops the first `warmup` of them.
+# (`course_utils.training.prediction_loss`) drops the first `warmup` of them.
 
 # %%
 def stf_forward_warmup(model, x, tau_f, warmup):

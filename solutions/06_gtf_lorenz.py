@@ -39,11 +39,11 @@ import torch
 from course_utils.runtime import pick
 from course_utils.data import lorenz_dataset, sample_batch
 from course_utils.models import ShallowPLRNN
-from course_utils.training import (evaluate_reconstruction, forced_forward_fused,
-                                   forced_states, forcing_weights, free_run_distances,
-                                   gtf_alpha_estimate, stf_loss)
+from course_utils.training import (forced_forward_fused, forced_states, forcing_weights,
+                                   gtf_alpha_estimate, prediction_loss)
+from course_utils.evaluation import evaluate_reconstruction, free_run_distances
 from course_utils.metrics import state_space_divergence, power_spectrum_distance
-from course_utils.pretrained import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
+from course_utils.reconstruction import GTF_DEFAULTS, STF_DEFAULTS, train_reconstruction
 from course_utils.plotting import plot_orbits_3d
 from course_utils.checks import check_gtf_forward
 
@@ -188,8 +188,8 @@ model = ShallowPLRNN(M, L, N, seed=GTF_DEFAULTS["seed"])
 x, y = sample_batch(X_train, 32, 200, generator=torch.Generator().manual_seed(1))
 alpha = 0.2
 grads = {}
-for name, loss in (("yours", stf_loss(gtf_forward(model, x, alpha), y)),
-                   ("fused", stf_loss(forced_forward_fused(
+for name, loss in (("yours", prediction_loss(gtf_forward(model, x, alpha), y)),
+                   ("fused", prediction_loss(forced_forward_fused(
                        model, x, forcing_weights(x.shape[1], alpha=alpha)), y))):
     grads[name] = torch.autograd.grad(loss, list(model.parameters()))
 # float32 sums in another order differ in their last digits, so each parameter's

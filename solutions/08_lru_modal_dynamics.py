@@ -48,8 +48,9 @@ from course_utils import runtime
 from course_utils.runtime import pick
 from course_utils.lru import (LRU, autonomous_orbit, linear_recurrence_loop,
                               linear_recurrence_scan, RealImagModalDynamics,
-                              AngleMagModalDynamics, LRUDynamics, ModalDynamicsWithMLP, DeepGRU)
-from course_utils.tasks import oscillator_bank, oscillator_modes
+                              AngleMagModalDynamics, LRUDynamics, ModalDynamicsWithMLP)
+from course_utils.gru import DeepGRU
+from course_utils.sequence_tasks import oscillator_bank, oscillator_modes
 from course_utils.training import train_sequence_model
 from course_utils.checks import check_lru_eigenvalues, check_scan_operator
 

@@ -17,15 +17,15 @@ def _imported_frameworks(modules):
 def test_core_modules_do_not_import_tensorflow_or_torch():
     core = ["course_utils", "course_utils.henon", "course_utils.lorenz",
             "course_utils.lyapunov", "course_utils.checks", "course_utils.plotting",
-            "course_utils.runtime", "course_utils.notebooks", "course_utils.data",
-            "course_utils.metrics", "course_utils.pretrained", "course_utils.tasks"]
+            "course_utils.runtime", "course_utils.authoring.release", "course_utils.data",
+            "course_utils.metrics", "course_utils.pretrained", "course_utils.sequence_tasks"]
     assert _imported_frameworks(core) == "[]"
 
 
 @pytest.mark.parametrize("modules, expected", [
     (["course_utils.models", "course_utils.lyapunov"], "['torch']"),
     (["course_utils.training", "course_utils.data", "course_utils.pretrained"], "['torch']"),
-    (["course_utils.linearization", "course_utils.lru", "course_utils.tasks"], "['torch']"),
+    (["course_utils.linearization", "course_utils.lru", "course_utils.sequence_tasks"], "['torch']"),
     (["course_utils.keras_lyapunov", "course_utils.keras_cells"], "['keras', 'tensorflow']"),
 ])
 def test_framework_modules_keep_the_other_framework_out(modules, expected):

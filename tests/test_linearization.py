@@ -331,7 +331,7 @@ def test_find_fixed_points_input_checks_and_progress_bar():
         find_fixed_points(rnn, torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match=r"^u must have I = 3"):
         find_fixed_points(rnn, torch.zeros(2, 4), torch.zeros(2))
-    fps = find_fixed_points(rnn, torch.zeros(4), n_iter=5, progress_bar=True)  # one state (H,)
+    fps = find_fixed_points(rnn, torch.zeros(4), n_iter=5, show_progress=True)  # one state (H,)
     assert int(fps.counts.sum()) <= 1
 
 

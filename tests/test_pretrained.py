@@ -7,10 +7,8 @@ import math
 import pytest
 import torch
 
-from course_utils.models import ShallowPLRNN
-from course_utils.pretrained import (CHECKPOINT, CHECKPOINT_DEFAULTS, STF_X_DEFAULTS,
-                                     load_pretrained_plrnn, main, train_reconstruction)
-from course_utils.training import model_max_lyapunov
+from course_utils.pretrained import (CHECKPOINT, CHECKPOINT_DEFAULTS, load_pretrained_plrnn, main)
+from course_utils.evaluation import model_max_lyapunov
 
 
 def test_checkpoint_is_a_small_state_dict_with_the_sheet_keys():
@@ -75,17 +73,6 @@ def test_loading_checks_the_file(tmp_path):
     torch.save({"A": torch.zeros(3)}, tmp_path / "bad.pt")
     with pytest.raises(ValueError, match=r"keys A, W1, W2, h1, h2; got \['A'\]"):
         load_pretrained_plrnn(tmp_path / "bad.pt")
-
-
-def test_train_reconstruction_uses_the_settings():
-    g = torch.Generator().manual_seed(0)
-    data = torch.randn(500, 3, generator=g).cumsum(0) / 20
-    settings = {**STF_X_DEFAULTS, "M": 4, "L": 6,
-                "train": {**STF_X_DEFAULTS["train"], "seq_len": 30, "warmup": 5,
-                          "batch_size": 4}}
-    model, history = train_reconstruction(settings, data, n_steps=7, show_progress=False)
-    assert isinstance(model, ShallowPLRNN) and (model.M, model.L, model.N) == (4, 6, 1)
-    assert history["loss"].shape == (7,) and all(map(math.isfinite, history["loss"]))
 
 
 def test_the_command_writes_a_loadable_checkpoint(tmp_path, capsys, monkeypatch):

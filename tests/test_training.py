@@ -1,6 +1,6 @@
-"""Sparse teacher forcing: the forcing schedule, the fused forward/backward pass against
-autograd, the training loop (progress, determinism, divergence), free-running generation
-and the PLRNN's maximum Lyapunov exponent."""
+"""Training (course_utils.training): sparse teacher forcing (the forcing schedule, the fused
+forward/backward pass against autograd, the training loop: progress, determinism,
+divergence), generalized teacher forcing, and training a sequence model."""
 
 import functools
 import math
@@ -10,18 +10,12 @@ import pytest
 import torch
 
 from course_utils.models import ShallowPLRNN
-from course_utils.training import (TrainingDiverged, evaluate_reconstruction, forcing_times,
-                                   model_max_lyapunov, stf_forward, stf_forward_fused,
-                                   stf_loss, train_stf)
+from course_utils.sequence_tasks import flipflop_batch
+from course_utils.training import (TrainingDiverged, forcing_times, stf_forward, stf_forward_fused, prediction_loss, train_stf)
 
 
 def _model(M=7, L=13, N=3, seed=1, dtype=torch.float64):
     return ShallowPLRNN(M, L, N, seed=seed, dtype=dtype)
-
-
-def test_state_dict_has_the_sheet_names_and_shapes():
-    shapes = {k: tuple(v.shape) for k, v in _model(M=5, L=9, N=2).state_dict().items()}
-    assert shapes == {"A": (5,), "W1": (5, 9), "W2": (9, 5), "h1": (5,), "h2": (9,)}
 
 
 @pytest.mark.parametrize("T, tau_f, warmup", [(10, 3, 0), (12, 5, 4), (7, 1, 2), (9, 20, 0)])
@@ -52,12 +46,12 @@ def test_fused_pass_equals_autograd(tau_f, warmup):
     x = torch.randn(5, 25, 3, generator=g, dtype=torch.float64)
     y = torch.randn(5, 25, 3, generator=g, dtype=torch.float64)
     params = list(model.parameters())
-    ref = stf_loss(stf_forward(model, x, tau_f, warmup), y, warmup)
+    ref = prediction_loss(stf_forward(model, x, tau_f, warmup), y, warmup)
     grads_ref = torch.autograd.grad(ref, params)
     fused_pred = stf_forward_fused(model, x, tau_f, warmup)
     torch.testing.assert_close(fused_pred, stf_forward(model, x, tau_f, warmup),
                                rtol=0, atol=1e-13)
-    grads = torch.autograd.grad(stf_loss(fused_pred, y, warmup), params)
+    grads = torch.autograd.grad(prediction_loss(fused_pred, y, warmup), params)
     for name, a, b in zip(("A", "W1", "W2", "h1", "h2"), grads, grads_ref):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13, msg=f"gradient of {name}")
 
@@ -76,10 +70,10 @@ def test_loss_leaves_out_the_warmup():
     target = torch.zeros(2, 10, 1)
     target[:, :4] = 100.0               # errors only in the warm-up
     target[:, 4:] = 1.0
-    assert stf_loss(pred, target, warmup=4).item() == pytest.approx(1.0)
-    assert stf_loss(pred, target).item() > 1.0
+    assert prediction_loss(pred, target, warmup=4).item() == pytest.approx(1.0)
+    assert prediction_loss(pred, target).item() > 1.0
     with pytest.raises(ValueError, match=r"\(2, 10, 1\) and \(2, 9, 1\)"):
-        stf_loss(pred, target[:, :9])
+        prediction_loss(pred, target[:, :9])
 
 
 def test_bad_inputs_name_the_shapes():
@@ -137,147 +131,6 @@ def test_a_diverging_run_stops_with_a_clear_message():
     with pytest.raises(TrainingDiverged, match=r"diverged at update 0: the loss is (inf|nan)"):
         train_stf(model, _sine_data(), n_steps=5, batch_size=4, seq_len=400, tau_f=400,
                   show_progress=False)
-
-
-def test_generate_iterates_the_model_from_the_observation():
-    model = _model()
-    x0 = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
-    Z = model.generate(x0, 20)
-    assert Z.shape == (20, 7)
-    torch.testing.assert_close(Z[0], torch.cat([x0, torch.zeros(4, dtype=torch.float64)]))
-    torch.testing.assert_close(Z[1:], model(Z[:-1]), rtol=0, atol=1e-15)
-    batch = model.generate(torch.stack([x0, -x0]), 20)
-    assert batch.shape == (2, 20, 7)
-    torch.testing.assert_close(batch[0], Z)
-    with pytest.raises(ValueError, match=r"x0 must have shape \(N,\) or \(B, N\) with N = 3"):
-        model.generate(torch.zeros(2), 5)
-
-
-def test_max_lyapunov_of_a_linear_plrnn_is_the_log_of_the_largest_a():
-    """With W1 = 0 the map is z -> A * z + h1, whose exponents are ln |A_i|."""
-    model = _model(M=4, L=3, N=1)
-    with torch.no_grad():
-        model.W1.zero_()
-        model.A.copy_(torch.tensor([0.5, 0.9, -0.95, 0.2]))
-    lam = model_max_lyapunov(model, torch.randn(3, 4, dtype=torch.float64), n_steps=2000,
-                             transient=100, dt=0.01)
-    torch.testing.assert_close(lam, torch.full((3,), math.log(0.95) / 0.01,
-                                               dtype=torch.float64), rtol=1e-3, atol=0)
-
-
-def test_evaluation_of_the_model_against_its_own_orbit_gives_zero_distances():
-    """Test data made by the model itself from the same initial observation: the generated
-    orbit is the test orbit, so both distances vanish."""
-    model = _model(M=5, L=20, N=2, seed=4)
-    x_test = model.observe(model.generate(torch.tensor([0.1, 0.2], dtype=torch.float64),
-                                          1000))
-    figures = evaluate_reconstruction(model, x_test, transient=0, n_lyapunov=500,
-                                      n_orbits=2, dt=0.5)
-    assert figures["D_stsp"] == pytest.approx(0.0, abs=1e-12)
-    assert figures["D_H"] == pytest.approx(0.0, abs=1e-7)
-    torch.testing.assert_close(figures["generated"], x_test)
-    assert len(figures["lambda_per_orbit"]) == len(figures["fates"]) == 2
-    # A mean exponent only for orbits that are all still chaotic at the end.
-    assert math.isfinite(figures["lambda_max"]) == figures["all_chaotic"]
-    if figures["all_chaotic"]:
-        assert figures["lambda_max"] == pytest.approx(figures["lambda_per_orbit"].mean())
-        assert figures["lambda_max_rel_error"] == pytest.approx(
-            abs(figures["lambda_max"] - 0.906) / 0.906)
-
-
-def test_evaluation_of_a_diverging_model_says_so():
-    """A linear model that doubles its state every step: the orbit overflows, and the
-    figures say it diverged (no exponents, infinite distances) instead of failing."""
-    model = _model(M=2, L=3, N=2, seed=0)
-    with torch.no_grad():
-        model.A.fill_(2.0)
-        model.W1.zero_()
-    x_test = torch.ones(2000, 2, dtype=torch.float64)
-    figures = evaluate_reconstruction(model, x_test, transient=0, n_lyapunov=10, n_orbits=2)
-    assert figures["verdict"] == "diverged: the generated orbit is not finite"
-    assert math.isnan(figures["lambda_max"]) and not figures["all_chaotic"]
-    assert figures["D_stsp"] == figures["D_H"] == math.inf
-
-
-def _tent_plrnn(s):
-    """A PLRNN with M = N = 1, L = 2: on [0, 1] the tent map of slope s (chaotic, lambda =
-    ln s per step); below -1 a branch of slope 0.5 towards the stable fixed point
-    z* = 1 - 2s. For s > 2 the tent's top leaves [0, 1]: orbits are chaotic for about
-    1 / (1 - 2/s) steps, then escape and settle on z* (transient chaos); for s < 2 they
-    stay chaotic; for s < 1 they go to the fixed point 0."""
-    model = ShallowPLRNN(1, 2, 1, seed=0, dtype=torch.float64)
-    with torch.no_grad():
-        model.A.fill_(s)
-        model.W1.copy_(torch.tensor([[-2 * s, s - 0.5]]))
-        model.W2.copy_(torch.tensor([[1.0], [-1.0]]))
-        model.h2.copy_(torch.tensor([-0.5, -1.0]))
-        model.h1.zero_()
-    return model
-
-
-def _evaluate_tent(s, horizon):
-    model = _tent_plrnn(s)
-    x_test = model.observe(model.generate(torch.tensor([0.3141], dtype=torch.float64), 300))
-    return evaluate_reconstruction(model, x_test, transient=0, n_generate=200, n_lyapunov=100,
-                                   n_orbits=8, dt=1.0, horizon=horizon)
-
-
-def test_evaluation_flags_transient_chaos_instead_of_averaging_it():
-    figures = _evaluate_tent(2.002, horizon=20_000)
-    # Chaotic at first: every orbit's exponent over 100 steps is ln s ...
-    np.testing.assert_allclose(figures["lambda_per_orbit"], math.log(2.002), rtol=1e-6)
-    # ... but every one leaves for the stable fixed point 1 - 2s (eigenvalue 0.5).
-    assert not figures["all_chaotic"] and math.isnan(figures["lambda_max"])
-    assert math.isnan(figures["lambda_max_rel_error"])
-    assert figures["verdict"].startswith(
-        "transient chaos: 64 of 64 orbits leave the chaotic set within 20,000 steps (64 to a "
-        "stable fixed point"), figures["verdict"]
-    assert len(figures["fates"]) == 8 and figures["n_fates"] == 64
-    assert figures["n_still_chaotic"] == 0
-    assert all("largest |eigenvalue| 0.500" in fate for fate in figures["fates"])
-
-
-def test_evaluation_of_a_chaotic_attractor_and_of_a_contracting_map():
-    chaotic = _evaluate_tent(1.9, horizon=2_000)
-    assert chaotic["all_chaotic"] and chaotic["fates"] == ["still chaotic"] * 8
-    assert chaotic["n_fates"] == chaotic["n_still_chaotic"] == 64
-    assert chaotic["verdict"] == "chaotic: all 64 orbits are still chaotic after 2,000 steps"
-    assert chaotic["lambda_max"] == pytest.approx(math.log(1.9), rel=1e-6)
-    contracting = _evaluate_tent(0.8, horizon=2_000)
-    assert math.isnan(contracting["lambda_max"])
-    np.testing.assert_allclose(contracting["lambda_per_orbit"], math.log(0.8), rtol=1e-6)
-    assert contracting["verdict"].startswith(
-        "not chaotic: after 2,000 steps the orbits go 64 to a stable fixed point"), contracting
-    assert "largest |eigenvalue| 0.800" in contracting["fates"][0]
-
-
-def test_evaluation_follows_more_orbits_than_it_measures_exponents_of():
-    """The fates are judged on n_fates orbits, the first n_orbits of which have exponents;
-    fewer fates than exponents is an error naming both."""
-    figures = _evaluate_tent(1.9, horizon=200)
-    assert len(figures["lambda_per_orbit"]) == len(figures["fates"]) == 8
-    few = evaluate_reconstruction(_tent_plrnn(1.9), figures["generated"], transient=0,
-                                  n_lyapunov=100, n_orbits=3, n_fates=5, dt=1.0, horizon=200)
-    assert (len(few["fates"]), few["n_fates"], few["n_still_chaotic"]) == (3, 5, 5)
-    with pytest.raises(ValueError, match=r"n_orbits=8, n_fates=4"):
-        evaluate_reconstruction(_tent_plrnn(1.9), figures["generated"], n_orbits=8, n_fates=4)
-
-
-def test_an_orbit_without_an_exponent_that_leaves_is_transient_chaos():
-    """One orbit on the tent's chaotic attractor (s = 1.9, on [0, 1]) with its exponent,
-    and one more from z = -2, on the branch that leads to the stable fixed point 1 - 2s:
-    the second has no exponent of its own, but it started where the measured orbit was
-    chaotic, so the verdict is transient chaos, 1 of 2, not "never chaotic"."""
-    from course_utils.training import _long_term
-
-    model = _tent_plrnn(1.9)
-    starts = torch.tensor([[0.3141], [-2.0]], dtype=torch.float64)
-    Z = model.generate(torch.tensor([0.3141], dtype=torch.float64), 200)
-    fates, chaotic, verdict = _long_term(model, starts, np.array([math.log(1.9)]), Z,
-                                         horizon=500, dt=1.0)
-    assert fates[0] == "still chaotic" and not chaotic
-    assert verdict.startswith("transient chaos: 1 of 2 orbits leave the chaotic set within "
-                              "500 steps (1 to a stable fixed point"), verdict
 
 
 # ---------------------------------------------------------------- BLAS threads
@@ -347,7 +200,7 @@ def test_fused_passes_run_with_one_blas_thread(monkeypatch):
     x = torch.randn(3, 12, 3, dtype=torch.float64)
     with threadpool_limits(2, user_api="blas"):
         outside = blas_threads()
-        stf_loss(stf_forward_fused(model, x, tau_f=4), x).backward()
+        prediction_loss(stf_forward_fused(model, x, tau_f=4), x).backward()
         assert blas_threads() == outside
     assert seen == {"_forward_loop": {1}, "_backward_loop": {1}}
 
@@ -390,15 +243,26 @@ def test_gtf_interpolates_only_the_observed_units():
     torch.testing.assert_close(pred[:, 1], model(z1_forced)[:, :2])
 
 
+def test_the_reference_is_stf_at_alpha_one_and_a_free_run_at_alpha_zero():
+    """gtf_forward with alpha = 1 is teacher forcing at every step (STF with tau_f = 1);
+    with alpha = 0 the model runs freely from [x_0, 0]."""
+    model = ShallowPLRNN(5, 7, 2, seed=3, dtype=torch.float64)
+    x = torch.randn(2, 12, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(gtf_forward(model, x, 1.0), stf_forward(model, x, 1))
+    free = model.generate(x[:, 0], 13)[:, 1:, :2]
+    torch.testing.assert_close(gtf_forward(model, x, 0.0), free)
+
+
+
 @pytest.mark.parametrize("alpha, warmup", [(0.3, 0), (0.0, 0), (1.0, 0), (0.1, 6), (0.7, 1)])
 def test_fused_gtf_matches_autograd_values_and_gradients(alpha, warmup):
     model = _model(M=6, L=11, N=2)
     x = torch.randn(4, 30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     y = torch.randn(4, 30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
     weights = forcing_weights(30, alpha=alpha, warmup=warmup)
-    ref = stf_loss(gtf_forward(model, x, alpha, warmup), y, warmup)
+    ref = prediction_loss(gtf_forward(model, x, alpha, warmup), y, warmup)
     ref_grads = torch.autograd.grad(ref, list(model.parameters()))
-    fused = stf_loss(forced_forward_fused(model, x, weights), y, warmup)
+    fused = prediction_loss(forced_forward_fused(model, x, weights), y, warmup)
     fused_grads = torch.autograd.grad(fused, list(model.parameters()))
     torch.testing.assert_close(fused, ref, rtol=1e-12, atol=1e-12)
     for g, e in zip(fused_grads, ref_grads):
@@ -414,8 +278,8 @@ def test_fused_pass_with_a_different_weight_at_every_step_matches_autograd():
     weights = torch.rand(25, dtype=torch.float64, generator=g).numpy()
     weights[[0, 5, 9]] = 1.0
     weights[[3, 12]] = 0.0
-    ref = stf_loss(forced_forward(model, x, weights), y)
-    fused = stf_loss(forced_forward_fused(model, x, weights), y)
+    ref = prediction_loss(forced_forward(model, x, weights), y)
+    fused = prediction_loss(forced_forward_fused(model, x, weights), y)
     torch.testing.assert_close(fused, ref, rtol=1e-12, atol=1e-12)
     for a, b in zip(torch.autograd.grad(fused, list(model.parameters())),
                     torch.autograd.grad(ref, list(model.parameters()))):
@@ -473,13 +337,13 @@ def test_gtf_training_lowers_the_loss_adapts_alpha_and_is_reproducible():
     for _ in range(2):
         model = ShallowPLRNN(8, 16, 3, seed=0)
         with torch.no_grad():
-            before = float(stf_loss(stf_forward(model, x, 10), y))
+            before = float(prediction_loss(stf_forward(model, x, 10), y))
         history = train_gtf(model, data, n_steps=300, batch_size=8, seq_len=30, lr=1e-2,
                             alpha=1.0, alpha_every=5, alpha_decay=0.95, seed=3,
                             show_progress=False)
         runs.append((history, model.state_dict()))
     with torch.no_grad():
-        after = float(stf_loss(stf_forward(model, x, 10), y))
+        after = float(prediction_loss(stf_forward(model, x, 10), y))
     history = runs[0][0]
     loss, alpha = history["loss"], history["alpha"]
     assert loss.shape == alpha.shape == (300,) and np.all(np.isfinite(loss))
@@ -611,3 +475,34 @@ def test_batch_noise_is_observation_noise_and_bad_levels_are_refused():
         with pytest.raises(ValueError, match=f"noise must be a finite number >= 0; got {bad}"):
             train_stf(ShallowPLRNN(4, 8, 3, seed=0), data, n_steps=1, noise=bad,
                       show_progress=False)
+
+
+# --- sequence models --------------------------------------------------------------------
+
+def test_train_sequence_model_learns_and_records():
+    from course_utils.models import RNNReadout
+    from course_utils.training import train_sequence_model
+
+    torch.manual_seed(0)
+    net = RNNReadout(3, 32, 3, seed=0)
+    rng = np.random.default_rng(0)
+    hist = train_sequence_model(net, lambda s: flipflop_batch(32, 60, seed=rng), n_steps=200,
+                                lr=5e-3, record=lambda m: m.rnn.weight_hh_l0.norm().item(),
+                                record_every=50, show_progress=False)
+    assert hist["loss"].shape == (200,)
+    assert hist["loss"][-20:].mean() < 0.5 * hist["loss"][:20].mean()
+    np.testing.assert_array_equal(hist["steps"], [0, 50, 100, 150, 200])
+    assert len(hist["records"]) == 5 and hist["records"][0] != hist["records"][-1]
+
+
+def test_train_sequence_model_stops_on_divergence_and_bad_targets():
+    from course_utils.models import RNNReadout
+    from course_utils.training import TrainingDiverged, train_sequence_model
+
+    net = RNNReadout(1, 4, 1, seed=0)
+    bad = lambda s: (np.full((2, 5, 1), np.nan, np.float32), np.zeros((2, 5, 1), np.float32))
+    with pytest.raises(TrainingDiverged, match="update 0"):
+        train_sequence_model(net, bad, n_steps=3, show_progress=False)
+    wrong = lambda s: (np.zeros((2, 5, 1), np.float32), np.zeros((2, 5, 2), np.float32))
+    with pytest.raises(ValueError, match=r"targets y have shape \(2, 5, 2\)"):
+        train_sequence_model(net, wrong, n_steps=3, show_progress=False)

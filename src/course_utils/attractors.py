@@ -55,10 +55,9 @@ def orbit_fates(f, z0, *, horizon: int = 100_000, window: int = 5_000, jacobian=
                 dt: float = 1.0, threshold: float = 1e-3, max_period: int = 64,
                 tol: float = 1e-9, bound: float = 1e6, show_progress: bool = False,
                 dtype="float64") -> OrbitFates:
-    """orbit_fates(f, z0; horizon=100000, window=5000, jacobian=None, dt=1.0, threshold=1e-3, max_period=64, tol=1e-9, bound=1e6) → OrbitFates
-
-    Follows the orbits of the map z_{t+1} = f(z_t) from ``z0`` (``(d,)`` or ``(B, d)``) for
-    ``horizon`` steps and classifies each by what it does next, in this order:
+    """Follow the orbits of the map z_{t+1} = f(z_t) from ``z0`` (``(d,)`` or ``(B, d)``)
+    for ``horizon`` steps and classify each by what it does next; return an
+    :class:`OrbitFates`. The fates, in the order they are tested:
 
     * **diverged**: a state not finite, or larger than ``bound`` (max norm);
     * **fixed point** / **cycle**: the smallest period p ≤ ``max_period`` with
@@ -70,7 +69,7 @@ def orbit_fates(f, z0, *, horizon: int = 100_000, window: int = 5_000, jacobian=
     * **quasi-periodic**: none of these.
 
     An orbit still chaotic after a long horizon is on (or very near) a chaotic attractor;
-    one that chaotic at first and then ends on a fixed point or cycle shows *transient
+    one that is chaotic at first and then ends on a fixed point or cycle shows *transient
     chaos*. The computation is batched over the orbits, in ``dtype`` (float64) on the
     device of ``f``'s parameters or of ``z0``, without gradients.
 
@@ -84,17 +83,19 @@ def orbit_fates(f, z0, *, horizon: int = 100_000, window: int = 5_000, jacobian=
     * ``max_period = 64``, ``tol = 1e-9``: the longest cycle looked for, and the relative
       tolerance of a return.
     * ``bound = 1e6``: a state beyond it counts as diverged.
+    * ``show_progress = False``: a progress bar over the horizon.
+    * ``dtype = "float64"``: the floating-point type of the computation.
 
     Reference: Y.-C. Lai, T. Tél, *Transient Chaos: Complex Dynamics on Finite-Time
     Scales*, Applied Mathematical Sciences 173, Springer (2011), chapter 1.
     """
-    from .lyapunov import _initial_states, max_lyapunov
+    from .lyapunov import initial_states, max_lyapunov
     from .runtime import progress
 
     for name, value in (("horizon", horizon), ("window", window), ("max_period", max_period)):
         if value < 1:
             raise ValueError(f"{name} must be >= 1; got {value}")
-    z, _ = _initial_states(f, z0, dtype)
+    z, _ = initial_states(f, z0, dtype)
     steps = progress(range(horizon), desc="following orbits", disable=not show_progress)
     with torch.no_grad():
         for _ in steps:

@@ -39,22 +39,21 @@ DATASET_DEFAULTS = dict(n_train=100_000, n_test=100_000, dt=0.01, delay=10, nois
 def lorenz63_orbit(n_steps: int, *, dt: float = 0.01, z0=None, transient: float = 50.0,
                    substeps: int = 4, seed: int = 0, sigma: float = LORENZ_SIGMA,
                    rho: float = LORENZ_RHO, beta: float = LORENZ_BETA) -> np.ndarray:
-    """lorenz63_orbit(n_steps; dt=0.01, z0=None, transient=50.0, substeps=4, seed=0) → Z
-
-    A Lorenz-63 orbit read out every ``dt`` time units: ``Z`` of shape ``(n_steps, 3)``
+    """A Lorenz-63 orbit read out every ``dt`` time units: ``Z`` of shape ``(n_steps, 3)``
     holds (x, y, z) at times t_0, t_0 + dt, ..., where t_0 = ``transient`` (time units
     integrated and discarded, so that the orbit lies on the attractor). The integrator is
     the classical RK4 with ``substeps`` steps of dt/substeps per read-out (2.5e-3 time units
-    by default, a local error far below float32 resolution), written on Python floats,
-    which is much faster than NumPy for one 3-vector (about 0.7 s per 100,000 read-outs
-    on a 2-core CPU).
+    by default, a local error far below float32 resolution), written on Python floats
+    (faster than NumPy for one 3-vector).
 
     Keyword arguments
 
     * ``z0 = None``: the initial state; by default (1, 1, 1) plus a standard normal
       perturbation drawn with ``seed``.
     * ``transient = 50.0``: time units integrated before the first read-out.
+    * ``dt = 0.01``: time units between read-outs.
     * ``substeps = 4``: RK4 steps per read-out.
+    * ``seed = 0``: seeds the perturbation of the default initial state.
     * ``sigma, rho, beta``: the parameters, (10, 28, 8/3) by default.
 
     Reference: E. N. Lorenz, J. Atmos. Sci. 20, 130-141 (1963).
@@ -96,10 +95,8 @@ def lorenz63_orbit(n_steps: int, *, dt: float = 0.01, z0=None, transient: float 
 
 
 def delay_embed(x, delay: int = 10, dim: int = 3) -> np.ndarray:
-    """delay_embed(x; delay=10, dim=3) → X
-
-    The delay embedding of a scalar series ``x`` (shape ``(T,)``): row i of ``X`` is
-    (x_t, x_{t-d}, ..., x_{t-(dim-1)d}) with t = i + (dim-1) d and d = ``delay`` (in
+    """The delay embedding ``X`` of a scalar series ``x`` (shape ``(T,)``): row i of ``X``
+    is (x_t, x_{t-d}, ..., x_{t-(dim-1)d}) with t = i + (dim-1) d and d = ``delay`` (in
     samples), so ``X`` has shape ``(T - (dim-1) d, dim)``. By Takens' theorem a delay
     embedding of one generic observable of Lorenz-63 in dim >= 3 reconstructs its attractor
     (up to a smooth change of coordinates). Reference: F. Takens, Lecture Notes in
@@ -121,13 +118,12 @@ def delay_embed(x, delay: int = 10, dim: int = 3) -> np.ndarray:
 def reference_orbit(n_steps: int, *, component: int | None = None, delay: int = 10,
                     lead: bool = False, mean=None, std=None, dt: float = 0.01,
                     seed: int = 1) -> np.ndarray:
-    """reference_orbit(n_steps; component=None, delay=10, lead=False, mean=None, std=None, dt=0.01, seed=1) → X
-
-    The true system in a data set's coordinates: a clean Lorenz-63 orbit
-    (:func:`lorenz63_orbit`, from its own ``seed``) read out as the data set reads its
-    orbit, ``X`` of shape ``(n_steps, 3)``. With ``component`` (0, 1 or 2 for x, y, z)
-    the rows are the delay vectors (s_t, s_{t-d}, s_{t-2d}) of that component with d =
-    ``delay`` samples (:func:`delay_embed`), or (s_t, s_{t+d}, s_{t+2d}) with ``lead``;
+    """The true system in a data set's coordinates: a clean Lorenz-63 orbit
+    (:func:`lorenz63_orbit`, read out every ``dt``, from its own ``seed``, default 1) read
+    out as the data set reads its orbit, ``X`` of shape ``(n_steps, 3)``. With
+    ``component`` (0, 1 or 2 for x, y, z) the rows are the delay vectors
+    (s_t, s_{t-d}, s_{t-2d}) of that component with d = ``delay`` samples
+    (:func:`delay_embed`), or (s_t, s_{t+d}, s_{t+2d}) with ``lead``;
     without it, the states (x, y, z). Each column is then standardised,
     (X - mean) / std, with the data set's ``mean`` and ``std`` (``data["mean"]``,
     ``data["std"]`` of :func:`make_lorenz_dataset`) or, where they are not known, with
@@ -162,18 +158,18 @@ def reference_orbit(n_steps: int, *, component: int | None = None, delay: int = 
 def make_lorenz_dataset(n_train: int = 100_000, n_test: int = 100_000, *, dt: float = 0.01,
                         delay: int = 10, noise: float = 0.05, seed: int = 0,
                         gap: int = 1_000, component: int = 0) -> dict:
-    """make_lorenz_dataset(n_train=100000, n_test=100000; dt=0.01, delay=10, noise=0.05, seed=0, gap=1000, component=0) → data
-
-    The exercise data set. One Lorenz-63 orbit (:func:`lorenz63_orbit`, read out every
-    ``dt``) is cut into a training stretch and, ``gap`` read-outs later, a test stretch.
-    Of each, the observed component (x by default, ``component = 0``; 1 is y, 2 is z) is
-    delay-embedded as (x_t, x_{t-d}, x_{t-2d}) with d = ``delay`` samples
+    """Make the exercise data set, a dict (described below). One Lorenz-63 orbit
+    (:func:`lorenz63_orbit`, read out every ``dt`` = 0.01 time units) is cut into a training
+    stretch of ``n_train`` = 100,000 read-outs and, ``gap`` = 1,000 read-outs later, a test
+    stretch of ``n_test`` = 100,000. Of each, the observed component (x by default,
+    ``component = 0``; 1 is y, 2 is z) is
+    delay-embedded as (x_t, x_{t-d}, x_{t-2d}) with d = ``delay`` = 10 samples
     (:func:`delay_embed`), and each column is standardised with the mean
     and standard deviation of the clean training embedding. The training data then get
-    Gaussian observation noise of standard deviation ``noise`` (a fraction of each
+    Gaussian observation noise of standard deviation ``noise`` = 0.05 (a fraction of each
     column's standard deviation, which is 1 after standardising); the test stretch stays
-    clean. The same ``seed`` gives the same data, bit for bit (the noise is drawn with
-    the seed and the component, so x's data do not change with the keyword).
+    clean. The same ``seed`` (default 0) gives the same data, bit for bit (the noise is
+    drawn from the seed and the component).
 
     Returns a dict of torch tensors (float32 data, float64 statistics) and settings:
     ``train (n_train, 3)`` the noisy embedding to train on, ``train_clean``, ``test
@@ -212,7 +208,8 @@ def make_lorenz_dataset(n_train: int = 100_000, n_test: int = 100_000, *, dt: fl
 
 
 def save_lorenz_dataset(data: dict, path) -> Path:
-    """save_lorenz_dataset(data, path) → path: write a data set to a ``.pt`` file."""
+    """Write a data set to the ``.pt`` file ``path`` (its folder is made if needed); return
+    the path."""
     import torch
 
     path = Path(path)
@@ -222,8 +219,8 @@ def save_lorenz_dataset(data: dict, path) -> Path:
 
 
 def load_lorenz_dataset(path) -> dict:
-    """load_lorenz_dataset(path) → data: read a data set written by
-    :func:`save_lorenz_dataset` (tensors and plain settings only: ``weights_only``)."""
+    """Read and return a data set written by :func:`save_lorenz_dataset` (tensors and plain
+    settings only: ``weights_only``)."""
     import torch
 
     path = Path(path)
@@ -238,11 +235,10 @@ def load_lorenz_dataset(path) -> dict:
 
 
 def lorenz_dataset(path="lorenz_data.pt", **settings) -> dict:
-    """lorenz_dataset(path="lorenz_data.pt"; settings...) → data
-
-    The exercise data set with ``DATASET_DEFAULTS`` updated by ``settings``: loaded
-    from ``path`` when that file holds a data set made with the same settings, otherwise
-    made by :func:`make_lorenz_dataset` (a few seconds) and saved there.
+    """The exercise data set with ``DATASET_DEFAULTS`` updated by the keyword arguments
+    ``settings``: loaded from ``path`` (default ``"lorenz_data.pt"``) when that file holds
+    a data set made with the same settings, otherwise made by :func:`make_lorenz_dataset`
+    and saved there.
     """
     wanted = {**DATASET_DEFAULTS, **settings}
     unknown = set(wanted) - set(DATASET_DEFAULTS)
@@ -260,13 +256,11 @@ def lorenz_dataset(path="lorenz_data.pt", **settings) -> dict:
 
 
 def sample_batch(data, batch_size: int, seq_len: int, *, generator=None):
-    """sample_batch(data, batch_size, seq_len; generator=None) → (x, y)
-
-    Random subsequences of a time series ``data`` (shape ``(T, N)``, a tensor): for
-    ``batch_size`` start times s drawn uniformly (with the torch ``generator``), the
-    forcing signals x = data[s : s + seq_len] and the targets y = data[s + 1 : s + seq_len
-    + 1], each of shape ``(batch_size, seq_len, N)``: the target of step t is the next
-    observation.
+    """Return ``(x, y)``, random subsequences of a time series ``data`` (shape ``(T, N)``,
+    a tensor): for ``batch_size`` start times s drawn uniformly (with the torch
+    ``generator``), the forcing signals x = data[s : s + seq_len] and the targets
+    y = data[s + 1 : s + seq_len + 1], each of shape ``(batch_size, seq_len, N)``: the
+    target of step t is the next observation.
     """
     import torch
 

@@ -30,9 +30,7 @@ def _states(z, name: str = "z") -> np.ndarray:
 
 
 def henon_map(z, a: float = HENON_A, b: float = HENON_B) -> np.ndarray:
-    """henon_map(z; a=1.4, b=0.3) → z_next
-
-    One step of the Henon map for states ``z`` of shape ``(2,)`` or ``(..., 2)`` holding
+    """One step of the Henon map for states ``z`` of shape ``(2,)`` or ``(..., 2)`` holding
     ``(x, y)``: ``(1 - a x^2 + y, b x)``. Returns an array of the same shape (float64).
     """
     z = _states(z)
@@ -41,10 +39,9 @@ def henon_map(z, a: float = HENON_A, b: float = HENON_B) -> np.ndarray:
 
 
 def henon_jacobian(z, a: float = HENON_A, b: float = HENON_B) -> np.ndarray:
-    """henon_jacobian(z; a=1.4, b=0.3) → J
-
-    The Jacobian of the Henon map at the states ``z`` (shape ``(..., 2)``), evaluated at the
-    state *before* the step: ``[[-2 a x, 1], [b, 0]]``, shape ``(..., 2, 2)``.
+    """The Jacobian ``J`` of the Henon map at the states ``z`` (shape ``(..., 2)``),
+    evaluated at the state *before* the step: ``[[-2 a x, 1], [b, 0]]``, shape
+    ``(..., 2, 2)``.
     """
     z = _states(z)
     J = np.zeros(z.shape[:-1] + (2, 2))
@@ -56,9 +53,7 @@ def henon_jacobian(z, a: float = HENON_A, b: float = HENON_B) -> np.ndarray:
 
 def henon_orbit(z0, n_steps: int, a: float = HENON_A, b: float = HENON_B,
                 transient: int = 0) -> np.ndarray:
-    """henon_orbit(z0, n_steps; a=1.4, b=0.3, transient=0) → Z
-
-    Iterate the map from ``z0`` (shape ``(2,)`` or ``(B, 2)``), discard ``transient``
+    """Iterate the map from ``z0`` (shape ``(2,)`` or ``(B, 2)``), discard ``transient``
     steps, and return the next ``n_steps`` states, shape ``(n_steps, 2)`` or
     ``(B, n_steps, 2)``. The first returned state is the one after the transient (``z0``
     itself when ``transient == 0``).

@@ -15,13 +15,13 @@ __all__ = ["HenonCell"]
 
 
 class HenonCell(keras.layers.Layer):
-    """HenonCell(a=1.4, b=0.3) → a Keras RNN cell
-
-    One step of the Henon map, z_next = (1 - a x^2 + y, b x), for a batch of states
-    z = (x, y) of shape ``(batch, 2)``; the input is ignored and the output is the new
-    state. Use it in ``keras.layers.RNN(HenonCell(), return_sequences=True)`` with a dummy
-    input sequence whose length sets the number of steps. Computes in Keras's float type
-    (set ``keras.config.set_floatx("float64")`` for double precision).
+    """A Keras RNN cell: one step of the Henon map, z_next = (1 - a x^2 + y, b x), for a
+    batch of states z = (x, y) of shape ``(batch, 2)``; the input is ignored and the output
+    is the new state. Use it in ``keras.layers.RNN(HenonCell(), return_sequences=True)``
+    with a dummy input sequence whose length sets the number of steps. Computes in Keras's
+    float type (set ``keras.config.set_floatx("float64")`` for double precision). The
+    defaults are the classical a = 1.4, b = 0.3; other keyword arguments go to
+    ``keras.layers.Layer``.
     """
 
     def __init__(self, a: float = HENON_A, b: float = HENON_B, **kwargs):

@@ -81,12 +81,10 @@ def _simple_rnn_activation(cell) -> str:
 
 
 def simple_rnn_jacobian(cell, x, h):
-    """simple_rnn_jacobian(cell, x, h) → J
-
-    The analytic Jacobian of one step of a ``keras.layers.SimpleRNNCell`` (or of the cell
-    of a ``keras.layers.SimpleRNN`` layer) with respect to the state, evaluated at the
-    state ``h`` *before* the step, for a batch of inputs ``x`` (shape ``(B, input_dim)``)
-    and states ``h`` (shape ``(B, H)``). With the pre-activation
+    """The analytic Jacobian ``J`` of one step of a ``keras.layers.SimpleRNNCell`` (or of
+    the cell of a ``keras.layers.SimpleRNN`` layer) with respect to the state, evaluated at
+    the state ``h`` *before* the step, for a batch of inputs ``x`` (shape
+    ``(B, input_dim)``) and states ``h`` (shape ``(B, H)``). With the pre-activation
     ``a = x @ kernel + h @ recurrent_kernel + bias`` (the bias only with ``use_bias``) and
     ``h_next = phi(a)``::
 
@@ -119,14 +117,12 @@ def _next_state(cell, x, h):
 
 
 def cell_jacobian(cell, x, h):
-    """cell_jacobian(cell, x, h) → J
-
-    The Jacobian of one step of any Keras RNN cell with a single state tensor with respect
-    to that state, by automatic differentiation (``tf.GradientTape.batch_jacobian``),
-    evaluated at the state ``h`` *before* the step:
+    """The Jacobian ``J`` of one step of any Keras RNN cell with a single state tensor with
+    respect to that state, by automatic differentiation
+    (``tf.GradientTape.batch_jacobian``), evaluated at the state ``h`` *before* the step:
     ``J[b, i, j] = d h_next[b, i] / d h[b, j]`` with
-    ``h_next = cell(x, [h], training=False)[1]``. ``x`` has shape ``(B, input_dim)``,
-    ``h`` shape ``(B, H)``; returns shape ``(B, H, H)`` in the cell's compute dtype.
+    ``h_next = cell(x, [h], training=False)[1]``. ``x`` has shape ``(B, input_dim)``, ``h``
+    shape ``(B, H)``; returns shape ``(B, H, H)`` in the cell's compute dtype.
     """
     cell = getattr(cell, "cell", cell)
     x, h = _step_tensors(cell, x, h)
@@ -242,9 +238,7 @@ def _compiled(cell, jacobian, k: int, history: bool, input_dim: int, reortho_eve
 def rnn_lyapunov_spectrum(rnn, inputs, h0, *, k: int | None = None, transient: int = 0,
                           jacobian="auto", reortho_every: int = 1, dt: float = 1.0,
                           return_history: bool = False):
-    """rnn_lyapunov_spectrum(rnn, inputs, h0; k=None, transient=0, jacobian="auto", reortho_every=1, dt=1.0, return_history=False) → λ
-
-    The ``k`` largest Lyapunov exponents of a Keras recurrent layer driven by input
+    """The ``k`` largest Lyapunov exponents λ of a Keras recurrent layer driven by input
     sequences, for a batch of B sequences at once, by repeated QR re-orthonormalisation
     along each orbit. With ``h_t = cell(x_t, h_{t-1})``, ``J_t = d h_t / d h_{t-1}``
     evaluated at ``(x_t, h_{t-1})``, ``Q_0`` the first ``k`` columns of the identity and

@@ -48,11 +48,10 @@ def _check_rnn(model, what: str = "model") -> None:
 
 
 class Linearization:
-    """Linearization(model) → lin
-
-    One step h_next = F(h, u) of a recurrent network and its linearization at a point
-    (u, h). For a single-layer ``torch.nn.RNN`` (``nonlinearity`` "tanh" or "relu", with or
-    without bias, ``batch_first`` either way) with a = W_ih u + b_ih + W_hh h + b_hh::
+    """One step h_next = F(h, u) of a recurrent network ``model`` and its linearization at a
+    point (u, h). For a single-layer ``torch.nn.RNN`` (``nonlinearity`` "tanh" or "relu",
+    with or without bias, ``batch_first`` either way) with
+    a = W_ih u + b_ih + W_hh h + b_hh::
 
         F(h, u) = φ(a),    J_h = diag(φ'(a)) W_hh,    J_u = diag(φ'(a)) W_ih,
 
@@ -121,7 +120,7 @@ class Linearization:
         return h @ W_hh.T + (W_ih @ u + b)
 
     def _f(self, h, u):
-        """F(h, u) for a batch of states h (B, H); differentiable in h."""
+        """The step F(h, u) for a batch of states h (B, H); differentiable in h."""
         if self.kind == "plrnn":
             return self.model(h)
         pre = self._pre(h, u)
@@ -184,31 +183,27 @@ class Linearization:
     # ------------------------------------------------------------------ public methods
 
     def step(self, u, h) -> torch.Tensor:
-        """step(u, h) → h_next, shape ``(H,)``
-
-        One step h_next = F(h, u) from the state ``h (H,)`` with the input ``u (I,)``.
+        """One step h_next = F(h, u), shape ``(H,)``, from the state ``h (H,)`` with the
+        input ``u (I,)``.
         """
         u, h = self._input(u), self._state(h)
         with torch.no_grad():
             return self._f(h[None], u)[0]
 
     def jacobian(self, u, h):
-        """jacobian(u, h) → (J_h, J_u), shapes ``(H, H)`` and ``(H, I)``
-
-        The analytic Jacobians J_h = ∂F/∂h and J_u = ∂F/∂u of one step at the state
-        ``h (H,)`` before the step and the input ``u (I,)``.
+        """The analytic Jacobians ``(J_h, J_u)``, J_h = ∂F/∂h of shape ``(H, H)`` and
+        J_u = ∂F/∂u of shape ``(H, I)``, of one step at the state ``h (H,)`` before the step
+        and the input ``u (I,)``.
         """
         u, h = self._input(u), self._state(h)
         J_h, J_u = self._jacobians(h[None], u)
         return J_h[0], J_u[0]
 
     def predict(self, u, h, du=None, dh=None) -> torch.Tensor:
-        """predict(u, h, du=None, dh=None) → h_next, shape ``(B, H)`` or ``(H,)``
-
-        The first-order (affine) prediction of the next state,
-        F(h, u) + J_h dh_b + J_u du, for every row dh_b of a batch of state perturbations
-        ``dh (B, H)`` (or one, ``(H,)``, which returns ``(H,)``) and one input perturbation
-        ``du (I,)``; ``None`` means zero.
+        """The first-order (affine) prediction of the next state, shape ``(B, H)`` or
+        ``(H,)``: F(h, u) + J_h dh_b + J_u du, for every row dh_b of a batch of state
+        perturbations ``dh (B, H)`` (or one, ``(H,)``, which returns ``(H,)``) and one input
+        perturbation ``du (I,)``; ``None`` means zero.
         """
         u, h = self._input(u), self._state(h)
         du = self._input(du, "du")
@@ -224,11 +219,10 @@ class Linearization:
     __call__ = predict
 
     def eigendecomposition(self, u, h):
-        """eigendecomposition(u, h) → (real, imag, vectors)
-
-        The eigenvalues λ_k = ``real[k] + i imag[k]`` (shapes ``(H,)``) and eigenvectors
-        (the columns of the complex ``vectors (H, H)``, J_h v_k = λ_k v_k) of J_h at
-        (u, h), from ``torch.linalg.eig``, sorted by modulus in descending order.
+        """Return ``(real, imag, vectors)``: the eigenvalues λ_k = ``real[k] + i imag[k]``
+        (shapes ``(H,)``) and eigenvectors (the columns of the complex ``vectors (H, H)``,
+        J_h v_k = λ_k v_k) of J_h at (u, h), from ``torch.linalg.eig``, sorted by modulus in
+        descending order.
         """
         J_h, _ = self.jacobian(u, h)
         values, vectors = torch.linalg.eig(J_h)
@@ -260,11 +254,9 @@ def _as_complex(values) -> np.ndarray:
 
 
 def classify_fixed_point(eigenvalues, *, tol: float = 1e-6) -> str:
-    """classify_fixed_point(eigenvalues; tol=1e-6) → label
-
-    The type of a fixed point of a map (discrete time) from the eigenvalues λ_k of its
-    Jacobian (a complex or real tensor, array or list of shape ``(H,)``), by their moduli
-    compared with 1:
+    """The type of a fixed point of a map (discrete time), a label, from the eigenvalues λ_k
+    of its Jacobian (a complex or real tensor, array or list of shape ``(H,)``), by their
+    moduli compared with 1:
 
     * "stable" if every ``abs(λ_k) < 1 - tol`` (perturbations shrink in every direction);
     * "unstable" if every ``abs(λ_k) > 1 + tol``;
@@ -300,9 +292,7 @@ def classify_fixed_point(eigenvalues, *, tol: float = 1e-6) -> str:
 
 @dataclass(eq=False, repr=False)
 class FixedPoints:
-    """FixedPoints(points, residuals, eigenvalues, labels, counts, patterns=None) → fps
-
-    The fixed points h* = F(h*, u*) found by :func:`find_fixed_points` or
+    """The fixed points h* = F(h*, u*) found by :func:`find_fixed_points` or
     :func:`plrnn_fixed_points`, K of them in H dimensions, all float64:
 
     * ``points (K, H)``: the fixed points;
@@ -342,15 +332,15 @@ class FixedPoints:
         return self.points.shape[0]
 
     def to(self, device) -> "FixedPoints":
-        """to(device) → FixedPoints: the same fixed points with every tensor on ``device``
-        (e.g. ``"cpu"`` after a search on a GPU, for NumPy and plotting)."""
+        """The same fixed points, a new :class:`FixedPoints`, with every tensor on
+        ``device`` (e.g. ``"cpu"`` after a search on a GPU, for NumPy and plotting)."""
         return FixedPoints(self.points.to(device), self.residuals.to(device),
                            self.eigenvalues.to(device), list(self.labels),
                            self.counts.to(device),
                            None if self.patterns is None else self.patterns.to(device))
 
     def summary(self) -> str:
-        """summary() → str: one line per fixed point (index, residual, max modulus,
+        """A table as a string, one line per fixed point (index, residual, max modulus,
         count, label)."""
         K, H = self.points.shape
         if K == 0:
@@ -418,13 +408,11 @@ def _float64_linearization(model) -> Linearization:
 def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: float = 1e-2,
                       tol: float = 1e-8, merge_tol: float = 1e-4, newton_steps: int = 20,
                       noise: float = 0.0, seed: int | None = None,
-                      progress_bar: bool = False) -> FixedPoints:
-    """find_fixed_points(model, initial_states, u=None; n_iter=2000, lr=1e-2, tol=1e-8, merge_tol=1e-4, newton_steps=20, noise=0.0, seed=None, progress_bar=False) → FixedPoints
-
-    The fixed points h* = F(h*, u*) of an RNN (a single-layer ``torch.nn.RNN`` or a
-    ``ShallowPLRNN``) at a constant input ``u`` (default zeros), found as Sussillo and
-    Barak do: from each of the K0 ``initial_states (K0, H)`` (e.g. states sampled from
-    trajectories, :func:`sample_states`) minimise the speed::
+                      show_progress: bool = False) -> FixedPoints:
+    """The fixed points h* = F(h*, u*), a :class:`FixedPoints`, of an RNN (a single-layer
+    ``torch.nn.RNN`` or a ``ShallowPLRNN``) at a constant input ``u`` (default zeros), found
+    as Sussillo and Barak do: from each of the K0 ``initial_states (K0, H)`` (e.g. states
+    sampled from trajectories, :func:`sample_states`) minimise the speed::
 
         q(h) = 1/2 ||F(h, u*) - h||^2
 
@@ -450,7 +438,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
     * ``newton_steps = 20``: Newton steps at most (0 switches the polish off).
     * ``noise = 0.0``: standard deviation of Gaussian jitter added to the initial states.
     * ``seed = None``: seed of that jitter.
-    * ``progress_bar = False``: show a progress bar over the Adam steps.
+    * ``show_progress = False``: show a progress bar over the Adam steps.
 
     Reference: D. Sussillo, O. Barak, "Opening the black box: low-dimensional dynamics in
     high-dimensional recurrent neural networks", Neural Computation 25(3), 626-649 (2013).
@@ -477,7 +465,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
     h = h.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([h], lr=lr)
     steps = range(n_iter)
-    if progress_bar:
+    if show_progress:
         from .runtime import progress
 
         steps = progress(steps, desc="fixed points")
@@ -488,7 +476,7 @@ def find_fixed_points(model, initial_states, u=None, *, n_iter: int = 2000, lr: 
         optimizer.zero_grad()
         q.sum().backward()
         optimizer.step()
-    if progress_bar:
+    if show_progress:
         steps.close()
 
     h = h.detach()
@@ -549,11 +537,9 @@ def _solve_regions(weights, patterns: torch.Tensor, batch_size: int):
 
 def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
                        batch_size: int = 4096) -> FixedPoints:
-    """plrnn_fixed_points(model; orbit=None, max_enumerate=16, batch_size=4096) → FixedPoints
-
-    The exact fixed points of a ``ShallowPLRNN``, one linear region at a time. In the
-    region of the ReLU pattern d ∈ {0, 1}^L, D = diag(d), the map is affine,
-    F(z) = (diag(A) + W1 D W2) z + W1 D h2 + h1, so its fixed point solves::
+    """The exact fixed points of a ``ShallowPLRNN``, a :class:`FixedPoints`, one linear
+    region at a time. In the region of the ReLU pattern d ∈ {0, 1}^L, D = diag(d), the map
+    is affine, F(z) = (diag(A) + W1 D W2) z + W1 D h2 + h1, so its fixed point solves::
 
         (I - diag(A) - W1 D W2) z = W1 D h2 + h1,
 
@@ -642,15 +628,13 @@ def plrnn_fixed_points(model, *, orbit=None, max_enumerate: int = 16,
 # ---------------------------------------------------------------------------------------
 
 def rnn_trajectories(rnn, inputs, h0=None) -> torch.Tensor:
-    """rnn_trajectories(rnn, inputs, h0=None) → states, shape ``(B, T, H)``
-
-    The hidden states h_1, ..., h_T of a single-layer ``torch.nn.RNN`` driven by ``inputs``,
-    batch first whatever the module's ``batch_first``, computed without gradients. The
-    ``inputs`` follow the module's layout: ``(B, T, I)`` with ``batch_first=True``,
-    ``(T, B, I)`` otherwise, or ``(T, I)`` for one sequence (B = 1). ``h0`` is the initial
-    state, ``(H,)`` (shared by all sequences) or ``(B, H)``, zeros by default. Convenient
-    for :func:`sample_states`, whose result starts :func:`find_fixed_points`. Computed on
-    the RNN's device (the inputs are moved there).
+    """The hidden states h_1, ..., h_T, shape ``(B, T, H)``, of a single-layer
+    ``torch.nn.RNN`` driven by ``inputs``, batch first whatever the module's
+    ``batch_first``, computed without gradients. The ``inputs`` follow the module's layout:
+    ``(B, T, I)`` with ``batch_first=True``, ``(T, B, I)`` otherwise, or ``(T, I)`` for one
+    sequence (B = 1). ``h0`` is the initial state, ``(H,)`` (shared by all sequences) or
+    ``(B, H)``, zeros by default. Convenient for :func:`sample_states`, whose result starts
+    :func:`find_fixed_points`. Computed on the RNN's device (the inputs are moved there).
     """
     _check_rnn(rnn, "rnn")
     dtype, H, I = rnn.weight_hh_l0.dtype, rnn.hidden_size, rnn.input_size
@@ -677,12 +661,10 @@ def rnn_trajectories(rnn, inputs, h0=None) -> torch.Tensor:
 
 
 def sample_states(trajectories, n: int, *, seed: int | None = None) -> torch.Tensor:
-    """sample_states(trajectories, n; seed=None) → states, shape ``(n, H)``
-
-    ``n`` states drawn at random, without replacement, from the states of
-    ``trajectories (B, T, H)`` (or ``(T, H)``), e.g. the output of
-    :func:`rnn_trajectories`: initial states for :func:`find_fixed_points` on the region
-    of state space the network visits.
+    """``n`` states, shape ``(n, H)``, drawn at random, without replacement, from the states
+    of ``trajectories (B, T, H)`` (or ``(T, H)``), e.g. the output of
+    :func:`rnn_trajectories`: initial states for :func:`find_fixed_points` on the region of
+    state space the network visits.
 
     Keyword arguments
 

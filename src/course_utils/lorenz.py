@@ -59,10 +59,8 @@ def _check(z, name: str = "z"):
 
 def lorenz63(z, sigma: float = LORENZ_SIGMA, rho: float = LORENZ_RHO,
              beta: float = LORENZ_BETA):
-    """lorenz63(z; sigma=10, rho=28, beta=8/3) → dz/dt
-
-    The Lorenz-63 vector field at the states ``z`` (shape ``(..., 3)``), in units of
-    1/time.
+    """The Lorenz-63 vector field dz/dt at the states ``z`` (shape ``(..., 3)``), in units
+    of 1/time; the parameters ``sigma, rho, beta`` are (10, 28, 8/3) by default.
     """
     z = _check(z if _is_torch(z) else np.asarray(z, dtype=np.float64))
     x, y, w = z[..., 0], z[..., 1], z[..., 2]
@@ -71,10 +69,9 @@ def lorenz63(z, sigma: float = LORENZ_SIGMA, rho: float = LORENZ_RHO,
 
 def lorenz63_jacobian(z, sigma: float = LORENZ_SIGMA, rho: float = LORENZ_RHO,
                       beta: float = LORENZ_BETA):
-    """lorenz63_jacobian(z; sigma=10, rho=28, beta=8/3) → Df
-
-    The Jacobian of the vector field, ``Df[..., i, j] = d f_i / d z_j``, shape
-    ``(..., 3, 3)``. Its trace is -(sigma + 1 + beta) everywhere.
+    """The Jacobian of the vector field, ``Df[..., i, j] = d f_i / d z_j``, shape
+    ``(..., 3, 3)``, with the parameters ``sigma, rho, beta`` of :func:`lorenz63`. Its trace
+    is -(sigma + 1 + beta) everywhere.
     """
     z = _check(z if _is_torch(z) else np.asarray(z, dtype=np.float64))
     x, y, w = z[..., 0], z[..., 1], z[..., 2]
@@ -90,9 +87,7 @@ def lorenz63_jacobian(z, sigma: float = LORENZ_SIGMA, rho: float = LORENZ_RHO,
 
 
 def rk4_step(field, z, dt: float):
-    """rk4_step(field, z, dt) → z_next
-
-    One classical fourth-order Runge-Kutta step of dz/dt = field(z) with step ``dt``
+    """One classical fourth-order Runge-Kutta step of dz/dt = field(z) with step ``dt``
     (time units): z_next = z + dt/6 (k1 + 2 k2 + 2 k3 + k4).
     """
     k1 = field(z)
@@ -103,13 +98,11 @@ def rk4_step(field, z, dt: float):
 
 
 def rk4_step_jacobian(field, field_jacobian, z, dt: float):
-    """rk4_step_jacobian(field, field_jacobian, z, dt) → J
-
-    The exact Jacobian of the map :func:`rk4_step`, ``J = d z_next / d z`` at the state
-    ``z`` before the step, by the chain rule through the four stages: with K_1 = Df(z),
-    K_2 = Df(z + dt/2 k_1) (I + dt/2 K_1), K_3 = Df(z + dt/2 k_2) (I + dt/2 K_2),
-    K_4 = Df(z + dt k_3) (I + dt K_3), the Jacobian is I + dt/6 (K_1 + 2 K_2 + 2 K_3 + K_4).
-    Shape ``(..., d, d)``.
+    """The exact Jacobian of the map :func:`rk4_step`, ``J = d z_next / d z`` at the state
+    ``z`` before the step (``field_jacobian(z)`` is Df(z)), by the chain rule through the
+    four stages: with K_1 = Df(z), K_2 = Df(z + dt/2 k_1) (I + dt/2 K_1),
+    K_3 = Df(z + dt/2 k_2) (I + dt/2 K_2), K_4 = Df(z + dt k_3) (I + dt K_3), the Jacobian
+    is I + dt/6 (K_1 + 2 K_2 + 2 K_3 + K_4). Shape ``(..., d, d)``.
     """
     identity = _eye_like(z, z.shape[-1])
     k1 = field(z)
@@ -125,10 +118,12 @@ def rk4_step_jacobian(field, field_jacobian, z, dt: float):
 
 
 def lorenz63_rk4_step(z, dt: float = 0.01):
-    """lorenz63_rk4_step(z; dt=0.01) → z_next: one RK4 step of Lorenz-63 at (10, 28, 8/3)."""
+    """One RK4 step z_next of Lorenz-63 at (10, 28, 8/3), with step ``dt`` (time units,
+    default 0.01)."""
     return rk4_step(lorenz63, z, dt)
 
 
 def lorenz63_rk4_jacobian(z, dt: float = 0.01):
-    """lorenz63_rk4_jacobian(z; dt=0.01) → J: the Jacobian of :func:`lorenz63_rk4_step`."""
+    """The Jacobian J of :func:`lorenz63_rk4_step` at the state ``z`` before the step, shape
+    ``(..., 3, 3)``."""
     return rk4_step_jacobian(lorenz63, lorenz63_jacobian, z, dt)

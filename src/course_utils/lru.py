@@ -1,7 +1,7 @@
 """Linear recurrent units (LRU) and modal dynamics in PyTorch: the diagonal complex linear
 recurrence ``x_k = a_k * x_{k-1} + b_k``, computed by a loop and by a parallel associative
 scan, its closed form for the autonomous case, the LRU layer, parametrisations of modal
-dynamics, and a stacked GRU as the nonlinear baseline.
+dynamics. The nonlinear baseline, a stacked GRU, is :class:`course_utils.gru.DeepGRU`.
 
 Time is always the second-to-last axis and the hidden (mode) axis the last. Importing this
 module imports torch. Reference: A. Orvieto, S. L. Smith, A. Gu, A. Fernando, C. Gulcehre,
@@ -16,10 +16,11 @@ import math
 import torch
 from torch import nn
 
+from .models import reset_uniform, seeded_generator
+
 __all__ = ["scan_operator", "linear_recurrence_loop", "linear_recurrence_scan",
            "modal_powers", "autonomous_orbit", "LRU", "ModalDynamics", "LRUDynamics",
-           "RealImagModalDynamics", "AngleMagModalDynamics", "ModalDynamicsWithMLP",
-           "DeepGRU"]
+           "RealImagModalDynamics", "AngleMagModalDynamics", "ModalDynamicsWithMLP"]
 
 TWO_PI = 2 * math.pi
 
@@ -27,14 +28,13 @@ TWO_PI = 2 * math.pi
 # ---------------------------------------------------------------- the linear recurrence
 
 def scan_operator(e1, e2):
-    """scan_operator(e1, e2) → (a, b)
-
-    The associative operator of the linear recurrence ``x_k = a_k * x_{k-1} + b_k``. An
-    element ``(a, b)`` stands for the affine map ``x -> a * x + b``; for an earlier element
-    ``e1 = (a1, b1)`` and a later one ``e2 = (a2, b2)`` the composition (first e1, then e2)
-    is ``(a2 * a1, a2 * b1 + b2)``. Elementwise, with broadcasting, for real or complex
-    tensors. Composition of maps is associative, which is what a parallel prefix scan needs.
-    Reference: G. E. Blelloch, "Prefix sums and their applications", 1990.
+    """The associative operator of the linear recurrence ``x_k = a_k * x_{k-1} + b_k``,
+    returning the composed element ``(a, b)``. An element ``(a, b)`` stands for the affine
+    map ``x -> a * x + b``; for an earlier element ``e1 = (a1, b1)`` and a later one
+    ``e2 = (a2, b2)`` the composition (first e1, then e2) is ``(a2 * a1, a2 * b1 + b2)``.
+    Elementwise, with broadcasting, for real or complex tensors. Composition of maps is
+    associative, which is what a parallel prefix scan needs. Reference: G. E. Blelloch,
+    "Prefix sums and their applications", 1990.
     """
     a1, b1 = e1
     a2, b2 = e2
@@ -68,14 +68,12 @@ def _prepare(a, b, x0):
 
 
 def linear_recurrence_loop(a, b, x0=None):
-    """linear_recurrence_loop(a, b; x0=None) → x, shape ``(..., T, H)``
-
-    The states x_1, ..., x_T of the linear recurrence ``x_k = a_k * x_{k-1} + b_k``
-    (elementwise), computed one step after the other: the sequential reference for
-    ``linear_recurrence_scan``. ``b`` has shape ``(..., T, H)``; ``a`` is broadcastable to
-    it, e.g. ``(H,)`` for a constant diagonal of eigenvalues or ``(..., T, H)`` for one per
-    step; real or complex. The result has the broadcast shape and the promoted dtype, and
-    autograd differentiates it.
+    """The states x_1, ..., x_T, shape ``(..., T, H)``, of the linear recurrence
+    ``x_k = a_k * x_{k-1} + b_k`` (elementwise), computed one step after the other: the
+    sequential reference for ``linear_recurrence_scan``. ``b`` has shape ``(..., T, H)``;
+    ``a`` is broadcastable to it, e.g. ``(H,)`` for a constant diagonal of eigenvalues or
+    ``(..., T, H)`` for one per step; real or complex. The result has the broadcast shape
+    and the promoted dtype, and autograd differentiates it.
 
     Keyword arguments
 
@@ -116,24 +114,21 @@ def _scan_offsets(a, b):
 
 
 def linear_recurrence_scan(a, b, x0=None):
-    """linear_recurrence_scan(a, b; x0=None) → x, shape ``(..., T, H)``
-
-    The same states as ``linear_recurrence_loop``, ``x_k = a_k * x_{k-1} + b_k``, by a
-    parallel prefix scan with ``scan_operator`` in ceil(log2 T) rounds of elementwise
-    work instead of T sequential steps. The work-efficient odd/even recursion (as in
-    ``jax.lax.associative_scan``): compose neighbouring pairs ``(e_1, e_2), (e_3, e_4),
-    ...``, scan the half-length sequence recursively (which gives x_2, x_4, ...), then fill
-    in ``x_{2j+1} = a_{2j+1} * x_{2j} + b_{2j+1}``; any T works. ``x0`` is folded in as
-    ``b_1 <- a_1 * x0 + b_1``. Only the offsets of the prefixes are formed (x0 = 0 after
-    the folding), and out of place, so autograd differentiates it. When ``a`` is constant
-    in time (shape ``(H,)`` or ``(..., 1, H)``, the LRU's case) the multipliers of the
-    rounds are its powers a^2, a^4, ..., of shape ``(..., 1, H)``, formed in double
-    precision: squaring in complex64 would double the relative rounding error at every
-    round, 2^L eps after L rounds, and cost the scan a factor of 10 in accuracy at T =
-    10,000. With them, in complex64 the states and their gradients are at least as
-    accurate as the loop's (1e-7 to 1e-6 relative to a complex128 computation at T =
-    10,000 for moduli up to 0.999). A per-step ``a`` of shape ``(..., T, H)`` is
-    multiplied in its own dtype.
+    """The same states as ``linear_recurrence_loop``, shape ``(..., T, H)``,
+    ``x_k = a_k * x_{k-1} + b_k``, by a parallel prefix scan with ``scan_operator`` in
+    ceil(log2 T) rounds of elementwise work instead of T sequential steps. The
+    work-efficient odd/even recursion (as in ``jax.lax.associative_scan``): compose
+    neighbouring pairs ``(e_1, e_2), (e_3, e_4), ...``, scan the half-length sequence
+    recursively (which gives x_2, x_4, ...), then fill in
+    ``x_{2j+1} = a_{2j+1} * x_{2j} + b_{2j+1}``; any T works. ``x0`` is folded in as
+    ``b_1 <- a_1 * x0 + b_1``. Only the offsets of the prefixes are formed (x0 = 0 after the
+    folding), and out of place, so autograd differentiates it. When ``a`` is constant in
+    time (shape ``(H,)`` or ``(..., 1, H)``, the LRU's case) the multipliers of the rounds
+    are its powers a^2, a^4, ..., of shape ``(..., 1, H)``, formed in double precision:
+    squaring in complex64 would double the relative rounding error at every round, 2^L eps
+    after L rounds. With them, in complex64 the states and their gradients are at least as
+    accurate as the loop's. A per-step ``a`` of shape ``(..., T, H)`` is multiplied in its
+    own dtype.
 
     Keyword arguments
 
@@ -157,19 +152,18 @@ def _complex_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 def modal_powers(lam, n_steps: int, *, include_start: bool = True) -> torch.Tensor:
-    """modal_powers(lam, n_steps; include_start=True) → P, shape ``(n_steps, H)``
-
-    The powers of the eigenvalues ``lam`` (shape ``(H,)``), ``P[j] = lam**k`` with k = j
-    (k = 0, ..., n_steps - 1) when ``include_start``, else k = j + 1 (k = 1, ..., n_steps),
-    in closed form as ``exp(k * log(lam))`` with the complex logarithm, returned in the
-    complex dtype of ``lam`` (complex64 for a float32 input, complex128 for float64). The
-    row ``k = 0`` is exactly 1. Precision: the rounding error of ``log(lam)`` is
-    multiplied by k, about ``k * eps * abs(log(lam))`` relative in ``P[k]``, which in
-    complex64 would be 2e-3 at k = 10,000 for phases near pi, far worse than k repeated
-    multiplications (1e-5). The logarithm, the products with k and the exponential are
-    therefore computed in complex128 and rounded once, so ``P`` is the correctly rounded
-    power of the given ``lam`` up to 1e-16 k relative (1e-12 at k = 10,000).
-    Differentiable in ``lam`` (except at ``lam = 0``).
+    """The powers of the eigenvalues ``lam`` (shape ``(H,)``), ``P`` of shape
+    ``(n_steps, H)`` with ``P[j] = lam**k`` and k = j (k = 0, ..., n_steps - 1) when
+    ``include_start``, else k = j + 1 (k = 1, ..., n_steps), in closed form as
+    ``exp(k * log(lam))`` with the complex logarithm, returned in the complex dtype of
+    ``lam`` (complex64 for a float32 input, complex128 for float64). The row ``k = 0`` is
+    exactly 1. Precision: the rounding error of ``log(lam)`` is multiplied by k, about
+    ``k * eps * abs(log(lam))`` relative in ``P[k]``, which in complex64 would be 2e-3 at
+    k = 10,000 for phases near pi, far worse than k repeated multiplications (1e-5). The
+    logarithm, the products with k and the exponential are therefore computed in complex128
+    and rounded once, so ``P`` is the correctly rounded power of the given ``lam`` up to
+    1e-16 k relative (1e-12 at k = 10,000). Differentiable in ``lam`` (except at
+    ``lam = 0``).
 
     Keyword arguments
 
@@ -191,14 +185,13 @@ def modal_powers(lam, n_steps: int, *, include_start: bool = True) -> torch.Tens
 
 
 def autonomous_orbit(lam, x0, n_steps: int, *, include_start: bool = True) -> torch.Tensor:
-    """autonomous_orbit(lam, x0, n_steps; include_start=True) → x, shape ``(n_steps, H)`` or ``(B, n_steps, H)``
-
-    The orbit ``x_k = lam**k * x0`` of the autonomous modal dynamics ``x_k = lam * x_{k-1}``
-    (elementwise, eigenvalues ``lam`` of shape ``(H,)``), for an initial state ``x0`` of
-    shape ``(H,)`` or a batch ``(B, H)``: ``modal_powers(lam, n_steps) * x0``, in closed
-    form. With ``include_start = True`` the first row is x0 itself (k = 0, ...,
-    n_steps - 1), else ``lam * x0`` (k = 1, ..., n_steps, the convention of
-    ``linear_recurrence_loop``). Precision as in ``modal_powers``.
+    """The orbit ``x_k = lam**k * x0``, shape ``(n_steps, H)`` or ``(B, n_steps, H)``, of
+    the autonomous modal dynamics ``x_k = lam * x_{k-1}`` (elementwise, eigenvalues ``lam``
+    of shape ``(H,)``), for an initial state ``x0`` of shape ``(H,)`` or a batch ``(B, H)``:
+    ``modal_powers(lam, n_steps) * x0``, in closed form. With ``include_start = True`` the
+    first row is x0 itself (k = 0, ..., n_steps - 1), else ``lam * x0`` (k = 1, ...,
+    n_steps, the convention of ``linear_recurrence_loop``). Precision as in
+    ``modal_powers``.
     """
     P = modal_powers(lam, n_steps, include_start=include_start)
     x0 = torch.as_tensor(x0)
@@ -210,10 +203,6 @@ def autonomous_orbit(lam, x0, n_steps: int, *, include_start: bool = True) -> to
 
 
 # ---------------------------------------------------------------- helpers
-
-def _generator(seed: int | None):
-    return torch.Generator().manual_seed(seed) if seed is not None else None
-
 
 def _check_ring(r_min, r_max, max_phase, min_phase=0.0):
     if not 0 <= r_min < r_max <= 1:
@@ -275,27 +264,26 @@ def _polar(m, angle):
 # ---------------------------------------------------------------- the LRU layer
 
 class LRU(nn.Module):
-    """LRU(d_in, d_hidden, d_out; r_min=0.0, r_max=1.0, max_phase=2pi, seed=None, dtype=torch.float32) → layer
-
-    The linear recurrent unit: H = ``d_hidden`` complex modes driven by the input
+    """The linear recurrent unit: H = ``d_hidden`` complex modes driven by the input
     ``u_k`` (``d_in`` channels) and read out linearly (``d_out`` channels)::
 
         x_k = lambda * x_{k-1} + gamma * (B u_k),    y_k = Re(C x_k) + D u_k,
 
-    with ``*`` elementwise, the eigenvalues ``lambda = exp(-exp(nu_log) + i
-    exp(theta_log))``, strictly inside the unit disc for any real parameters, and the
-    input normalisation ``gamma = exp(gamma_log)``. Parameters (real, in ``dtype``):
-    ``nu_log, theta_log, gamma_log (H,)``, ``B_re, B_im (H, d_in)``, ``C_re, C_im
-    (d_out, H)``, ``D (d_out, d_in)``; the states are complex64 (complex128 for float64).
+    with ``*`` elementwise, the eigenvalues
+    ``lambda = exp(-exp(nu_log) + i exp(theta_log))``, strictly inside the unit disc for any
+    real parameters, and the input normalisation ``gamma = exp(gamma_log)``. Parameters
+    (real, in ``dtype``, float32 by default): ``nu_log, theta_log, gamma_log (H,)``,
+    ``B_re, B_im (H, d_in)``, ``C_re, C_im (d_out, H)``, ``D (d_out, d_in)``; the states are
+    complex64 (complex128 for float64).
 
-    Initialisation (seeded by ``seed``, drawn in float64 so that float32 and float64
-    models with the same seed agree): the eigenvalues uniformly on the ring ``r_min <=
-    abs(lambda) <= r_max`` (uniform in area, so ``abs(lambda)**2`` is uniform in
-    ``[r_min**2, r_max**2]``) with phases uniform in ``[0, max_phase]`` (radians);
-    ``gamma = sqrt(1 - abs(lambda)**2)``, so that white noise of unit variance gives states
-    of unit variance; the real and imaginary parts of B normal with variance
-    ``1 / (2 d_in)`` (a complex Glorot scale), of C normal with variance ``1 / H``, and D
-    normal with variance ``1 / d_in``.
+    Initialisation (seeded by ``seed``, drawn in float64 so that float32 and float64 models
+    with the same seed agree): the eigenvalues uniformly on the ring
+    ``r_min <= abs(lambda) <= r_max`` (uniform in area, so ``abs(lambda)**2`` is uniform in
+    ``[r_min**2, r_max**2]``; by default 0 and 1) with phases uniform in ``[0, max_phase]``
+    (radians, 2 pi by default); ``gamma = sqrt(1 - abs(lambda)**2)``, so that white noise of
+    unit variance gives states of unit variance; the real and imaginary parts of B normal
+    with variance ``1 / (2 d_in)`` (a complex Glorot scale), of C normal with variance
+    ``1 / H``, and D normal with variance ``1 / d_in``.
 
     ``forward(u, x0=None, *, method="scan", return_states=False)`` takes real inputs of
     shape ``(T, d_in)`` or ``(B, T, d_in)`` and an optional complex initial state ``(H,)``
@@ -316,7 +304,7 @@ class LRU(nn.Module):
             raise ValueError(f"d_in, d_hidden and d_out must be >= 1; got {d_in}, {d_hidden}, "
                              f"{d_out}")
         self.d_in, self.d_hidden, self.d_out = d_in, d_hidden, d_out
-        H, g = d_hidden, _generator(seed)
+        H, g = d_hidden, seeded_generator(seed)
         r, phase = _ring(H, r_min, r_max, 0.0, max_phase, g)
         nu_log, theta_log = _lru_logs(r, phase)
 
@@ -344,15 +332,13 @@ class LRU(nn.Module):
         return self._lambda().detach()
 
     def set_eigenvalues(self, lam, *, renormalise: bool = True) -> None:
-        """set_eigenvalues(lam; renormalise=True)
-
-        Set ``nu_log`` and ``theta_log`` so that ``eigenvalues`` returns ``lam`` (complex,
-        shape ``(H,)``, ``0 < abs(lam) < 1``; computed in float64, then rounded to the
-        parameters' dtype). Phases are stored in (0, 2 pi]: a negative imaginary part gives
-        a phase above pi, and a positive real eigenvalue (phase 0) is stored with phase
-        2 pi, so that ``theta_log`` stays finite. With ``renormalise = True`` also
-        ``gamma = sqrt(1 - abs(lam)**2)``. Raises ValueError for another shape or for
-        moduli outside (0, 1), which this parametrisation cannot represent.
+        """Set ``nu_log`` and ``theta_log`` so that ``eigenvalues`` returns ``lam``
+        (complex, shape ``(H,)``, ``0 < abs(lam) < 1``; computed in float64, then rounded to
+        the parameters' dtype). Phases are stored in (0, 2 pi]: a negative imaginary part
+        gives a phase above pi, and a positive real eigenvalue (phase 0) is stored with
+        phase 2 pi, so that ``theta_log`` stays finite. With ``renormalise = True`` also
+        ``gamma = sqrt(1 - abs(lam)**2)``. Raises ValueError for another shape or for moduli
+        outside (0, 1), which this parametrisation cannot represent.
         """
         nu_log, theta_log, mod = _nu_theta_logs(lam, self.d_hidden)
         with torch.no_grad():
@@ -363,7 +349,10 @@ class LRU(nn.Module):
 
     def forward(self, u: torch.Tensor, x0: torch.Tensor | None = None, *,
                 method: str = "scan", return_states: bool = False):
-        """forward(u, x0=None; method="scan", return_states=False) → y or (y, x)"""
+        """Return the outputs ``y`` ``(..., T, d_out)`` for the real inputs ``u``, or with
+        ``return_states=True`` the pair ``(y, x)`` with the complex states ``(..., T, H)``;
+        ``x0`` the optional initial state, ``method`` ``"scan"`` or ``"loop"`` (see the
+        class)."""
         if method not in ("scan", "loop"):
             raise ValueError(f'method must be "scan" or "loop"; got {method!r}')
         u = torch.as_tensor(u)
@@ -396,15 +385,13 @@ class LRU(nn.Module):
 # ---------------------------------------------------------------- modal dynamics
 
 class ModalDynamics(nn.Module, metaclass=abc.ABCMeta):
-    """ModalDynamics(d_hidden; include_start=True) → model (abstract)
-
-    Autonomous modal dynamics ``x_k = lambda * x_{k-1}`` of H = ``d_hidden`` complex modes
-    (elementwise), parametrised by a subclass through ``eigenvalues()``, a method that
-    returns the differentiable complex tensor lambda ``(H,)``, and ``set_eigenvalues(lam)``.
-    ``forward(x0, n_steps)`` returns the orbit ``autonomous_orbit(eigenvalues(), x0,
-    n_steps)`` for ``x0`` of shape ``(H,)`` or ``(B, H)``, of shape ``(n_steps, H)`` or
-    ``(B, n_steps, H)``; its first row is x0 itself when ``include_start`` (else
-    ``lambda * x0``).
+    """Autonomous modal dynamics ``x_k = lambda * x_{k-1}`` (abstract) of H = ``d_hidden``
+    complex modes (elementwise), parametrised by a subclass through ``eigenvalues()``, a
+    method that returns the differentiable complex tensor lambda ``(H,)``, and
+    ``set_eigenvalues(lam)``. ``forward(x0, n_steps)`` returns the orbit
+    ``autonomous_orbit(eigenvalues(), x0, n_steps)`` for ``x0`` of shape ``(H,)`` or
+    ``(B, H)``, of shape ``(n_steps, H)`` or ``(B, n_steps, H)``; its first row is x0 itself
+    when ``include_start`` (else ``lambda * x0``).
     """
 
     def __init__(self, d_hidden: int, *, include_start: bool = True):
@@ -429,7 +416,8 @@ class ModalDynamics(nn.Module, metaclass=abc.ABCMeta):
         return lam.detach().to(torch.complex128).cpu()
 
     def forward(self, x0: torch.Tensor, n_steps: int) -> torch.Tensor:
-        """forward(x0, n_steps) → x, shape ``(n_steps, H)`` or ``(B, n_steps, H)``"""
+        """The orbit ``x`` from ``x0`` over ``n_steps`` steps, shape ``(n_steps, H)`` or
+        ``(B, n_steps, H)``."""
         lam = self.eigenvalues()
         x0 = torch.as_tensor(x0)
         if x0.ndim not in (1, 2) or x0.shape[-1] != self.d_hidden:
@@ -443,9 +431,7 @@ class ModalDynamics(nn.Module, metaclass=abc.ABCMeta):
 
 
 class LRUDynamics(ModalDynamics):
-    """LRUDynamics(d_hidden; r_min=0.0, r_max=1.0, max_phase=2pi, clip_eigs=False, include_start=True, seed=None, dtype=torch.float32) → model
-
-    Modal dynamics with the LRU's parametrisation ``lambda = exp(-exp(nu_log) + i
+    """Modal dynamics with the LRU's parametrisation ``lambda = exp(-exp(nu_log) + i
     exp(theta_log))`` (parameters ``nu_log, theta_log (H,)``), initialised on the ring
     ``r_min <= abs(lambda) <= r_max``, uniform in area, with phases uniform in ``[0,
     max_phase]`` as in ``LRU``. With ``clip_eigs = True`` the log-modulus
@@ -453,7 +439,9 @@ class LRUDynamics(ModalDynamics):
     where float32 would round it to 1 (the clamp stops the gradient of a clamped mode).
     ``set_eigenvalues(lam)`` stores phases in (0, 2 pi] and raises ValueError unless
     ``0 < abs(lam) < 1``, as ``LRU.set_eigenvalues``. See ``ModalDynamics`` for
-    ``forward``.
+    ``forward`` and ``include_start``. Defaults: ``r_min = 0``, ``r_max = 1``,
+    ``max_phase = 2 pi``; the initial parameters are drawn from ``seed``, in ``dtype``
+    (float32 by default).
     """
 
     def __init__(self, d_hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
@@ -463,7 +451,7 @@ class LRUDynamics(ModalDynamics):
         super().__init__(d_hidden, include_start=include_start)
         self.clip_eigs = clip_eigs
         nu_log, theta_log = _lru_logs(*_ring(d_hidden, r_min, r_max, 0.0, max_phase,
-                                             _generator(seed)))
+                                             seeded_generator(seed)))
         self.nu_log = nn.Parameter(nu_log.to(dtype))
         self.theta_log = nn.Parameter(theta_log.to(dtype))
 
@@ -478,9 +466,7 @@ class LRUDynamics(ModalDynamics):
 
 
 class RealImagModalDynamics(ModalDynamics):
-    """RealImagModalDynamics(d_hidden; r_min=0.0, r_max=1.0, min_phase=0.0, max_phase=2pi, clip=True, include_start=True, seed=None, dtype=torch.float32) → model
-
-    Modal dynamics with the eigenvalues stored directly as real and imaginary parts,
+    """Modal dynamics with the eigenvalues stored directly as real and imaginary parts,
     parameter ``real_imag (H, 2)``, ``lambda = real_imag[:, 0] + i real_imag[:, 1]``,
     initialised on the ring ``r_min <= abs(lambda) <= r_max`` (uniform in area) with phases
     uniform in ``[min_phase, max_phase]``. With ``clip = True`` the modulus is clamped to
@@ -488,7 +474,9 @@ class RealImagModalDynamics(ModalDynamics):
     gradient (the value of the clamp, the gradient of the identity), so that the optimiser
     can move a mode that left the unit disc back inside. ``set_eigenvalues(lam)`` stores
     any ``lam`` of shape ``(H,)``, also outside the disc (the clamp then applies). See
-    ``ModalDynamics`` for ``forward``.
+    ``ModalDynamics`` for ``forward`` and ``include_start``. Defaults: ``r_min = 0``,
+    ``r_max = 1``, ``min_phase = 0``, ``max_phase = 2 pi``; the initial parameters are
+    drawn from ``seed``, in ``dtype`` (float32 by default).
     """
 
     def __init__(self, d_hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
@@ -497,7 +485,7 @@ class RealImagModalDynamics(ModalDynamics):
                  dtype: torch.dtype = torch.float32):
         super().__init__(d_hidden, include_start=include_start)
         self.clip = clip
-        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, _generator(seed))
+        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, seeded_generator(seed))
         self.real_imag = nn.Parameter(torch.stack([r * torch.cos(phase), r * torch.sin(phase)],
                                                   dim=-1).to(dtype))
 
@@ -514,14 +502,13 @@ class RealImagModalDynamics(ModalDynamics):
 
 
 class AngleMagModalDynamics(ModalDynamics):
-    """AngleMagModalDynamics(d_hidden; r_min=0.0, r_max=1.0, min_phase=0.0, max_phase=2pi, clip=True, include_start=True, seed=None, dtype=torch.float32) → model
-
-    Modal dynamics with the eigenvalues stored as modulus and angle, parameters
-    ``magnitudes (H,)`` and ``angles (H,)`` (radians), ``lambda = magnitudes * exp(i
-    angles)``, initialised as ``RealImagModalDynamics``. With ``clip = True`` the modulus
-    is clamped to ``[1e-8, 1]`` in the forward pass with a straight-through gradient.
-    ``set_eigenvalues(lam)`` stores ``abs(lam)`` and the angle in (-pi, pi] of any
-    ``lam`` of shape ``(H,)``. See ``ModalDynamics`` for ``forward``.
+    """Modal dynamics with the eigenvalues stored as modulus and angle, parameters
+    ``magnitudes (H,)`` and ``angles (H,)`` (radians),
+    ``lambda = magnitudes * exp(i angles)``, initialised as ``RealImagModalDynamics`` (the
+    same keyword arguments and defaults). With ``clip = True`` the modulus is clamped to
+    ``[1e-8, 1]`` in the forward pass with a straight-through gradient.
+    ``set_eigenvalues(lam)`` stores ``abs(lam)`` and the angle in (-pi, pi] of any ``lam``
+    of shape ``(H,)``. See ``ModalDynamics`` for ``forward``.
     """
 
     def __init__(self, d_hidden: int, *, r_min: float = 0.0, r_max: float = 1.0,
@@ -530,7 +517,7 @@ class AngleMagModalDynamics(ModalDynamics):
                  dtype: torch.dtype = torch.float32):
         super().__init__(d_hidden, include_start=include_start)
         self.clip = clip
-        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, _generator(seed))
+        r, phase = _ring(d_hidden, r_min, r_max, min_phase, max_phase, seeded_generator(seed))
         self.angles = nn.Parameter(phase.to(dtype))
         self.magnitudes = nn.Parameter(r.to(dtype))
 
@@ -546,16 +533,14 @@ class AngleMagModalDynamics(ModalDynamics):
 
 
 class ModalDynamicsWithMLP(nn.Module):
-    """ModalDynamicsWithMLP(dynamics, hidden=(64, 64); seed=None) → model
-
-    Linear modal dynamics modulated by a small network of the mode energies: the orbit
+    """Linear modal dynamics modulated by a small network of the mode energies: the orbit
     ``x = dynamics(x0, n_steps)`` of a ``ModalDynamics`` (complex, ``(..., n_steps, H)``),
     then ``x_hat = MLP(abs(x)**2)`` with 2H real outputs split into ``x_hat_re, x_hat_im``,
     and the result ``x * (x_hat_re + i x_hat_im)``, of the same shape as x. The MLP
     (attribute ``mlp``) has ``nn.Linear`` layers of the widths ``hidden`` with GELU between
-    them, PyTorch's default initialisation (uniform in +-1/sqrt(fan_in)) drawn from
-    ``seed``, in the dtype of the dynamics' parameters. ``forward(x0, n_steps)`` as for
-    ``ModalDynamics``.
+    them (``(64, 64)`` by default), PyTorch's default initialisation (uniform in
+    +-1/sqrt(fan_in)) drawn from ``seed``, in the dtype of the dynamics' parameters.
+    ``forward(x0, n_steps)`` as for ``ModalDynamics``.
     """
 
     def __init__(self, dynamics: ModalDynamics, hidden=(64, 64), *, seed: int | None = None):
@@ -573,76 +558,12 @@ class ModalDynamicsWithMLP(nn.Module):
         for n_in, n_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(n_in, n_out, dtype=dtype), nn.GELU()]
         self.mlp = nn.Sequential(*layers[:-1])
-        _reset_uniform(self.mlp, _generator(seed))
+        reset_uniform(self.mlp, seeded_generator(seed))
 
     def forward(self, x0: torch.Tensor, n_steps: int) -> torch.Tensor:
-        """forward(x0, n_steps) → x, shape ``(n_steps, H)`` or ``(B, n_steps, H)``"""
+        """The modulated orbit ``x`` from ``x0`` over ``n_steps`` steps, shape
+        ``(n_steps, H)`` or ``(B, n_steps, H)``."""
         x = self.dynamics(x0, n_steps)
         x_hat = self.mlp(x.abs() ** 2)
         re, im = x_hat.chunk(2, dim=-1)
         return x * torch.complex(re, im)
-
-
-def _reset_uniform(module: nn.Module, g) -> None:
-    """PyTorch's default initialisation of Linear and GRU layers, uniform in +-1/sqrt(n),
-    n = fan-in (Linear) or hidden size (GRU), drawn from the generator g (if not None)."""
-    if g is None:
-        return
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.Linear):
-                k = 1 / math.sqrt(m.in_features)
-            elif isinstance(m, nn.GRU):
-                k = 1 / math.sqrt(m.hidden_size)
-            else:
-                continue
-            for p in m.parameters(recurse=False):
-                p.uniform_(-k, k, generator=g)
-
-
-class DeepGRU(nn.Module):
-    """DeepGRU(d_model, n_vars, n_layers; seed=None) → model
-
-    The nonlinear baseline: a stack of ``n_layers + 1`` GRU layers (attribute ``gru``, a
-    ``torch.nn.GRU`` with ``input_size = hidden_size = d_model * n_vars``, batch first)
-    over sequences of ``(W, C) = (d_model, n_vars)`` arrays. ``forward(x0, x)`` takes the
-    initial state ``x0 (B, W, C)`` of the first layer (the other layers start at zero) and
-    the inputs ``x (B, T, W, C)``, flattens (W, C) to W C features, and returns the
-    outputs of the last layer reshaped to ``(B, T, W, C)``. Each layer computes
-    ``h_t = (1 - z_t) * n_t + z_t * h_{t-1}`` with the update gate ``z_t``, the reset gate
-    ``r_t`` and ``n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))``. PyTorch's
-    default initialisation, uniform in +-1/sqrt(W C), drawn from ``seed``. Reference: K. Cho
-    et al., "Learning phrase representations using RNN encoder-decoder for statistical
-    machine translation", EMNLP 2014.
-    """
-
-    def __init__(self, d_model: int, n_vars: int, n_layers: int, *, seed: int | None = None,
-                 dtype: torch.dtype = torch.float32):
-        super().__init__()
-        if d_model < 1 or n_vars < 1 or n_layers < 0:
-            raise ValueError(f"need d_model >= 1, n_vars >= 1 and n_layers >= 0; got "
-                             f"d_model={d_model}, n_vars={n_vars}, n_layers={n_layers}")
-        self.d_model, self.n_vars, self.n_layers = d_model, n_vars, n_layers
-        n = d_model * n_vars
-        self.gru = nn.GRU(input_size=n, hidden_size=n, num_layers=n_layers + 1,
-                          batch_first=True, dtype=dtype)
-        _reset_uniform(self.gru, _generator(seed))
-
-    def forward(self, x0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """forward(x0, x) → y, shape ``(B, T, W, C)``"""
-        W, C = self.d_model, self.n_vars
-        if x0.ndim != 3 or tuple(x0.shape[1:]) != (W, C):
-            raise ValueError(f"x0 must have shape (B, W, C) with (W, C) = ({W}, {C}); got "
-                             f"{tuple(x0.shape)}")
-        if x.ndim != 4 or tuple(x.shape[2:]) != (W, C) or x.shape[0] != x0.shape[0]:
-            raise ValueError(f"x must have shape (B, T, W, C) with B = {x0.shape[0]} (the "
-                             f"batch of x0) and (W, C) = ({W}, {C}); got {tuple(x.shape)}")
-        B, T = x.shape[:2]
-        dtype = self.gru.weight_ih_l0.dtype
-        h0 = x0.reshape(1, B, W * C).to(dtype)
-        h0 = torch.cat([h0, h0.new_zeros(self.n_layers, B, W * C)], dim=0)
-        y, _ = self.gru(x.reshape(B, T, W * C).to(dtype), h0)
-        return y.reshape(B, T, W, C)
-
-    def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, n_vars={self.n_vars}, n_layers={self.n_layers}"

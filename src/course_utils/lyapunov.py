@@ -25,7 +25,7 @@ from .runtime import progress
 
 __all__ = ["lyapunov_spectrum", "max_lyapunov", "naive_product_log_norms",
            "predicted_overflow_step", "kaplan_yorke_dimension", "lyapunov_from_jacobians",
-           "warn_if_reortho_too_sparse", "sort_by_final_estimate"]
+           "warn_if_reortho_too_sparse", "sort_by_final_estimate", "initial_states"]
 
 
 def _float_name(dtype) -> str:
@@ -57,11 +57,9 @@ def sort_by_final_estimate(running: np.ndarray):
 
 def lyapunov_from_jacobians(jacobians, *, transient: int = 0, dt: float = 1.0,
                             return_history: bool = False):
-    """lyapunov_from_jacobians(jacobians; transient=0, dt=1.0, return_history=False) → λ
-
-    The Lyapunov spectrum from the Jacobians J_1, ..., J_T of a map along one orbit (shape
-    ``(T, d, d)``) or along a batch of orbits (shape ``(B, T, d, d)``), by repeated QR
-    re-orthonormalisation: with Q_0 = I and J_t Q_{t-1} = Q_t R_t::
+    """The Lyapunov spectrum λ from the Jacobians J_1, ..., J_T of a map along one orbit
+    (shape ``(T, d, d)``) or along a batch of orbits (shape ``(B, T, d, d)``), by repeated
+    QR re-orthonormalisation: with Q_0 = I and J_t Q_{t-1} = Q_t R_t::
 
         λ_i = 1 / (T' dt) * Σ_t ln |(R_t)_ii|,
 
@@ -119,9 +117,11 @@ def _torch_dtype(dtype):
     return dtype if isinstance(dtype, torch.dtype) else getattr(torch, _float_name(dtype))
 
 
-def _initial_states(f, z0, dtype):
-    """Validate ``z0`` (shape (d,) or (B, d)) against ``f``; return (z, batched), z on the
-    device of f's parameters (that of z0 when f is not a module with parameters)."""
+def initial_states(f, z0, dtype):
+    """The initial states ``z0`` (shape ``(d,)`` or ``(B, d)``) of orbits of ``f``, checked
+    and as a ``(B, d)`` tensor of ``dtype`` on the device of f's parameters (that of z0
+    when f is not a module with parameters); returns ``(z, batched)``. Raises ValueError
+    for a wrong shape, non-finite values, or a dtype other than the model's."""
     import torch
 
     z = torch.as_tensor(z0).to(_torch_dtype(dtype))
@@ -174,7 +174,8 @@ def _step_and_jacobian(f, jacobian):
 
 
 def _steps(n: int, show_progress: bool, desc: str):
-    """range(n), with a progress bar when asked for (silent in CI all the same)."""
+    """The steps ``range(n)``, with a progress bar when asked for (silent in CI all the
+    same)."""
     return progress(range(n), desc=desc) if show_progress else range(n)
 
 
@@ -189,9 +190,7 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
                       transient: int = 0, reortho_every: int = 1, dt: float = 1.0,
                       return_history: bool = False, show_progress: bool = False,
                       dtype="float64"):
-    """lyapunov_spectrum(f, z0, n_steps; k=d, jacobian=None, transient=0, reortho_every=1, dt=1.0, return_history=False, show_progress=False, dtype="float64") → λ
-
-    The ``k`` largest Lyapunov exponents of the map z_{t+1} = f(z_t) along the orbits
+    """The ``k`` largest Lyapunov exponents λ of the map z_{t+1} = f(z_t) along the orbits
     starting at ``z0``, by the QR method: a frame Q_0 (the first k columns of the identity)
     is carried along by the Jacobians J_t = ∂f/∂z(z_t), evaluated at the state before each
     step, and re-orthonormalised, J_t Q_t = Q_{t+1} R_{t+1}; then::
@@ -208,7 +207,7 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
 
     Keyword arguments
 
-    * ``k = d``: how many exponents (1..d).
+    * ``k = None``: how many exponents (1..d); None gives all d.
     * ``jacobian = None``: an analytic ``jacobian(z) -> (B, d, d)`` at a batch of states.
       Without it the Jacobians come from autograd, batched with ``torch.func.vmap`` of
       ``torch.func.jacrev``.
@@ -235,7 +234,7 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
     """
     import torch
 
-    z, batched = _initial_states(f, z0, dtype)
+    z, batched = initial_states(f, z0, dtype)
     B, d = z.shape
     k = d if k is None else k
     if not 1 <= k <= d:
@@ -286,9 +285,7 @@ def lyapunov_spectrum(f, z0, n_steps: int, *, k: int | None = None, jacobian=Non
 
 
 def warn_if_reortho_too_sparse(exponents_per_step, reortho_every: int, dtype) -> bool:
-    """warn_if_reortho_too_sparse(exponents_per_step, reortho_every, dtype) → warned
-
-    Warn (``RuntimeWarning``) when the QR frame was re-orthonormalised too rarely for the
+    """Warn (``RuntimeWarning``) when the QR frame was re-orthonormalised too rarely for the
     precision: between two QRs the directions' stretchings differ by
     exp(m (λ_1 - λ_k)) with m = ``reortho_every``, and once that exceeds about
     1/sqrt(eps) the weakest directions lose half their digits. The rule of thumb is
@@ -316,10 +313,9 @@ def warn_if_reortho_too_sparse(exponents_per_step, reortho_every: int, dtype) ->
 def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
                  dt: float = 1.0, v0=None, seed: int = 0, return_history: bool = False,
                  show_progress: bool = False, dtype="float64"):
-    """max_lyapunov(f, z0, n_steps; jacobian=None, transient=0, dt=1.0, v0=None, seed=0, return_history=False, show_progress=False, dtype="float64") → λ_1
-
-    The largest Lyapunov exponent of the map z_{t+1} = f(z_t) along the orbits from ``z0``,
-    by repeated renormalisation of one tangent vector: v_{t+1} = J_t v_t / ||J_t v_t||, and::
+    """The largest Lyapunov exponent λ_1 of the map z_{t+1} = f(z_t) along the orbits from
+    ``z0``, by repeated renormalisation of one tangent vector:
+    v_{t+1} = J_t v_t / ||J_t v_t||, and::
 
         λ_1 = 1 / (n_steps dt) * Σ_t ln ||J_t v_t||.
 
@@ -336,7 +332,7 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     * ``transient = 0``: steps that evolve the state and v but are not averaged.
     * ``dt = 1.0``: time per step; the exponent is divided by it.
     * ``v0 = None``: the initial tangent vector(s), ``(d,)`` or ``(B, d)``; by default a
-      random unit vector drawn with ``seed``.
+      random unit vector drawn with ``seed`` (default 0).
     * ``return_history = False``: also return the running estimate after every averaged
       step, shape ``(n_steps,)`` or ``(B, n_steps)``.
     * ``show_progress``, ``dtype``: as in :func:`lyapunov_spectrum`.
@@ -345,7 +341,7 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
     """
     import torch
 
-    z, batched = _initial_states(f, z0, dtype)
+    z, batched = initial_states(f, z0, dtype)
     B, d = z.shape
     if n_steps < 1 or transient < 0:
         raise ValueError(f"need n_steps >= 1 and transient >= 0; got n_steps={n_steps}, "
@@ -389,18 +385,16 @@ def max_lyapunov(f, z0, n_steps: int, *, jacobian=None, transient: int = 0,
 
 
 def naive_product_log_norms(jacobians, *, dtype="float32"):
-    """naive_product_log_norms(jacobians; dtype="float32") → ln ||P_n||
-
-    The logarithms of the spectral norms of the running Jacobian products as the exercise
-    sheet writes them, without any renormalisation::
+    """The logarithms ln ||P_n|| of the spectral norms of the running Jacobian products as
+    the exercise sheet writes them, without any renormalisation::
 
         P_1 = J_T,  P_2 = J_T J_{T-1},  ...,  P_T = J_T J_{T-1} ... J_1,
 
-    computed in ``dtype``, for Jacobians ``J_1, ..., J_T`` of shape ``(T, d, d)`` (in orbit
-    order; NumPy or torch). Returns a float64 tensor of length T, on the device of
-    ``jacobians``; on a chaotic orbit
-    ln ||P_n||_2 grows like n λ_1 until the product overflows, and from that product on
-    the entry is ``inf``. Compare with :func:`predicted_overflow_step`.
+    computed in ``dtype`` (float32 by default), for Jacobians ``J_1, ..., J_T`` of shape
+    ``(T, d, d)`` (in orbit order; NumPy or torch). Returns a float64 tensor of length T, on
+    the device of ``jacobians``; on a chaotic orbit ln ||P_n||_2 grows like n λ_1 until the
+    product overflows, and from that product on the entry is ``inf``. Compare with
+    :func:`predicted_overflow_step`.
     """
     import torch
 
@@ -431,12 +425,10 @@ def naive_product_log_norms(jacobians, *, dtype="float32"):
 
 
 def predicted_overflow_step(lambda_max: float, dtype="float32") -> float:
-    """predicted_overflow_step(lambda_max; dtype="float32") → n
-
-    The number of factors after which a Jacobian product growing like exp(n λ_max)
-    exceeds the largest finite number of ``dtype``: n = ln(max float) / λ_max, with
-    ``lambda_max`` per step (natural log). About 88.7 / λ_max in float32 and
-    709.8 / λ_max in float64.
+    """The number of factors n after which a Jacobian product growing like exp(n λ_max)
+    exceeds the largest finite number of ``dtype`` (float32 by default):
+    n = ln(max float) / λ_max, with ``lambda_max`` per step (natural log). About
+    88.7 / λ_max in float32 and 709.8 / λ_max in float64.
     """
     lambda_max = float(lambda_max)
     if not lambda_max > 0:
@@ -446,10 +438,8 @@ def predicted_overflow_step(lambda_max: float, dtype="float32") -> float:
 
 
 def kaplan_yorke_dimension(exponents) -> float:
-    """kaplan_yorke_dimension(exponents) → D_KY
-
-    The Kaplan-Yorke (Lyapunov) dimension of a spectrum λ_1 >= ... >= λ_d (sorted here):
-    with j the largest index whose partial sum λ_1 + ... + λ_j is non-negative::
+    """The Kaplan-Yorke (Lyapunov) dimension D_KY of a spectrum λ_1 >= ... >= λ_d (sorted
+    here): with j the largest index whose partial sum λ_1 + ... + λ_j is non-negative::
 
         D_KY = j + (λ_1 + ... + λ_j) / |λ_{j+1}|,
 

@@ -44,10 +44,8 @@ def _pair(x_true, x_gen):
 
 def state_space_divergence(x_true, x_gen, *, n_bins: int = 30, margin: float = 0.1,
                            alpha: float = 1e-5) -> float:
-    """state_space_divergence(x_true, x_gen; n_bins=30, margin=0.1, alpha=1e-5) → D_stsp
-
-    The Kullback-Leibler divergence between the occupation histograms of the true and the
-    generated orbit in state space::
+    """The Kullback-Leibler divergence D_stsp between the occupation histograms of the true
+    and the generated orbit in state space::
 
         D_stsp = Σ_k p_k ln(p_k / q_k),
 
@@ -83,18 +81,16 @@ def state_space_divergence(x_true, x_gen, *, n_bins: int = 30, margin: float = 0
 
 
 def state_space_divergences(x_true, orbits, **keywords) -> np.ndarray:
-    """state_space_divergences(x_true, orbits; n_bins=30, margin=0.1, alpha=1e-5) → D (K,)
-
-    :func:`state_space_divergence` of each of K orbits against the same ``x_true``:
-    ``orbits`` is an array of shape ``(K, T, N)`` (a batch of free runs, say, or one long
-    orbit cut into stretches with ``reshape``) or a list of ``(T_k, N)`` arrays, and
-    ``D[k] = D_stsp(x_true, orbits[k])``; the keywords are those of
-    :func:`state_space_divergence`. D_stsp of one finite stretch is a random number: it
-    counts the points of ``x_true`` in boxes that the stretch happens to miss, so the same
-    model, or the true system itself, scores differently stretch by stretch. The mean
-    and spread of ``D`` say how far one figure can be trusted, and ``D`` of stretches of
-    the true system (:func:`course_utils.data.reference_orbit`) says what a perfect model
-    would score against ``x_true``.
+    """:func:`state_space_divergence` of each of K orbits against the same ``x_true``, an
+    array ``D`` of shape ``(K,)``: ``orbits`` is an array of shape ``(K, T, N)`` (a batch of
+    free runs, say, or one long orbit cut into stretches with ``reshape``) or a list of
+    ``(T_k, N)`` arrays, and ``D[k] = D_stsp(x_true, orbits[k])``; the keywords (``n_bins``,
+    ``margin``, ``alpha``) are those of :func:`state_space_divergence`. D_stsp of one finite
+    stretch is a random number: it counts the points of ``x_true`` in boxes that the stretch
+    happens to miss, so the same model, or the true system itself, scores differently
+    stretch by stretch. The mean and spread of ``D`` say how far one figure can be trusted,
+    and ``D`` of stretches of the true system (:func:`course_utils.data.reference_orbit`)
+    says what a perfect model would score against ``x_true``.
     """
     if hasattr(orbits, "detach"):
         orbits = orbits.detach().cpu().numpy()
@@ -107,12 +103,10 @@ def state_space_divergences(x_true, orbits, **keywords) -> np.ndarray:
 
 
 def gaussian_smooth(x, sigma: float, *, truncate: float = 4.0) -> np.ndarray:
-    """gaussian_smooth(x, sigma; truncate=4.0) → x_smooth
-
-    Convolve a 1-D array with a normalised Gaussian kernel of standard deviation ``sigma``
-    (in samples), cut at ``truncate`` sigma; the ends are extended by reflection (x[-1],
-    x[-2], ... beyond the right end), as ``scipy.ndimage.gaussian_filter1d`` does by
-    default.
+    """Convolve a 1-D array with a normalised Gaussian kernel of standard deviation
+    ``sigma`` (in samples), cut at ``truncate`` (default 4) sigma, and return the smoothed
+    array of the same length; the ends are extended by reflection (x[-1], x[-2], ... beyond
+    the right end), as ``scipy.ndimage.gaussian_filter1d`` does by default.
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1:
@@ -130,7 +124,7 @@ def gaussian_smooth(x, sigma: float, *, truncate: float = 4.0) -> np.ndarray:
 
 
 def hellinger_distance(p, q) -> float:
-    """hellinger_distance(p, q) → H = sqrt(1 - Σ_k sqrt(p_k q_k)), for two probability
+    """The Hellinger distance H = sqrt(1 - Σ_k sqrt(p_k q_k)) of two probability
     vectors (non-negative, each summing to 1): 0 for equal distributions, 1 for disjoint."""
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     if p.shape != q.shape:
@@ -147,12 +141,10 @@ def _smoothed_spectrum(x, sigma):
 
 
 def power_spectrum_distance(x_true, x_gen, *, smoothing: float = 20.0) -> float:
-    """power_spectrum_distance(x_true, x_gen; smoothing=20.0) → D_H
-
-    The Hellinger distance between the power spectra of the true and the generated orbit,
-    averaged over the N dimensions: each series is z-scored, its power spectrum
-    ``|rfft|^2`` is smoothed with a Gaussian kernel of ``smoothing`` frequency bins
-    (:func:`gaussian_smooth`) and normalised to sum to 1, and::
+    """The Hellinger distance D_H between the power spectra of the true and the generated
+    orbit, averaged over the N dimensions: each series is z-scored, its power spectrum
+    ``|rfft|^2`` is smoothed with a Gaussian kernel of ``smoothing`` (default 20) frequency
+    bins (:func:`gaussian_smooth`) and normalised to sum to 1, and::
 
         D_H = 1/N Σ_i H(p_i, q_i),   H(p, q) = sqrt(1 - Σ_f sqrt(p_f q_f)).
 

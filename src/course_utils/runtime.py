@@ -1,7 +1,7 @@
 """Run-time switches shared by notebooks, scripts and tests.
 
-* ``COURSE_QUICK=1`` (or ``true``/``yes``) selects the quick mode, in which every notebook
-  finishes in well under a minute on a 2-core CPU; :func:`quick_mode` reads it and
+* ``COURSE_QUICK=1`` (or ``true``/``yes``) selects the quick mode, in which the notebooks
+  run with small settings (for tests and CI); :func:`quick_mode` reads it and
   :func:`pick` chooses a setting by it.
 * Progress bars (:func:`progress`) are shown in notebooks and scripts and are silent when
   ``CI`` is set, so CI logs stay readable.
@@ -52,14 +52,12 @@ def progress(iterable: Iterable[T] | None = None, **kwargs) -> Iterable[T]:
 
 
 def device():
-    """device() → torch.device
-
-    The device the notebooks put their models and tensors on: ``cuda`` when PyTorch sees
-    a CUDA GPU (``torch.cuda.is_available()``), else ``cpu``. The environment variable
-    ``COURSE_DEVICE`` overrides the choice: ``cpu`` (e.g. to compare with a GPU run),
-    ``cuda`` or ``cuda:N`` (the N-th GPU, from 0). Raises ``ValueError``,
-    naming ``COURSE_DEVICE`` and its value, when that is not a device name, or names a
-    CUDA device that is not there (saying which devices are). Imports torch.
+    """The ``torch.device`` the notebooks put their models and tensors on: ``cuda`` when
+    PyTorch sees a CUDA GPU (``torch.cuda.is_available()``), else ``cpu``. The environment
+    variable ``COURSE_DEVICE`` overrides the choice: ``cpu`` (e.g. to compare with a GPU
+    run), ``cuda`` or ``cuda:N`` (the N-th GPU, from 0). Raises ``ValueError``, naming
+    ``COURSE_DEVICE`` and its value, when that is not a device name, or names a CUDA device
+    that is not there (saying which devices are). Imports torch.
     """
     import torch
 

@@ -25,6 +25,15 @@ inferred from x_0) and w_t = alpha after; GTF with resets (``train_gtf(..., tau_
 has w_t = 1 at STF's forcing times and alpha between. :func:`forced_forward` and the
 fused :func:`forced_forward_fused` compute any of them.
 
+On the CPU, with one BLAS thread: the fused passes (:func:`stf_forward_fused`,
+:func:`forced_forward_fused`, :func:`forced_states`), which :func:`train_stf` and
+:func:`train_gtf` use by default, compute in NumPy whatever the model's device (tensors on
+a GPU are copied to the CPU, and the predictions and gradients back), with one BLAS
+thread set by ``threadpoolctl`` whatever ``OPENBLAS_NUM_THREADS`` says. The time loop is
+sequential and its matrices small, so a GPU would wait on a kernel launch per operation
+and more threads have too little work to share; one thread also makes the rounding, and
+hence a trained model, independent of the thread count (timings: ``benchmarks/RESULTS.md``).
+
 PyTorch is imported with this module. References: J. Mikhaeil, Z. Monfared, D.
 Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 2022
 (sparse teacher forcing); M. Brenner et al., ICML 2022; F. Hess, Z. Monfared, M. Brenner,
@@ -47,9 +56,8 @@ from .runtime import progress
 
 __all__ = ["forcing_times", "forcing_weights", "stf_forward", "stf_forward_fused",
            "gtf_forward", "forced_forward", "forced_forward_fused", "forced_states",
-           "gtf_alpha_estimate", "stf_loss", "train_stf", "train_gtf",
-           "train_sequence_model", "TrainingDiverged", "model_max_lyapunov",
-           "free_run_distances", "evaluate_reconstruction"]
+           "gtf_alpha_estimate", "prediction_loss", "train_stf", "train_gtf",
+           "train_sequence_model", "TrainingDiverged"]
 
 
 class TrainingDiverged(FloatingPointError):
@@ -57,9 +65,7 @@ class TrainingDiverged(FloatingPointError):
 
 
 def forcing_times(T: int, tau_f: int, warmup: int = 0) -> np.ndarray:
-    """forcing_times(T, tau_f; warmup=0) → mask
-
-    A boolean array of length ``T``: True at the steps t whose state is forced, i.e. every
+    """A boolean mask of length ``T``: True at the steps t whose state is forced, i.e. every
     t < ``warmup`` and t = warmup + n ``tau_f`` (n = 0, 1, ...).
     """
     if tau_f < 1 or warmup < 0:
@@ -71,10 +77,9 @@ def forcing_times(T: int, tau_f: int, warmup: int = 0) -> np.ndarray:
 
 def forcing_weights(T: int, *, tau_f: int | None = None, alpha: float | None = None,
                     warmup: int = 0) -> np.ndarray:
-    """forcing_weights(T; tau_f=None, alpha=None, warmup=0) → w
-
-    The forcing weight w_t in [0, 1] of each of the ``T`` steps (float64, shape ``(T,)``):
-    step t replaces the observed units by z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t. Give
+    """The forcing weight w_t in [0, 1] of each of the ``T`` steps (float64, shape
+    ``(T,)``): step t replaces the observed units by
+    z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t. Give
 
     * ``tau_f``: sparse teacher forcing, w_t = 1 at :func:`forcing_times` and 0 elsewhere;
     * ``alpha``: generalized teacher forcing, w_t = 1 for t < max(1, ``warmup``) (the first
@@ -108,9 +113,7 @@ def _check_inputs(model, x, warmup):
 
 def stf_forward(model: ShallowPLRNN, x: torch.Tensor, tau_f: int, warmup: int = 0,
                 z0: torch.Tensor | None = None) -> torch.Tensor:
-    """stf_forward(model, x, tau_f; warmup=0, z0=None) → predictions
-
-    The sparsely forced forward pass, written plainly with autograd: for forcing signals
+    """The sparsely forced forward pass, written plainly with autograd: for forcing signals
     ``x`` of shape ``(B, T, N)``, starting from ``z0`` (default zeros, shape ``(B, M)``),
     step t replaces the first N units by ``x[:, t]`` when t is a forcing time
     (:func:`forcing_times`), then applies the model. Returns the read-outs z_{t+1}[:N],
@@ -123,14 +126,14 @@ def stf_forward(model: ShallowPLRNN, x: torch.Tensor, tau_f: int, warmup: int = 
 
 def gtf_forward(model: ShallowPLRNN, x: torch.Tensor, alpha: float, warmup: int = 0,
                 z0: torch.Tensor | None = None) -> torch.Tensor:
-    """gtf_forward(model, x, alpha; warmup=0, z0=None) → predictions
-
-    The forward pass of generalized teacher forcing, plainly with autograd: for forcing
-    signals ``x`` of shape ``(B, T, N)``, the first state takes ``x[:, 0]`` in its observed
-    units, and every later step t first pulls the observed units towards the data,
-    z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t (the unobserved units unchanged), then applies
-    the model. Returns the read-outs z_{t+1}[:N], shape ``(B, T, N)``. alpha = 1 forces
-    fully at every step (teacher forcing), alpha = 0 runs freely after the first step.
+    """The forward pass of generalized teacher forcing, plainly with autograd: for forcing
+    signals ``x`` of shape ``(B, T, N)``, from ``z0`` (default zeros, ``(B, M)``), the first
+    state takes ``x[:, 0]`` in its observed units (and so do the states t < ``warmup``), and
+    every later step t first pulls the observed units towards the data,
+    z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t (the unobserved units unchanged), then
+    applies the model. Returns the read-outs z_{t+1}[:N], shape ``(B, T, N)``. alpha = 1
+    forces fully at every step (teacher forcing), alpha = 0 runs freely after the first
+    step.
     """
     _check_inputs(model, x, warmup)
     return forced_forward(model, x, forcing_weights(x.shape[1], alpha=alpha, warmup=warmup),
@@ -152,9 +155,7 @@ def _weights_array(weights, T: int) -> np.ndarray:
 
 def forced_forward(model: ShallowPLRNN, x: torch.Tensor, weights,
                    z0: torch.Tensor | None = None) -> torch.Tensor:
-    """forced_forward(model, x, weights; z0=None) → predictions
-
-    The forced forward pass with per-step forcing weights ``weights`` (shape ``(T,)``,
+    """The forced forward pass with per-step forcing weights ``weights`` (shape ``(T,)``,
     :func:`forcing_weights`), with autograd: from ``z0`` (default zeros, ``(B, M)``), step t
     sets z~_t[:N] = (1 - w_t) z_t[:N] + w_t x_t and applies the model. Returns the read-outs
     z_{t+1}[:N], shape ``(B, T, N)``.
@@ -188,21 +189,16 @@ def _threadpool_controller():
 
 
 def _blas_threads_limited():
-    """_blas_threads_limited() → context manager
-
-    Within it NumPy's BLAS (OpenBLAS, MKL, ...) uses ``_BLAS_THREADS`` threads (one), set
-    with ``threadpoolctl`` and restored on exit, whatever ``OPENBLAS_NUM_THREADS`` or
-    ``OMP_NUM_THREADS`` say. The fused STF passes run inside it, so that their rounding,
-    and hence a trained model, does not depend on the thread count.
-    """
+    """A context manager within which NumPy's BLAS (OpenBLAS, MKL, ...) uses
+    ``_BLAS_THREADS`` threads (why: the module docstring)."""
     if _BLAS_THREADS is None:
         return contextlib.nullcontext()
     return _threadpool_controller().limit(limits=_BLAS_THREADS, user_api="blas")
 
 
 def _rows(B, *vectors):
-    """Each vector repeated as B contiguous rows: NumPy broadcasts a row over a (B, n)
-    array at about a microsecond a call, as long as the arithmetic at these sizes."""
+    """Each vector repeated as B contiguous rows, so that the loops add it without
+    broadcasting."""
     return tuple(np.ascontiguousarray(np.broadcast_to(v, (B, v.shape[0]))) for v in vectors)
 
 
@@ -322,16 +318,10 @@ class _FusedForcing(torch.autograd.Function):
 
 def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
                       warmup: int = 0) -> torch.Tensor:
-    """stf_forward_fused(model, x, tau_f; warmup=0) → predictions
-
-    The same as :func:`stf_forward` (from z0 = 0), with a hand-written backward pass
-    through time in NumPy (:func:`forced_forward_fused`): several times faster on a CPU for
-    the small models of the course, and equal to autograd's gradients to rounding. It
-    computes on the CPU with one BLAS thread (``threadpoolctl``), so that its results do
-    not depend on the thread count; tensors on a GPU are copied to the CPU and the
-    predictions and gradients back. That is on purpose: the time loop is sequential and
-    its matrices tiny, so a GPU would wait on one kernel launch per small operation
-    (``benchmarks/RESULTS.md``).
+    """The predictions of :func:`stf_forward` (from z0 = 0), shape ``(B, T, N)``, with a
+    hand-written backward pass through time in NumPy (:func:`forced_forward_fused`): equal
+    to autograd's gradients to rounding and faster for the small models of the course. On
+    the CPU with one BLAS thread, whatever the model's device (see the module docstring).
     """
     _check_inputs(model, x, warmup)
     return forced_forward_fused(model, x, forcing_weights(x.shape[1], tau_f=tau_f,
@@ -339,20 +329,18 @@ def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
 
 
 def forced_forward_fused(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor:
-    """forced_forward_fused(model, x, weights) → predictions
-
-    :func:`forced_forward` from z0 = 0 with the hand-written backward pass through time in
-    NumPy (the class ``_FusedForcing``), for STF and GTF alike: equal to autograd's values
-    and gradients to rounding, several times faster on a CPU, and computed there with one
-    BLAS thread whatever the model's device (see :func:`stf_forward_fused`).
+    """The predictions of :func:`forced_forward` from z0 = 0, shape ``(B, T, N)``, with the
+    hand-written backward pass through time in NumPy (the class ``_FusedForcing``), for STF
+    and GTF alike: equal to autograd's values and gradients to rounding, and faster. On the
+    CPU with one BLAS thread, whatever the model's device (see the module docstring).
     """
     weights = _weights_array(weights, x.shape[1])
     return _FusedForcing.apply(x, weights, model.A, model.W1, model.W2, model.h1, model.h2)
 
 
-def stf_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
-    """stf_loss(predictions, targets; warmup=0) → the mean squared error over the steps
-    t >= ``warmup`` (shapes ``(B, T, N)``), 1/(B (T - T_W) N) Σ ||y_t - ŷ_t||²."""
+def prediction_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: int = 0):
+    """The mean squared error over the steps t >= ``warmup`` (shapes ``(B, T, N)``),
+    1/(B (T - T_W) N) Σ ||y_t - ŷ_t||², a scalar tensor."""
     if predictions.shape != targets.shape:
         raise ValueError(f"predictions and targets must have the same shape; got "
                          f"{tuple(predictions.shape)} and {tuple(targets.shape)}")
@@ -375,11 +363,10 @@ def _update(optimizer, model, loss, clip: float, step: int, advice: str) -> floa
 
 
 def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor:
-    """forced_states(model, x, weights) → z~, shape ``(B, T, M)``
-
-    The states z~_t that enter each step of the forced pass with the forcing weights
-    ``weights`` (:func:`forcing_weights`), after the forcing, without gradients, on the
-    CPU: the forward loop of the fused pass. :func:`gtf_alpha_estimate` takes them.
+    """The states z~_t, shape ``(B, T, M)``, that enter each step of the forced pass with
+    the forcing weights ``weights`` (:func:`forcing_weights`), after the forcing, without
+    gradients: the forward loop of the fused pass, on the CPU. :func:`gtf_alpha_estimate`
+    takes them.
     """
     xs = x.detach().cpu().numpy().transpose(1, 0, 2)
     a, w1, w2, b1, b2 = (p.detach().cpu().numpy() for p in (model.A, model.W1, model.W2,
@@ -396,10 +383,8 @@ def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor
 
 
 def gtf_alpha_estimate(model: ShallowPLRNN, z: torch.Tensor) -> float:
-    """gtf_alpha_estimate(model, z) → alpha
-
-    The forcing strength that keeps the gradients of generalized teacher forcing bounded,
-    from the model's Jacobians J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) W2 along
+    """The forcing strength alpha that keeps the gradients of generalized teacher forcing
+    bounded, from the model's Jacobians J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) W2 along
     sequences of states ``z`` (shape ``(B, T, M)``): with G_b the geometric mean of the
     spectral norms ||J_t||_2 along sequence b, an upper bound on the growth per step of a
     product of Jacobians,
@@ -437,9 +422,9 @@ def _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end):
 def _batch_noise(data, noise: float, seed: int):
     """A function ``add(x, y)`` that adds fresh Gaussian noise of ``noise`` times each
     column's standard deviation to a batch, the same draw to a step's target y_t as to the
-    next step's input x_{t+1}; its own generator, so that the batches do not change. The
-    draws are made on the CPU and moved to the batch's device, so that a model on a GPU
-    sees the same noise as on the CPU."""
+    next step's input x_{t+1}; from its own generator (seeded by ``seed``), so that the
+    batches are those of ``noise = 0``. The draws are made on the CPU and moved to the
+    batch's device, so that a model on a GPU sees the same noise as on the CPU."""
     if not (noise >= 0.0 and math.isfinite(noise)):
         raise ValueError(f"noise must be a finite number >= 0; got {noise}")
     scale = noise * data.std(dim=0)
@@ -504,46 +489,40 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
               lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0, noise: float = 0.0,
               forward=None, record=None, record_every: int = 1000,
               show_progress: bool = True, desc: str = "STF training") -> dict:
-    """train_stf(model, data; n_steps=5000, batch_size=32, seq_len=200, tau_f=25, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
-
-    Train ``model`` in place by sparse teacher forcing on a time series ``data`` (shape
-    ``(T, N)``, N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random
-    subsequences of ``seq_len`` steps (:func:`course_utils.data.sample_batch`), minimising
-    :func:`stf_loss` of the forced predictions. The learning rate decays exponentially
-    from ``lr`` to ``lr_end``; the gradient norm is clipped to ``clip``.
+    """Train ``model`` in place by sparse teacher forcing on ``data`` (shape ``(T, N)``,
+    N = model.N): ``n_steps`` Adam updates, each on ``batch_size`` random subsequences of
+    ``seq_len`` steps (:func:`course_utils.data.sample_batch`), minimising
+    :func:`prediction_loss` of the forced predictions. The learning rate decays
+    exponentially from ``lr`` to ``lr_end``; the gradient norm is clipped to ``clip``.
 
     Keyword arguments
 
     * ``tau_f = 25``: the forcing interval, in steps (0.25 time units at dt = 0.01).
-      The defaults are those tuned for Lorenz-63 (``course_utils.pretrained``).
     * ``warmup = 0``: T_W, the first steps of each subsequence, forced at every step and
       left out of the loss.
     * ``seed = 0``: seeds the batches (the model has its own seed).
-    * ``noise = 0.0``: fresh Gaussian noise added to every batch, with a standard
-      deviation of ``noise`` times each column's (in units of the data's deviation, so
-      0.05 is 5 %), drawn anew at each update (from its own generator: ``noise = 0``
-      gives the same batches as before); a regulariser that spreads the training states
-      around the attractor. The same draw is added to a step's target and to the next
-      step's forcing signal, as observation noise would be.
-    * ``forward = None``: the forced forward pass, ``forward(model, x, tau_f, warmup)``;
-      by default :func:`stf_forward_fused`, which computes on the CPU (one BLAS thread)
-      whatever the model's device.
-    * ``record = None``: a function ``record(model)`` called before the first update,
-      every ``record_every`` updates and after the last, e.g. to follow D_stsp of a short
-      free run during training; its time is not counted in ``seconds``.
-    * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
+    * ``noise = 0.0``: Gaussian noise of ``noise`` times each column's standard deviation,
+      drawn anew at each update from its own generator (the batches stay those of
+      ``noise = 0``) and added to a step's target and to the next step's forcing signal
+      alike, as observation noise would be: a regulariser that spreads the training states
+      around the attractor.
+    * ``forward = None``: the forced pass ``forward(model, x, tau_f, warmup)``; None is
+      :func:`stf_forward_fused` (on the CPU: see the module docstring).
+    * ``record = None``: a function ``record(model)`` called before the first update, every
+      ``record_every`` updates and after the last, e.g. to follow D_stsp of a short free
+      run; its time is not counted in ``seconds``.
+    * ``show_progress = True``, ``desc = "STF training"``: a progress bar with the loss
+      (silent when ``CI`` is set), and its label.
 
-    The data are moved to the model's device, and the model trains where it is; for the
-    course's sizes the CPU is the fastest place (``benchmarks/RESULTS.md``). Returns a
-    dict with ``loss`` (one value per update, NumPy) and ``seconds`` (the training time),
-    and with ``record``, ``steps`` and ``records`` (the update numbers and results). Raises
-    :class:`TrainingDiverged` as soon as the loss or a gradient is not finite, naming the
-    update, so that a diverging run stops instead of filling the model with NaN.
+    The data are moved to the model's device. Returns a dict with ``loss`` (per update,
+    NumPy) and ``seconds`` (the training time), and with ``record``, ``steps`` and
+    ``records`` (the update numbers and results). Raises :class:`TrainingDiverged`, naming
+    the update, as soon as the loss or a gradient is not finite.
     """
     forward = stf_forward_fused if forward is None else forward
 
     def loss_of(step, x, y):
-        return stf_loss(forward(model, x, tau_f, warmup), y, warmup)
+        return prediction_loss(forward(model, x, tau_f, warmup), y, warmup)
 
     return _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
@@ -564,42 +543,38 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
               lr: float = 3e-3, lr_end: float = 1e-5, clip: float = 10.0, seed: int = 0,
               noise: float = 0.0, forward=None, record=None, record_every: int = 1000,
               show_progress: bool = True, desc: str = "GTF training") -> dict:
-    """train_gtf(model, data; n_steps=5000, batch_size=32, seq_len=200, alpha=1.0, adaptive=True, alpha_every=25, alpha_decay=0.995, alpha_end=None, tau_f=None, warmup=0, lr=3e-3, lr_end=1e-5, clip=10.0, seed=0, noise=0.0, forward=None, record=None, record_every=1000, show_progress=True) → history
-
-    Train ``model`` in place by generalized teacher forcing on a time series ``data``
-    (shape ``(T, N)``): the same loop as :func:`train_stf` (Adam, decaying learning rate,
-    clipping, batches, one BLAS thread), with the loss :func:`stf_loss` of the GTF
-    predictions, z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t at every step.
+    """Train ``model`` in place by generalized teacher forcing on ``data`` (shape
+    ``(T, N)``): the loop of :func:`train_stf` (batches, learning rate, clipping, ``noise``,
+    ``record``), minimising :func:`prediction_loss` of the predictions with
+    z~_t[:N] = (1 - alpha) z_t[:N] + alpha x_t at every step.
 
     Keyword arguments
 
     * ``alpha = 1.0``: the forcing strength, constant if ``adaptive`` is False, otherwise
       the value it starts from.
     * ``adaptive = True``: every ``alpha_every`` updates, alpha_hat =
-      :func:`gtf_alpha_estimate` on the forced states of the batch (every 10th state of
-      each sequence; with the defaults this costs a few per cent of the training time);
-      alpha jumps up to
-      alpha_hat if that is larger, and otherwise relaxes towards it, alpha <- ``alpha_decay``
-      alpha + (1 - ``alpha_decay``) alpha_hat. Forcing so is as weak as the bound on the
-      gradients allows, and it starts strong, when the model is far from the data.
+      :func:`gtf_alpha_estimate` on every 10th forced state of the batch; alpha jumps up to
+      alpha_hat if that is larger, and otherwise relaxes towards it,
+      alpha <- ``alpha_decay`` alpha + (1 - ``alpha_decay``) alpha_hat: forcing as weak as
+      the bound on the gradients allows, and strong at first, when the model is far from
+      the data.
     * ``alpha_end = None``: with ``adaptive = False``, alpha decays exponentially from
-      ``alpha`` at the first update to ``alpha_end`` at the last, alpha_k = alpha
-      (alpha_end / alpha)^(k / (n_steps - 1)), as the learning rate does: forcing that
-      weakens as the model learns, so that late updates see longer free runs. None keeps
-      alpha constant.
-    * ``tau_f = None``: with a forcing interval, every ``tau_f``-th state is also forced
-      fully, w_t = 1 as in :func:`train_stf` and alpha between (:func:`forcing_weights`
-      with both), a method between STF (alpha = 0) and GTF; None forces by alpha alone.
+      ``alpha`` at the first update to ``alpha_end`` at the last,
+      alpha_k = alpha (alpha_end / alpha)^(k / (n_steps - 1)), so that late updates see
+      longer free runs; None keeps alpha constant.
+    * ``tau_f = None``: every ``tau_f``-th state is also forced fully, w_t = 1 as in
+      :func:`train_stf` and alpha between (:func:`forcing_weights` with both), a method
+      between STF (alpha = 0) and GTF; None forces by alpha alone.
     * ``warmup = 0``: steps forced fully (alpha = 1) and left out of the loss.
-    * ``forward = None``: ``forward(model, x, weights)``, by default
-      :func:`forced_forward_fused` (CPU, one BLAS thread).
-    * the others (``noise`` among them) as in :func:`train_stf`.
+    * ``forward = None``: ``forward(model, x, weights)``; None is
+      :func:`forced_forward_fused` (on the CPU: see the module docstring).
+    * ``desc = "GTF training"``: the progress bar's label; the other keywords, and their
+      defaults, are those of :func:`train_stf`.
 
-    Returns a dict with ``loss`` and ``alpha`` (one value per update, NumPy) and
-    ``seconds``, and with ``record``, ``steps`` and ``records``. Raises
-    :class:`TrainingDiverged`, naming the update, as soon as the loss
-    or a gradient is not finite. Reference: F. Hess, Z. Monfared, M. Brenner, D.
-    Durstewitz, "Generalized teacher forcing for learning chaotic dynamics", ICML 2023.
+    Returns the dict of :func:`train_stf` with ``alpha`` (per update, NumPy) added, and
+    raises :class:`TrainingDiverged` as it does. Reference: F. Hess, Z. Monfared, M.
+    Brenner, D. Durstewitz, "Generalized teacher forcing for learning chaotic dynamics",
+    ICML 2023.
     """
     if not 0.0 <= alpha <= 1.0 or alpha_every < 1 or not 0.0 <= alpha_decay <= 1.0:
         raise ValueError(f"need 0 <= alpha <= 1, alpha_every >= 1 and 0 <= alpha_decay <= 1; "
@@ -626,7 +601,7 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
         alphas[step] = state["alpha"]
         weights = forcing_weights(x.shape[1], alpha=state["alpha"], tau_f=tau_f,
                                   warmup=warmup)
-        return stf_loss(forward(model, x, weights), y, warmup)
+        return prediction_loss(forward(model, x, weights), y, warmup)
 
     history = _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                             seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
@@ -642,28 +617,26 @@ def train_sequence_model(model: torch.nn.Module, batches, *, n_steps: int = 1000
                          lr: float = 1e-3, lr_end: float | None = None, clip: float = 1.0,
                          record=None, record_every: int = 50, show_progress: bool = True,
                          desc: str = "training") -> dict:
-    """train_sequence_model(model, batches; n_steps=1000, lr=1e-3, lr_end=None, clip=1.0, record=None, record_every=50, show_progress=True) → history
-
-    Train a sequence-to-sequence ``model`` in place by minimising the mean squared error
-    between its outputs and the targets, mean((model(u) - y)^2), with Adam:
-    ``n_steps`` updates, each on a fresh batch ``u, y = batches(step)`` (tensors or NumPy
-    arrays of shape ``(B, T, channels)``). If ``model(u)`` returns a tuple, its first item
-    is the output (as for ``course_utils.models.RNNReadout``).
+    """Train a sequence-to-sequence ``model`` in place with Adam, minimising the mean
+    squared error mean((model(u) - y)^2): ``n_steps`` updates, each on a fresh batch
+    ``u, y = batches(step)`` (tensors or NumPy arrays of shape ``(B, T, channels)``). If
+    ``model(u)`` returns a tuple, its first item is the output (as for
+    ``course_utils.models.RNNReadout``).
 
     Keyword arguments
 
     * ``lr = 1e-3``, ``lr_end = None``: the learning rate, decayed exponentially to
       ``lr_end`` over the run when that is given.
     * ``clip = 1.0``: the gradient norm is clipped to this value.
-    * ``record = None``: a function ``record(model)`` called before the first update and
-      every ``record_every`` updates (and after the last); its results are returned, e.g.
-      the eigenvalues of a recurrent layer as training moves them.
-    * ``show_progress = True``: a progress bar with the loss (silent when ``CI`` is set).
+    * ``record = None``: a function ``record(model)`` called before the first update, every
+      ``record_every`` updates and after the last, e.g. to follow the eigenvalues of a
+      recurrent layer as training moves them.
+    * ``show_progress = True``, ``desc = "training"``: a progress bar with the loss (silent
+      when ``CI`` is set), and its label.
 
-    Returns a dict with ``loss`` (per update, NumPy), ``steps`` and ``records`` (the
-    update numbers and results of ``record``) and ``seconds``. Raises
-    :class:`TrainingDiverged`, naming the update, as soon as the loss or the gradient
-    norm is not finite.
+    Returns a dict with ``loss`` (per update, NumPy), ``steps`` and ``records`` (the update
+    numbers and results of ``record``) and ``seconds``. Raises :class:`TrainingDiverged`,
+    naming the update, as soon as the loss or the gradient norm is not finite.
     """
     if n_steps < 1 or not lr > 0 or record_every < 1:
         raise ValueError(f"need n_steps >= 1, lr > 0 and record_every >= 1; got "
@@ -698,158 +671,3 @@ def train_sequence_model(model: torch.nn.Module, batches, *, n_steps: int = 1000
         records.append(record(model))
     return dict(loss=losses, steps=np.array(steps), records=records,
                 seconds=time.perf_counter() - start)
-
-
-def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
-                       transient: int = 1_000, dt: float = 1.0, show_progress: bool = False):
-    """model_max_lyapunov(model, z0; n_steps=20000, transient=1000, dt=1.0) → λ_max
-
-    The largest Lyapunov exponent of a PLRNN along the orbits from the latent states ``z0``
-    (``(M,)`` or ``(B, M)``), by :func:`course_utils.lyapunov.max_lyapunov` with the
-    analytic Jacobian, on a float64 copy of the model: per step, or per time unit with
-    ``dt``. A tensor of shape ``()`` or ``(B,)``.
-    """
-    import copy
-
-    from .lyapunov import max_lyapunov
-
-    model64 = copy.deepcopy(model).double()
-    return max_lyapunov(model64, torch.as_tensor(z0, dtype=torch.float64), n_steps,
-                        jacobian=model64.jacobian, transient=transient, dt=dt,
-                        show_progress=show_progress)
-
-
-def free_run_distances(model: ShallowPLRNN, x_test, *, n_generate: int = 10_000,
-                       transient: int = 1_000) -> tuple[float, float]:
-    """free_run_distances(model, x_test; n_generate=10000, transient=1000) → (D_stsp, D_H)
-
-    How far a free run of the model is from the test orbit ``x_test`` (shape ``(T, N)``):
-    an orbit from ``x_test[0]`` (the other units at zero), of which the first ``transient``
-    steps are dropped and the next ``n_generate`` compared with ``x_test[:n_generate]`` by
-    :func:`course_utils.metrics.state_space_divergence` and
-    :func:`course_utils.metrics.power_spectrum_distance`. Cheap enough (a fraction of a
-    second) to follow a training run with (``record=`` of :func:`train_stf` and
-    :func:`train_gtf`); an orbit that is not finite gives (inf, inf).
-    """
-    x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
-    n_generate = min(n_generate, len(x_test))
-    orbit = model.observe(model.generate(x_test[0], transient + n_generate)[transient:])
-    return _distances(x_test, orbit)
-
-
-def _distances(x_test: torch.Tensor, orbit: torch.Tensor) -> tuple[float, float]:
-    """(D_stsp, D_H) of generated read-outs ``orbit`` against ``x_test[:len(orbit)]``;
-    (inf, inf) for an orbit that is not finite."""
-    from .metrics import power_spectrum_distance, state_space_divergence
-
-    if not torch.isfinite(orbit).all():
-        return math.inf, math.inf
-    target, orbit = x_test[: len(orbit)].cpu().numpy(), orbit.cpu().numpy()
-    return state_space_divergence(target, orbit), power_spectrum_distance(target, orbit)
-
-
-def evaluate_reconstruction(model: ShallowPLRNN, x_test, *, dt: float = 0.01,
-                            n_generate: int | None = None, transient: int = 1_000,
-                            n_lyapunov: int = 20_000, n_orbits: int = 8, n_fates: int = 64,
-                            horizon: int = 100_000, reference: float = 0.906) -> dict:
-    """evaluate_reconstruction(model, x_test; dt=0.01, n_generate=len(x_test), transient=1000, n_lyapunov=20000, n_orbits=8, n_fates=64, horizon=100000, reference=0.906) → figures
-
-    The quality figures of a reconstruction against a clean test orbit ``x_test`` (shape
-    ``(T, N)``): a free-running orbit from ``x_test[0]`` (the other units at zero), of which
-    the first ``transient`` steps are dropped and the next ``n_generate`` compared with
-    ``x_test[:n_generate]`` by :func:`course_utils.metrics.state_space_divergence` and
-    :func:`course_utils.metrics.power_spectrum_distance`; and the long-term behaviour of
-    orbits started from states of that generated orbit: λ_max per time unit (divided by
-    ``dt``) of ``n_orbits`` of them, each over ``n_lyapunov`` steps after ``transient``, and
-    the fate after ``horizon`` steps of those and of more, ``n_fates`` orbits in all
-    (:func:`course_utils.attractors.orbit_fates`: still chaotic, a fixed point, a cycle,
-    ...; a fixed point is matched with the model's exact fixed points,
-    :func:`course_utils.linearization.plrnn_fixed_points`). Following orbits is cheap
-    (batched, no QR), and a leak of one orbit in ten per horizon slips past 8 orbits
-    almost half the time (0.9⁸ ≈ 0.43) but past 64 about once in 850: hence more fates than
-    exponents.
-
-    ``lambda_max`` is the mean of the ``n_orbits`` exponents only when every one of the
-    ``n_fates`` orbits is still chaotic after the horizon; otherwise it is NaN and
-    ``verdict`` says why, e.g. "transient chaos: 6 of 64 orbits leave the chaotic set
-    within 100,000 steps (5 to a stable fixed point, 1 to a cycle of period 4)", since an
-    average over orbits that end on different sets describes none of them. Returns a dict
-    with ``lambda_max``, ``lambda_max_rel_error`` (against ``reference``),
-    ``lambda_per_orbit`` (NumPy, ``(n_orbits,)``), ``fates`` (the fate of each of those
-    orbits, in words), ``n_fates`` and ``n_still_chaotic`` (of all orbits followed),
-    ``all_chaotic``, ``verdict``, ``D_stsp``, ``D_H`` (both inf, and the verdict
-    "diverged", for an orbit that is not finite) and ``generated`` (the read-outs,
-    ``(n_generate, N)``).
-    """
-    if not 1 <= n_orbits <= n_fates:
-        raise ValueError(f"need 1 <= n_orbits <= n_fates (the orbits with an exponent are "
-                         f"followed too); got n_orbits={n_orbits}, n_fates={n_fates}")
-    x_test = torch.as_tensor(x_test, dtype=model.A.dtype, device=model.A.device)
-    n_generate = len(x_test) if n_generate is None else n_generate
-    Z = model.generate(x_test[0], transient + n_generate)[transient:]
-    generated = model.observe(Z)
-    n_followed = n_chaotic = 0
-    if not torch.isfinite(Z).all():
-        lam, per_orbit, fates, chaotic = math.nan, np.full(n_orbits, math.nan), [], False
-        verdict = "diverged: the generated orbit is not finite"
-    else:
-        first = list(range(0, n_generate, max(1, n_generate // n_orbits)))[:n_orbits]
-        more = [i for i in np.linspace(0, n_generate, n_fates, endpoint=False).astype(int)
-                if i not in first][:n_fates - len(first)]
-        per_orbit = model_max_lyapunov(model, Z[first], n_steps=n_lyapunov,
-                                       transient=transient, dt=dt).cpu().numpy()
-        fates, chaotic, verdict = _long_term(model, Z[first + more], per_orbit, Z,
-                                             horizon=horizon, dt=dt)
-        n_followed, n_chaotic = len(fates), sum(f == "still chaotic" for f in fates)
-        fates = fates[:len(first)]
-        lam = float(per_orbit.mean()) if chaotic else math.nan
-    D_stsp, D_H = _distances(x_test, generated)
-    return dict(lambda_max=lam, lambda_max_rel_error=abs(lam - reference) / reference,
-                lambda_per_orbit=per_orbit, fates=fates,
-                n_fates=n_followed, n_still_chaotic=n_chaotic,
-                all_chaotic=chaotic, verdict=verdict, D_stsp=D_stsp, D_H=D_H,
-                generated=generated)
-
-
-def _long_term(model, starts, per_orbit, Z, *, horizon, dt, threshold=1e-3):
-    """(fates, all_chaotic, verdict) of the orbits from ``starts`` after ``horizon`` steps;
-    ``per_orbit`` the exponents at first of the first len(per_orbit) of them, ``Z`` a
-    generated orbit (it seeds the search for the model's exact fixed points)."""
-    import copy
-    from collections import Counter
-
-    from .attractors import orbit_fates
-    from .linearization import plrnn_fixed_points
-
-    model64 = copy.deepcopy(model).double()
-    fates = orbit_fates(model64, starts.double(), horizon=horizon, jacobian=model64.jacobian,
-                        dt=dt, threshold=threshold)
-    described = [fates.describe(b) for b in range(len(fates.kind))]
-    if "fixed point" in fates.kind:                     # which one, with chapter 07's tool
-        ends = fates.end[[k == "fixed point" for k in fates.kind]]
-        exact = plrnn_fixed_points(model64, orbit=torch.cat([Z.double(), ends]))
-        for b, kind in enumerate(fates.kind):
-            if kind == "fixed point" and len(exact):
-                k = int(torch.linalg.vector_norm(exact.points - fates.end[b], dim=-1).argmin())
-                modulus = float(exact.eigenvalues[k].abs().max())
-                described[b] = (f"a {'stable' if modulus < 1 else 'unstable'} fixed point "
-                                f"(exact fixed point {k}, largest |eigenvalue| {modulus:.3f})")
-    if fates.all_chaotic:
-        return described, True, (f"chaotic: all {len(described)} orbits are still chaotic "
-                                 f"after {horizon:,} steps")
-    left = [b for b, k in enumerate(fates.kind) if k != "chaotic"]
-    where = ", ".join(f"{n} to {d}" for d, n in Counter(described[b] for b in left).items())
-    n, k = len(described), len(left)
-    # chaotic at first, not at the end (an orbit without an exponent of its own started on
-    # the same generated orbit: chaotic at first if any measured orbit was)
-    at_first = [per_orbit[b] > threshold if b < len(per_orbit) else np.any(per_orbit > threshold)
-                for b in left]
-    if any(at_first):
-        verdict = (f"transient chaos: {k} of {n} orbits leave the chaotic set within "
-                   f"{horizon:,} steps ({where})")
-    elif k < n:
-        verdict = (f"not all orbits chaotic: {k} of {n} orbits were never chaotic; after "
-                   f"{horizon:,} steps they go {where}")
-    else:
-        verdict = f"not chaotic: after {horizon:,} steps the orbits go {where}"
-    return described, False, verdict

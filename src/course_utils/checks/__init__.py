@@ -1,14 +1,21 @@
-"""Immediate, specific feedback for the exercise notebooks, one module per chapter.
+"""The checks: immediate, specific feedback for the exercise notebooks, one module per
+chapter, shared by the students' notebooks and the tutors' grader.
 
-Each ``check_*`` function runs a student's implementation on a few inputs, compares it with
+For students, each ``check_*`` function runs a student's implementation on a few inputs, compares it with
 the reference code of this package, and either prints a one-line confirmation (``✓ ...``)
 or raises ``AssertionError`` with a message that says what is wrong (which component, for
 which input, what was expected) and a hint. It also asserts what the next cells of the
 notebook rely on: the type, dtype, shape and device of the result.
 
-Every check takes ``hidden=False``; the grader (:mod:`course_utils.grading`) passes
-``hidden=True`` to run further cases, other seeds, sizes and parameters, whose failures are
-reported without their inputs. Students and the grader share this one code path.
+Each check is a :class:`~course_utils.checks.framework.Check` in three parts: its cases
+(inputs made from seeds), its probe (calls the student's code and records what came back)
+and its judge (computes the expected values with the package's reference and compares).
+In a notebook the three run together; the grader (:mod:`course_utils.grading`) runs the
+probe in the student's sandboxed process and the judge in its own, with hidden cases
+(other seeds, sizes and parameters) whose failures are reported without their inputs
+(:class:`HiddenCaseError`). Shared helpers are in :mod:`~course_utils.checks.helpers`.
+The checks import the students' toolkit and the notebook format, never the grader or the
+authors' tools.
 
 ==================================  ========================================================
 module                              chapter
@@ -29,6 +36,7 @@ TensorFlow and PyTorch are imported only inside the checks that need them.
 from __future__ import annotations
 
 from . import fixed_points, gtf, henon, keras_rnn, lru, naive_product, stf, warmup
+from .framework import HiddenCaseError
 from .gtf import check_gtf_forward
 from .fixed_points import check_affine_prediction, check_rnn_jacobians, check_stability_classification
 from .henon import check_henon_cell, check_henon_jacobian, check_lyapunov_qr
@@ -44,7 +52,7 @@ _MODULES = (henon, keras_rnn, stf, naive_product, warmup, gtf, fixed_points, lru
 BY_CHAPTER = {module.CHAPTER: module for module in _MODULES}
 
 __all__ = [name for module in _MODULES for name in module.__all__] + [
-    "BY_CHAPTER", "checks_of", "check_specs"]
+    "BY_CHAPTER", "checks_of", "check_specs", "HiddenCaseError"]
 
 
 def checks_of(chapter: str) -> dict:
@@ -59,7 +67,7 @@ def checks_of(chapter: str) -> dict:
 
 
 def check_specs(chapter: str) -> dict:
-    """The checks of ``chapter`` in their three parts (:class:`~._common.Check`: cases,
+    """The checks of ``chapter`` in their three parts (:class:`~.framework.Check`: cases,
     probe, judge), by name; what the grader runs. Raises ``KeyError`` as
     :func:`checks_of`."""
     checks_of(chapter)  # the error for an unknown chapter

@@ -1,10 +1,10 @@
 """Checks of chapter 07 (linearization and fixed points of an nn.RNN): the Jacobians, the
 affine prediction and the stability of a fixed point of a map.
 
-Each check is a :class:`~course_utils.checks._common.Check`: its cases are described by
+Each check is a :class:`~course_utils.checks.framework.Check`: its cases are described by
 seeds, sizes and kinds (``Case.params``); the probe rebuilds a case's inputs, calls the
 student's function on them and observes what came back and the inputs after the call
-(the rnn's parameters by :func:`~course_utils.checks._common.module_state`); the judge
+(the rnn's parameters by :func:`~course_utils.checks.framework.module_state`); the judge
 rebuilds the same inputs, computes the reference and compares.
 """
 
@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from ._common import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
+from .framework import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
                       module_state as _module_state, outcome as _outcome,
                       plain as _plain_value,
                       run_check as _run_check, salted as _salted, snapshot, torch_result,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ._common import Case, Check, run_check as _run_check
-from .stf import (_forced_run, _forcing_case, _hidden_forcing_case, _judge_predictions,
-                  _probe_forcing)
+from .framework import Case, Check, run_check as _run_check
+from .helpers import (forced_run, forcing_case, hidden_forcing_case, judge_predictions,
+                  probe_forcing)
 
 CHAPTER = "06_gtf_lorenz"
 __all__ = ["check_gtf_forward"]
@@ -36,23 +36,23 @@ def _gtf_slips(model, x, alpha, weights):
     first_only[0] = 1.0
     return [
         ("the data are used only for the first state: pull the observed units towards x_t "
-         "at every step", _forced_run(model, x, first_only) if alpha > 0 else None),
+         "at every step", forced_run(model, x, first_only) if alpha > 0 else None),
         ("the observed units are replaced by the data at every step, as if alpha were 1: "
          "interpolate, (1 - alpha) z_t[:N] + alpha x_t",
-         _forced_run(model, x, np.ones(T)) if alpha < 1 else None),
+         forced_run(model, x, np.ones(T)) if alpha < 1 else None),
         ("alpha and 1 - alpha are swapped: alpha is the weight of the data, z~ = (1 - alpha) "
-         "z + alpha x", _forced_run(model, x, weights, swapped=True)
+         "z + alpha x", forced_run(model, x, weights, swapped=True)
          if 0 < alpha < 1 and alpha != 0.5 else None),
         ("the unobserved units are damped too: only the observed units are pulled towards "
          "the data, z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]]",
-         _forced_run(model, x, weights, damp_hidden=True)
+         forced_run(model, x, weights, damp_hidden=True)
          if 0 < alpha < 1 and model.M > N else None),
         ("the first state is forced with weight alpha from z = 0: start from the data, "
          "z~_0 = [x_0, 0, ..., 0], and interpolate from the second step on",
-         _forced_run(model, x, np.full(T, float(alpha))) if alpha < 1 else None),
+         forced_run(model, x, np.full(T, float(alpha))) if alpha < 1 else None),
         ("the predictions lag by one step: keep the read-out of the new state, "
          "model.observe(model(z~_t)), the prediction of x_{t+1}",
-         _forced_run(model, x, weights, lagged=True)),
+         forced_run(model, x, weights, lagged=True)),
     ]
 
 
@@ -63,17 +63,17 @@ _VISIBLE = dict(sizes=dict(M=6, L=10, N=2, seed=5), B=3, T=23, seed=3, dtype="fl
 def _gtf_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_weights
 
-    cases = [_forcing_case(f"alpha = {alpha}", **_VISIBLE, alpha=alpha)
+    cases = [forcing_case(f"alpha = {alpha}", **_VISIBLE, alpha=alpha)
              for alpha in (0.3, 0.05, 1.0)]
     if hidden:
-        cases += [_hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
+        cases += [hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
                                        forcing_weights(T, alpha=alpha), alpha=alpha)
                   for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES]
     return cases
 
 
 def _probe_gtf(case: Case, fn) -> dict:
-    return _probe_forcing(case, fn, case.params["alpha"])
+    return probe_forcing(case, fn, case.params["alpha"])
 
 
 def _judge_gtf(case: Case, seen: dict) -> None:
@@ -81,7 +81,7 @@ def _judge_gtf(case: Case, seen: dict) -> None:
 
     alpha = case.params["alpha"]
     weights = forcing_weights(case.params["T"], alpha=alpha)
-    _judge_predictions("gtf_forward", case, seen, weights,
+    judge_predictions("gtf_forward", case, seen, weights,
                        lambda model, x: _gtf_slips(model, x, alpha, weights), recipe=_RECIPE)
 
 

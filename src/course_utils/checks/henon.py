@@ -1,7 +1,7 @@
 """Checks of chapter 01 (the Henon map as a Keras RNN cell): the cell, its Jacobian and the
 QR estimate of the Lyapunov spectrum.
 
-Each check is a :class:`~course_utils.checks._common.Check` in three parts: the cases
+Each check is a :class:`~course_utils.checks.framework.Check` in three parts: the cases
 (parameters, seeds and sizes), the probe (in the student's process: it builds the inputs,
 calls the student's code, runs the cell the way the next cells do, with TensorFlow, and
 records what came back) and the judge (in the grader's process, without TensorFlow: it
@@ -15,10 +15,11 @@ import numpy as np
 
 from ..henon import HENON_A, HENON_B, henon_jacobian, henon_map, henon_orbit
 from ..lyapunov import lyapunov_from_jacobians
-from ._common import (Case, Check, assert_unchanged, attempt as _attempt, fmt as _fmt,
+from .framework import (Case, Check, assert_unchanged, attempt as _attempt, fmt as _fmt,
                       fmt_pair, outcome as _outcome, run_check as _run_check,
                       salted as _salted)
-from .observations import Failure, Raised, TFValue, display_type
+from .helpers import expect_float64, expect_shape, json_number, real_array
+from .observations import Failure, Raised, display_type
 
 CHAPTER = "01_henon_keras_rnn"
 __all__ = ["check_henon_cell", "check_henon_jacobian", "check_lyapunov_qr"]
@@ -54,66 +55,6 @@ _HIDDEN_JACOBIAN_CASES = (
 _X_MARGIN = 0.05
 # A drawn Henon orbit (the hidden orbit of check_lyapunov_qr) stays within this bound.
 _ORBIT_BOUND = 4.0
-
-
-# ------------------------------------------------------------------------------ helpers
-# (shared with keras_rnn.py)
-
-def _number(value):
-    """A parameter as a JSON number (a NumPy scalar as its Python value)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def _values(value, depth: int = 0):
-    """An observed result with its TensorFlow tensors replaced by their values (lists of
-    tensors are read as arrays, as ``np.asarray`` reads lists of eager tensors)."""
-    if isinstance(value, TFValue):
-        return value.numpy()
-    if isinstance(value, (list, tuple)) and depth < 8:
-        return [_values(item, depth + 1) for item in value]
-    return value
-
-
-def _real_array(got, what: str, *, why: str = "") -> np.ndarray:
-    """``got`` (a NumPy array, a TensorFlow tensor as observed, a list) as a NumPy array
-    of real numbers, its dtype kept; an ``AssertionError`` that names the problem
-    otherwise."""
-    because = f" ({why})" if why else ""
-    if got is None:
-        raise AssertionError(f"{what} returned None{because}: is the return statement "
-                             "missing?")
-    try:
-        value = got.numpy() if callable(getattr(got, "numpy", None)) else _values(got)
-        array = np.asarray(value)
-    except Exception as error:  # noqa: BLE001 - a ragged list, a symbolic tensor, ...
-        raise AssertionError(f"{what} could not be read as an array of numbers{because}: got "
-                             f"{display_type(got)} ({type(error).__name__})") from None
-    if np.iscomplexobj(array):
-        raise AssertionError(f"{what} has complex values (dtype {array.dtype}){because}; the "
-                             "result is real: did a complex number enter the computation?")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise AssertionError(f"{what} must hold numbers{because}; got {display_type(got)}"
-                             f" with dtype {array.dtype}")
-    return array
-
-
-def _expect_float64(array: np.ndarray, what: str, why: str) -> None:
-    """Float64, with a hint for integer and lower-precision results."""
-    if array.dtype == np.float64:
-        return
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
-        raise AssertionError(
-            f"{what} has the integer dtype {array.dtype}: values assigned into an integer "
-            "array are truncated. Create it as a float array (np.zeros(shape) is float64; "
-            "not dtype=int, not np.zeros_like of an integer array)")
-    raise AssertionError(f"{what} has dtype {array.dtype}, not float64 ({why}): keep "
-                         "everything in float64, without casts to float32")
-
-
-def _expect_shape(array: np.ndarray, shape, message: str, hint: str = "") -> None:
-    if array.shape != tuple(shape):
-        raise AssertionError(f"{message}; got shape {array.shape}"
-                             + (f". {hint}" if hint else ""))
 
 
 def _first_bad(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float):
@@ -215,7 +156,7 @@ def _graph_runner(tf, cell, rnn=None):
 
 def _cell_cases(hidden: bool, salt: int | None, a: float = HENON_A,
                 b: float = HENON_B) -> list[Case]:
-    a, b = _number(a), _number(b)
+    a, b = json_number(a), json_number(b)
     cases = [
         Case("one step of the cell", dict(kind="step", a=a, b=b, other=False)),
         Case("one step of the cell with another a and b",
@@ -365,7 +306,7 @@ def _judge_step(seen: dict, states: np.ndarray, params, *, other: bool) -> None:
                              f"{output_dtype}: return the same tensor twice")
     expected = henon_map(states, *params)
     out, nxt = output.numpy(), nxt.numpy()
-    _expect_shape(out, expected.shape,
+    expect_shape(out, expected.shape,
                   f"for a batch of states of shape {states.shape} the output must have shape "
                   f"{expected.shape}", "Work on the whole batch: x = z[:, 0], y = z[:, 1]")
     for k, (name, formula) in enumerate((("x", "1 - a x^2 + y"), ("y", "b x"))):
@@ -426,8 +367,8 @@ def _judge_graph(seen: dict, z0: np.ndarray, n_steps: int, params) -> None:
                              ) from None
     _outcome(error)
     want = henon_orbit(z0, n_steps + 1, *params)[:, 1:]
-    Z = _real_array(seen["Z"], "keras.layers.RNN(cell) in tf.function")
-    _expect_shape(Z, want.shape, f"keras.layers.RNN(cell, return_sequences=True) in "
+    Z = real_array(seen["Z"], "keras.layers.RNN(cell) in tf.function")
+    expect_shape(Z, want.shape, f"keras.layers.RNN(cell, return_sequences=True) in "
                   f"tf.function, on {len(z0)} states and {n_steps} steps, must return shape "
                   f"{want.shape}")
     bad = _first_bad(Z, want, 1e-10, 1e-12)
@@ -438,7 +379,7 @@ def _judge_graph(seen: dict, z0: np.ndarray, n_steps: int, params) -> None:
             f"gives a different orbit: state {t + 1} from z_0 = {_fmt(z0[b])}, "
             f"{fmt_pair(want[b, t], Z[b, t])}. Does call depend on Python state or on "
             "values that are fixed while tracing?")
-    J = _real_array(seen["D"], "the Jacobian of one step in tf.function")
+    J = real_array(seen["D"], "the Jacobian of one step in tf.function")
     if not np.allclose(J, henon_jacobian(z0, *params), rtol=1e-10, atol=1e-12):
         raise AssertionError(
             "the orbit through keras.layers.RNN is right, but inside tf.function "
@@ -492,7 +433,7 @@ _JACOBIAN_WHY = ("the next cells compare it with GradientTape's float64 Jacobian
 
 def _jacobian_cases(hidden: bool, salt: int | None, a: float = HENON_A,
                     b: float = HENON_B) -> list[Case]:
-    a, b = _number(a), _number(b)
+    a, b = json_number(a), json_number(b)
     cases = [Case("the Jacobians", dict(a=a, b=b, other=False)),
              Case("the Jacobians with another a and b",
                   dict(a=_OTHER_AB[0], b=_OTHER_AB[1], other=_OTHER_AB != (a, b)))]
@@ -516,10 +457,10 @@ def _judge_jacobian(case: Case, seen: dict) -> None:
     p = case.params
     states, params, other = _cell_states(case), (p["a"], p["b"]), p["other"]
     expected = henon_jacobian(states, *params)
-    got = _real_array(_outcome(seen["got"]), "henon_jacobian", why=_JACOBIAN_WHY)
+    got = real_array(_outcome(seen["got"]), "henon_jacobian", why=_JACOBIAN_WHY)
     assert_unchanged([states], [seen["z"]], ["z"])
-    _expect_float64(got, "henon_jacobian's result", _JACOBIAN_WHY)
-    _expect_shape(got, expected.shape,
+    expect_float64(got, "henon_jacobian's result", _JACOBIAN_WHY)
+    expect_shape(got, expected.shape,
                   f"for states of shape {states.shape} the Jacobians must have shape "
                   f"{expected.shape}, one 2 x 2 matrix per state")
     if (np.allclose(got, np.swapaxes(expected, -1, -2), rtol=1e-12, atol=1e-12)
@@ -648,10 +589,10 @@ def _qr_result(value, jacobians: np.ndarray) -> np.ndarray:
                   else "")
         raise AssertionError(f"lyapunov_qr must return a NumPy array ({_QR_WHY}); got "
                              f"{display_type(got)}{detail}")
-    got = _real_array(got, "lyapunov_qr", why=_QR_WHY)
-    _expect_float64(got, "lyapunov_qr's result", "the exponents are averages of many logs")
+    got = real_array(got, "lyapunov_qr", why=_QR_WHY)
+    expect_float64(got, "lyapunov_qr's result", "the exponents are averages of many logs")
     d = jacobians.shape[-1]
-    _expect_shape(got, (d,), f"for Jacobians of shape {jacobians.shape} return the {d} "
+    expect_shape(got, (d,), f"for Jacobians of shape {jacobians.shape} return the {d} "
                   f"exponents, shape ({d},)")
     return got
 

@@ -1,7 +1,7 @@
 """Checks of chapter 02 (the Lyapunov spectrum of a Keras SimpleRNN): the cell's Jacobian and
 the batched QR accumulation.
 
-Each check is a :class:`~course_utils.checks._common.Check` in three parts: the cases (sizes
+Each check is a :class:`~course_utils.checks.framework.Check` in three parts: the cases (sizes
 and seeds), the probe (in the student's process: it builds the Keras cell with the case's
 weights, calls the student's function and records what came back, with the cell's weights
 after the call) and the judge (in the grader's process, without TensorFlow: the cell's
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
+from .framework import (Case, Check, assert_unchanged, attempt as _attempt, fmt_pair,
                       outcome as _outcome, run_check as _run_check, salted as _salted)
-from .henon import _expect_float64, _expect_shape, _real_array, _values
+from .helpers import expect_float64, expect_shape, real_array, observed_values
 from .observations import Raised, display_type
 
 CHAPTER = "02_keras_rnn_lyapunov"
@@ -212,10 +212,10 @@ def _judge_jacobian(case: Case, seen: dict) -> None:
         raise AssertionError(f"simple_rnn_jacobian must return a TensorFlow tensor or a NumPy "
                              f"array (the next cells read J.shape and multiply J @ Q); got "
                              f"{display_type(got)}")
-    got = _real_array(got, "simple_rnn_jacobian", why=_JACOBIAN_WHY)
+    got = real_array(got, "simple_rnn_jacobian", why=_JACOBIAN_WHY)
     _expect_weights_unchanged(_outcome(seen["weights"]), weights)
-    _expect_float64(got, "simple_rnn_jacobian's result", _JACOBIAN_WHY)
-    _expect_shape(got, expected.shape,
+    expect_float64(got, "simple_rnn_jacobian's result", _JACOBIAN_WHY)
+    expect_shape(got, expected.shape,
                   f"for x of shape {x.shape} and h of shape {h.shape} the Jacobians must have "
                   f"shape {expected.shape} (batch, H, H)")
     if np.allclose(got, expected, rtol=1e-10, atol=1e-12):
@@ -354,7 +354,7 @@ def _expect_right_jacobian_function(task_one) -> None:
         right = not isinstance(got, Raised)
         if right:
             got = np.asarray(got.numpy() if callable(getattr(got, "numpy", None))
-                             else _values(got), dtype=float)
+                             else observed_values(got), dtype=float)
             right = got.shape == (3, 4, 4) and np.allclose(
                 got, _jacobian(weights, x, h), rtol=1e-8, atol=1e-10)
     except Exception:  # noqa: BLE001 - an error of the student's function counts as wrong
@@ -371,12 +371,12 @@ def _judge_spectrum(case: Case, seen: dict) -> None:
     k = case.params["k"]
     what = "hidden" if case.hidden else case.label
     expected = _spectrum(weights, inputs, h0, k)
-    got = _real_array(_outcome(seen["got"]), "the spectrum function", why=_SPECTRUM_WHY)
+    got = real_array(_outcome(seen["got"]), "the spectrum function", why=_SPECTRUM_WHY)
     assert_unchanged([inputs, h0], [seen["inputs"], seen["h0"]], ["inputs", "h0"])
     _expect_weights_unchanged(_outcome(seen["weights"]), weights)
-    _expect_float64(got, "the spectrum function's result", _SPECTRUM_WHY)
+    expect_float64(got, "the spectrum function's result", _SPECTRUM_WHY)
     B, T, _ = inputs.shape
-    _expect_shape(got, expected.shape, f"for {B} sequences and k={k} return the k "
+    expect_shape(got, expected.shape, f"for {B} sequences and k={k} return the k "
                   f"exponents of each sequence, shape {expected.shape} (B, k)")
     if np.allclose(got, expected, rtol=1e-8, atol=1e-10):
         return

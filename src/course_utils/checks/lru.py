@@ -1,7 +1,7 @@
 """Checks of chapter 08 (linear recurrent units): the eigenvalue parametrisation and the
 scan's associative operator.
 
-Each check is a :class:`~course_utils.checks._common.Check`: its cases are described by
+Each check is a :class:`~course_utils.checks.framework.Check`: its cases are described by
 seeds, sizes, kinds and dtype names (``Case.params``); the probe rebuilds a case's inputs,
 calls the student's function on them and observes what came back and the inputs after
 the call; the judge rebuilds the same inputs, computes the expected values and compares.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from ._common import (Case, Check, assert_unchanged, attempt as _attempt,
+from .framework import (Case, Check, assert_unchanged, attempt as _attempt,
                       outcome as _outcome, plain as _plain_value, run_check as _run_check,
                       salted as _salted,
                       snapshot, torch_result, type_name)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Case, Check, assert_unchanged as _assert_unchanged,
+from .framework import (Case, Check, assert_unchanged as _assert_unchanged,
                       attempt as _attempt, expect_torch_tensor as _expect_torch_tensor,
                       fmt_pair as _fmt_pair, module_state as _module_state,
                       run_check as _run_check, salted as _salted, snapshot as _snapshot)
 from .observations import Raised
-from .stf import _assert_model_dtype, _close, _returned, _small_plrnn
+from .helpers import assert_model_dtype, close_enough, returned_tensor, small_plrnn
 
 CHAPTER = "04_plrnn_max_lyapunov"
 __all__ = ["check_plrnn_jacobians", "check_naive_norms"]
@@ -96,7 +96,7 @@ def _jacobian_cases(hidden: bool, salt: int | None) -> list[Case]:
 def _jacobian_inputs(case: Case):
     """The model and the states of a case, the same in the probe and in the judge."""
     p = case.params
-    model = _small_plrnn(**p["sizes"], dtype=p["dtype"])
+    model = small_plrnn(**p["sizes"], dtype=p["dtype"])
     return model, _states(p["T"], p["sizes"]["M"], p["seed"], p["scale"], p["dtype"],
                           model=model)
 
@@ -114,10 +114,10 @@ def _judge_jacobians(case: Case, seen: dict) -> None:
     model, Z = _jacobian_inputs(case)
     what = "a hidden case" if case.hidden else case.label
     T, M = Z.shape
-    got = _returned(seen["got"], dtype=Z.dtype, what=what,
+    got = returned_tensor(seen["got"], dtype=Z.dtype, what=what,
                     hint="Keep the dtype of Z and the model: no .double() or .float(), and "
                          "torch.eye/torch.zeros with dtype=Z.dtype")
-    _assert_model_dtype(model, seen["model"], what)
+    assert_model_dtype(model, seen["model"], what)
     _assert_unchanged(_snapshot(model, Z), [seen["model"], seen["Z"]],
                       ["model (its parameters)", "Z"])
     with torch.no_grad():
@@ -157,11 +157,11 @@ def _judge_jacobians(case: Case, seen: dict) -> None:
 
     got = got.detach()
     rtol, atol = (1e-9, 1e-10) if Z.dtype == torch.float64 else (1e-5, 1e-6)
-    close = _close(got, expected, rtol, atol)
+    close = close_enough(got, expected, rtol, atol)
     if bool(close.all()):
         return
     for slip, wrong in slips:
-        if bool(_close(got, wrong, rtol, atol).all()):
+        if bool(close_enough(got, wrong, rtol, atol).all()):
             raise AssertionError(f"{slip} ({what})")
     deviation = float(((got - expected).abs() / (1 + expected.abs())).max())
     if Z.dtype == torch.float64 and deviation < 1e-4:
@@ -313,7 +313,7 @@ def _returned_norms(seen: dict, J, what):
                 "norm (an SVD) of a product with inf or nan entries fails. Test "
                 "torch.isfinite(P).all() before taking the norm, and stop there; the "
                 "remaining norms stay inf") from value.original
-    got = _returned(value, dtype=J.dtype, what=what,
+    got = returned_tensor(value, dtype=J.dtype, what=what,
                     hint="Compute in the dtype of J: torch.eye(d, dtype=J.dtype), "
                          "torch.full((T,), float('inf'), dtype=J.dtype), no .double()")
     _assert_unchanged(_snapshot(J), [seen["J"]], ["J"])
@@ -353,11 +353,11 @@ def _judge_norm_values(J, seen, what):
     got = _returned_norms(seen, J, what).to(torch.float64)
     expected = torch.exp(naive_product_log_norms(J, dtype=dtype))
     rtol = 1e-8 if J.dtype == torch.float64 else 1e-4
-    close = _close(got, expected, rtol, 0.0)
+    close = close_enough(got, expected, rtol, 0.0)
     if bool(close.all()):
         return
     for slip, wrong in _norm_slips(J, expected):
-        if bool(_close(got, wrong, rtol, 0.0).all()):
+        if bool(close_enough(got, wrong, rtol, 0.0).all()):
             raise AssertionError(f"{slip} ({what})")
     n = int((~close).nonzero()[0])
     if bool(torch.isnan(got[n])):
@@ -411,7 +411,7 @@ def _judge_overflow(J, seen, what):
             f"({what}); your norm number {later + 1} is finite again. Stop multiplying at "
             "the first product that is not finite")
     expected = torch.exp(reference[:n_ref])
-    close = _close(got[:n_ref], expected, 1e-4, 0.0)
+    close = close_enough(got[:n_ref], expected, 1e-4, 0.0)
     if not bool(close.all()):
         n = int((~close).nonzero()[0])
         raise AssertionError(

@@ -1,7 +1,7 @@
 """What a check's probe saw, as plain data: the only thing that travels from a student's
 process to the judge.
 
-A probe (see :mod:`course_utils.checks._common`) calls the student's code and collects
+A probe (see :mod:`course_utils.checks.framework`) calls the student's code and collects
 what it returned: values, exceptions, arrays and tensors. :func:`encode` turns that into
 a tree of JSON values and a list of byte blobs (the arrays' raw bytes); :func:`decode`
 builds it back, and :func:`pack` / :func:`unpack` put both into one byte string. In the

@@ -32,12 +32,11 @@ import re
 import types
 from dataclasses import dataclass
 
-__all__ = ["Declaration", "declaration_of", "review", "namespace_of", "namespace_of_source", "cell_source",
-           "review_objects", "review_message", "CHECK_CALL", "check_calls",
-           "strip_check_calls"]
+from ..notebook_format import strip_check_calls
 
-#: A line that calls a check at the top level of a cell (``check_naive_norms(...)``).
-CHECK_CALL = re.compile(r"^(?P<name>check_\w+)\s*\(")
+__all__ = ["Declaration", "declaration_of", "review", "namespace_of", "namespace_of_source", "cell_source",
+           "review_objects", "review_message"]
+
 
 #: Modules a task cell may not import or use, and what they are.
 _MODULES = {
@@ -64,7 +63,7 @@ _MODULES = {
     "cProfile": "dynamic code", "profile": "dynamic code", "unittest.mock": "introspection",
     "logging.config": "dynamic code", "_string": "introspection",
     "course_utils.checks": "the checks", "course_utils.grading": "the grader",
-    "course_utils.grade": "the grader",
+    "course_utils.grading": "the grader",
 }
 #: Qualified names (and everything under them) a task cell may not use.
 _NAMES = {
@@ -406,32 +405,6 @@ def python_source(source: str) -> tuple[str, list[str]]:
         return source, []
     translated = TransformerManager().transform_cell(source)
     return translated, ["an IPython magic or shell command (IPython)"]
-
-
-def check_calls(tree: ast.Module) -> list[ast.Call]:
-    """The calls of ``check_*`` functions that are statements of their own at the top
-    level of a parsed cell."""
-    return [node.value for node in tree.body
-            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Name) and node.value.func.id.startswith("check_")]
-
-
-def strip_check_calls(source: str) -> str:
-    """``source`` with each top-level call of a ``check_*`` function replaced by ``None``
-    (the grader runs its own checks, never a student's); the rest is left as written."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return "\n".join(line for line in source.split("\n") if not CHECK_CALL.match(line))
-    lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
-    for call in reversed(check_calls(tree)):  # offsets are UTF-8 bytes, 1-based lines
-        first, last = call.lineno - 1, call.end_lineno - 1
-        before, after = lines[first][:call.col_offset], lines[last][call.end_col_offset:]
-        if before.strip() or after.strip():  # other statements on its lines: keep them
-            lines[first:last + 1] = [before + b"None" + after]
-        else:
-            del lines[first:last + 1]
-    return "\n".join(line.decode() for line in lines)
 
 
 def review(source: str, declaration: Declaration | None = None, *,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Case, Check, run_check as _run_check
-from .stf import (_forced_run, _forcing_case, _hidden_forcing_case, _judge_predictions,
-                  _probe_forcing)
+from .framework import Case, Check, run_check as _run_check
+from .helpers import (forced_run, forcing_case, hidden_forcing_case, judge_predictions,
+                  probe_forcing)
 
 CHAPTER = "05_single_variable_reconstruction"
 __all__ = ["check_stf_forward_warmup"]
@@ -33,26 +33,26 @@ def _warmup_slips(model, x, tau_f, warmup, forced):
                "then t = warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)")
     return [
         ("the warm-up is not forced at every step: force every t < warmup",
-         _forced_run(model, x, t % tau_f == 0) if warmup else None),
+         forced_run(model, x, t % tau_f == 0) if warmup else None),
         ("after the warm-up, count the forcing interval from its end: force at t = "
          "warmup, warmup + tau_f, ... ((t - warmup) % tau_f == 0)",
-         _forced_run(model, x, (t < warmup) | (t % tau_f == 0)) if warmup else None),
+         forced_run(model, x, (t < warmup) | (t % tau_f == 0)) if warmup else None),
         ("after the warm-up the model is forced at every step: then force only every "
-         "tau_f steps", _forced_run(model, x, np.ones(T, bool)) if tau_f > 1 else None),
-        (shifted, _forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == 1))
+         "tau_f steps", forced_run(model, x, np.ones(T, bool)) if tau_f > 1 else None),
+        (shifted, forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == 1))
          if tau_f > 1 else None),
-        (shifted, _forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == tau_f - 1))
+        (shifted, forced_run(model, x, (t < warmup) | ((t - warmup) % tau_f == tau_f - 1))
          if tau_f > 1 else None),
         ("the forcing after the warm-up starts one step late: the warm-up is t < warmup, "
          "and t = warmup is the first sparse forcing time ((t - warmup) % tau_f == 0)",
-         _forced_run(model, x, (t <= warmup) | ((t - warmup - 1) % tau_f == 0))
+         forced_run(model, x, (t <= warmup) | ((t - warmup - 1) % tau_f == 0))
          if tau_f > 1 else None),
         ("forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]",
-         _forced_run(model, x, forced, reset_hidden=True)),
+         forced_run(model, x, forced, reset_hidden=True)),
         ("the predictions lag by one step: keep model.observe(model(z))",
-         _forced_run(model, x, forced, lagged=True)),
+         forced_run(model, x, forced, lagged=True)),
         ("you force with the next observation x[:, t + 1], the target of step t: force "
-         "with x[:, t]", _forced_run(model, x, forced, ahead=True)),
+         "with x[:, t]", forced_run(model, x, forced, ahead=True)),
     ]
 
 
@@ -64,10 +64,10 @@ _VISIBLE = dict(sizes=dict(M=5, L=10, N=1, seed=5), B=3, T=30, seed=2, dtype="fl
 def _warmup_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_times
 
-    cases = [_forcing_case(f"tau_f = {tau_f}, warmup = {warmup}", **_VISIBLE, tau_f=tau_f,
+    cases = [forcing_case(f"tau_f = {tau_f}, warmup = {warmup}", **_VISIBLE, tau_f=tau_f,
                            warmup=warmup) for tau_f, warmup in ((7, 9), (5, 4), (6, 0))]
     if hidden:
-        cases += [_hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
+        cases += [hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
                                        forcing_times(T, tau_f, warmup), tau_f=tau_f,
                                        warmup=warmup)
                   for label, sizes, B, T, tau_f, warmup, seed, dtype in _HIDDEN_CASES]
@@ -75,7 +75,7 @@ def _warmup_cases(hidden: bool, salt: int | None) -> list[Case]:
 
 
 def _probe_warmup(case: Case, fn) -> dict:
-    return _probe_forcing(case, fn, case.params["tau_f"], case.params["warmup"])
+    return probe_forcing(case, fn, case.params["tau_f"], case.params["warmup"])
 
 
 def _judge_warmup(case: Case, seen: dict) -> None:
@@ -83,7 +83,7 @@ def _judge_warmup(case: Case, seen: dict) -> None:
 
     tau_f, warmup = case.params["tau_f"], case.params["warmup"]
     forced = forcing_times(case.params["T"], tau_f, warmup)
-    _judge_predictions("stf_forward_warmup", case, seen, forced,
+    judge_predictions("stf_forward_warmup", case, seen, forced,
                        lambda model, x: _warmup_slips(model, x, tau_f, warmup, forced),
                        warmup=warmup)
 

@@ -1,6 +1,9 @@
-"""Grade a whole exercise group in one command, task by task, in isolated processes.
+"""The tutors' grader: a whole exercise group graded in one command, task by task, in
+isolated processes, into one grade file.
 
-    python -m course_utils.grade 04 submissions.zip --out grades/
+For tutors. Run it as ``python -m course_utils.grading 04 submissions.zip --out grades/``
+(or ``course-grade``; options in :mod:`~course_utils.grading.__main__`); it needs the
+``grading`` extra and, on Linux, bubblewrap.
 
 :func:`grade` reads the submissions (:mod:`~course_utils.grading.submissions`), runs the
 chapter's reference solution once through the grader's own path (it must score full
@@ -30,13 +33,11 @@ from .report import StudentResult, write_reports
 from .runner import (Settings, TaskResult, clean_message, close_judges, run_reference,
                      run_task)
 from .sandbox import resolve_sandbox
+from .status import NORMAL, Status
 from .submissions import collect, load_reference, read_notebook, task_code
 
 __all__ = ["grade", "Settings", "StudentResult", "TaskResult", "ReferenceFailed"]
 
-#: Task statuses that are part of normal grading; any other (a limit, ``review: ...``)
-#: shows in the student's status.
-_NORMAL = ("passed", "failed", "not attempted", "task cell not found")
 
 
 class ReferenceFailed(RuntimeError):
@@ -54,7 +55,7 @@ def _tree_digest(*folders: Path) -> str:
 
 
 def _status(tasks: list[TaskResult]) -> str:
-    problems = [f"{t.status} ({t.task})" for t in tasks if t.status not in _NORMAL]
+    problems = [f"{t.status} ({t.task})" for t in tasks if t.status not in NORMAL]
     return "; ".join(problems) or "graded"
 
 
@@ -80,7 +81,7 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
     if mode == "none":
         warnings.warn("grading without bubblewrap: each submission still runs in its own "
                       "process, folder and limits, but files outside its folder are not "
-                      "protected by the operating system (see README, 'For tutors')",
+                      "protected by the operating system (see the book's page 'Grading')",
                       RuntimeWarning, stacklevel=2)
     salt = secrets.randbelow(2**31) if hidden_seed is None else int(hidden_seed)
     settings = Settings(timeout=timeout, memory=int(memory_gb * 2**30), sandbox=mode,
@@ -94,7 +95,7 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
         data = scratch / "reference"
         data.mkdir()
         checked = run_reference(reference, settings, data)
-        failed = [r for r in checked if r.status != "passed"]
+        failed = [r for r in checked if r.status != Status.PASSED]
         if failed:
             raise ReferenceFailed(f"the reference solution of {reference.chapter} fails its "
                                   f"own grading at {failed[0].title}: {failed[0].message}")
@@ -120,7 +121,7 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                 return student, run_task(reference, task, code, how, settings, scratch, data)
             except Exception as error:  # noqa: BLE001 - one unit never stops the batch
                 return student, TaskResult(task.id, task.title, 0, task.points,
-                                           "grader error",
+                                           Status.GRADER_ERROR,
                                            clean_message(f"{type(error).__name__}: {error}"),
                                            how)
 

@@ -24,8 +24,10 @@ import sys
 import threading
 
 from ..checks import check_specs
-from ..checks._common import Case, HiddenCaseError, StudentError, hidden_case, judge_case
+from ..checks.framework import Case, HiddenCaseError, StudentError, hidden_case, judge_case
 from ..checks.observations import MalformedObservation, decode, pack, unpack
+from ..notebook_format import is_placeholder_message
+from .status import Status
 
 __all__ = ["judge_batch", "cases_of", "JudgeProcess", "clean_message"]
 
@@ -59,9 +61,9 @@ def judge_batch(chapter: str, check: str, cases: list[dict], tree, blobs: list[b
         observations = decode(tree, blobs)
     except (MalformedObservation, ValueError, TypeError, OverflowError, MemoryError,
             RecursionError):
-        return "tampered", "the task's process sent malformed results"
+        return Status.TAMPERED, "the task's process sent malformed results"
     if not isinstance(observations, list) or len(observations) != len(cases):
-        return "tampered", "the task's process sent results for other cases"
+        return Status.TAMPERED, "the task's process sent results for other cases"
     for case, seen in zip(cases, observations):
         try:
             if case.hidden:
@@ -70,26 +72,26 @@ def judge_batch(chapter: str, check: str, cases: list[dict], tree, blobs: list[b
             else:
                 judge_case(spec, case, seen)
         except HiddenCaseError as error:
-            return "failed", clean_message(error, 500)
+            return Status.FAILED, clean_message(error, 500)
         except AssertionError as error:
-            return "failed", clean_message(error, 500)
+            return Status.FAILED, clean_message(error, 500)
         except StudentError as error:
             message = error.raised.message
-            if error.is_a("NotImplementedError") and "your code here" in message:
-                return "not attempted", "the template's NotImplementedError is still there"
+            if error.is_a("NotImplementedError") and is_placeholder_message(message):
+                return Status.NOT_ATTEMPTED, "the template's NotImplementedError is still there"
             if error.is_a("MemoryError"):
-                return "memory limit", (f"MemoryError: the task used more than "
+                return Status.MEMORY_LIMIT, (f"MemoryError: the task used more than "
                                         f"{memory / 2**30:g} GB")
             if error.is_a("NameError"):
-                return "failed", f"{clean_message(message)}: the task cell must define it"
-            return "failed", (f"your code, called by the check, raised {error.type_name}: "
+                return Status.FAILED, f"{clean_message(message)}: the task cell must define it"
+            return Status.FAILED, (f"your code, called by the check, raised {error.type_name}: "
                               f"{clean_message(message)}")
         except BaseException as error:  # noqa: BLE001 - observations the judge cannot use
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise
-            return "failed", ("the check could not judge what your code returned "
+            return Status.FAILED, ("the check could not judge what your code returned "
                               f"({type(error).__name__})")
-    return "passed", ""
+    return Status.PASSED, ""
 
 
 def _serve(memory: int) -> None:
@@ -114,7 +116,7 @@ def _serve(memory: int) -> None:
                                               memory)
                 answer = {"status": status, "message": message}
         except MemoryError:
-            answer = {"status": "failed", "message": "the check could not judge what your "
+            answer = {"status": Status.FAILED, "message": "the check could not judge what your "
                       "code returned (MemoryError)"}
         answers.write(pack(answer))
         answers.flush()
@@ -190,7 +192,7 @@ class JudgeProcess:
         answer = self._ask({"kind": "judge", "chapter": chapter, "check": check,
                             "cases": cases, "value": tree}, blobs, timeout)
         if answer is None:
-            return "failed", ("the check could not judge what your code returned in "
+            return Status.FAILED, ("the check could not judge what your code returned in "
                               f"{timeout:g} s")
         return answer["status"], answer["message"]
 

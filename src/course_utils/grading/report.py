@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .runner import TaskResult
+from .status import Status
 
 __all__ = ["StudentResult", "write_reports", "feedback_markdown", "feedback_html",
            "common_failures", "normalise_message", "md_escape", "csv_cell", "identical_groups"]
@@ -61,7 +62,7 @@ def common_failures(results: list[StudentResult]) -> list[tuple[str, str, int]]:
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for student in results:
         for task in student.tasks:
-            if task.status != "passed":
+            if task.status != Status.PASSED:
                 message = task.message or task.status
                 groups[(task.title, normalise_message(message))].append(message)
     rows = [(title, Counter(messages).most_common(1)[0][0], len(messages))
@@ -91,11 +92,11 @@ def md_escape(text) -> str:
 def _task_lines(task: TaskResult) -> tuple[str, str, str | None]:
     """(heading, what happened, how the code was found or None) of one task, as plain
     text."""
-    mark = "\u2713" if task.status == "passed" else "\u2717"
+    mark = "\u2713" if task.status == Status.PASSED else "\u2717"
     unit = "point" if task.max_points == 1 else "points"
     heading = (f"{mark} {task.title}: {_points(task.points)} of {_points(task.max_points)} "
                f"{unit}")
-    if task.status == "passed":
+    if task.status == Status.PASSED:
         said = "Correct: the check passes, on its visible and its hidden cases."
     else:
         said = (f": {_plain(task.message)}" if task.message and task.message != task.status
@@ -117,7 +118,7 @@ def feedback_markdown(student: StudentResult, chapter: str, max_points: float) -
     for task in student.tasks:
         heading, said, found = _task_lines(task)
         lines += [f"## {md_escape(heading)}", ""]
-        lines.append(md_escape(said) if task.status == "passed"
+        lines.append(md_escape(said) if task.status == Status.PASSED
                      else f"**{md_escape(task.status)}**{md_escape(said)}")
         if found:
             lines += ["", f"_{md_escape(found)}_"]
@@ -138,7 +139,7 @@ def feedback_html(student: StudentResult, chapter: str, max_points: float) -> st
     for task in student.tasks:
         heading, said, found = _task_lines(task)
         body.append(f"<h2>{e(heading)}</h2>")
-        body.append(f"<p>{e(said)}</p>" if task.status == "passed"
+        body.append(f"<p>{e(said)}</p>" if task.status == Status.PASSED
                     else f"<p><strong>{e(_plain(task.status))}</strong>{e(said)}</p>")
         if found:
             body.append(f"<p><em>{e(found)}</em></p>")
@@ -219,7 +220,7 @@ def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path, 
 
     n = len(results)
     rates = [sum(1 for r in results for t in r.tasks if t.task == task.id and
-                 t.status == "passed") / n if n else 0.0 for task in tasks]
+                 t.status == Status.PASSED) / n if n else 0.0 for task in tasks]
     png = _pass_rate_figure([t.title for t in tasks], rates)
     (out / "pass_rates.png").write_bytes(png)
     statuses = Counter(r.status for r in results)
@@ -238,7 +239,7 @@ def write_reports(results: list[StudentResult], chapter: str, tasks, out: Path, 
     identical = "".join(
         "<li>" + ", ".join(html.escape(name) for name in group)
         + (" (the untouched template)" if all(
-            t.status == "not attempted" for name in group for t in by_name[name].tasks)
+            t.status == Status.NOT_ATTEMPTED for name in group for t in by_name[name].tasks)
            else "") + "</li>" for group in groups)
     body = (f"<h1>Class summary: {html.escape(chapter)}</h1>"
             f"<p>{n} submissions; mean {mean:.1f} of {_points(max_points)} points.</p>"

@@ -14,7 +14,7 @@ the check's probe runs there, and its judge in a judge process of the grader's
    then the student's cell without any ``check_*`` call of theirs;
 3. for each check of the task sends the visible cases, has them judged, and only then
    sends the hidden ones, their seeds mixed with this grading's salt
-   (:func:`course_utils.checks._common.salted`), and has those judged;
+   (:func:`course_utils.checks.framework.salted`), and has those judged;
 4. lists the threads and processes the task left running, and classifies the outcome as
    a :class:`TaskResult`.
 
@@ -40,22 +40,17 @@ from pathlib import Path
 
 from ..checks.observations import (MalformedObservation, Raised, TooLarge, decode, pack,
                                    unpack)
-from ..checks.review import (Declaration, check_calls, namespace_of_source, review,
-                             strip_check_calls)
-from ..notebooks import Task
+from ..checks.review import Declaration, namespace_of_source, review
+from ..notebook_format import (Task, find_check_calls, is_placeholder_message,
+                               strip_check_calls)
 from .judge import JudgeProcess, clean_message
 from .sandbox import HOME, ResourceMonitor, TaskProcess, kernel_environment
+from .status import Status, review_status
 from .submissions import Reference
 
-__all__ = ["Settings", "TaskResult", "run_task", "run_reference", "build_job", "STATUSES",
-           "REVIEW", "clean_message", "review_task", "judge_process", "close_judges"]
+__all__ = ["Settings", "TaskResult", "run_task", "run_reference", "build_job",
+           "clean_message", "review_task", "judge_process", "close_judges"]
 
-#: Every status a task can end with; all but "passed" score 0 points. A task cell that
-#: is not scored automatically has the status "review: <what it uses>".
-STATUSES = ("passed", "failed", "not attempted", "task cell not found", "review",
-            "timed out", "memory limit", "crashed", "output limit", "left running",
-            "tampered", "grader error")
-REVIEW = "review"
 
 
 @dataclass
@@ -109,7 +104,10 @@ def _args_blob(call: ast.Call) -> bytes:
 
 
 def _check_args(source: str) -> dict[str, ast.Call]:
-    return {call.func.id: call for call in check_calls(ast.parse(source))}
+    """The check calls of a reference cell (:func:`find_check_calls`), parsed."""
+    found = {(call.first_line, call.start) for call in find_check_calls(source)}
+    return {node.func.id: node for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and (node.lineno, node.col_offset) in found}
 
 
 def build_job(reference: Reference, task: Task, student_code: str | None, *,
@@ -233,23 +231,23 @@ class _Session:
     def stopped(self, what: str, timeout: float | None) -> _Stop:
         """Why the task's process stopped answering."""
         if self.monitor.exceeded and self.monitor.reason != "memory":
-            return _Stop("memory limit", f"the task started {self.monitor.reason}")
+            return _Stop(Status.MEMORY_LIMIT, f"the task started {self.monitor.reason}")
         if self.monitor.exceeded:
-            return _Stop("memory limit", f"the task's processes and the files they wrote "
+            return _Stop(Status.MEMORY_LIMIT, f"the task's processes and the files they wrote "
                          f"used more than {self.settings.memory / 2**30:g} GB together")
         if self.task.output_exceeded:
-            return _Stop("output limit", f"the task printed more than "
+            return _Stop(Status.OUTPUT_LIMIT, f"the task printed more than "
                          f"{self.settings.kill_output >> 20} MB; it was stopped")
         if self.results_exceeded:
-            return _Stop("output limit", f"the task sent more than "
+            return _Stop(Status.OUTPUT_LIMIT, f"the task sent more than "
                          f"{self.settings.max_results >> 20} MB of results; it was stopped")
         if what == "timeout":
-            return _Stop("timed out", f"the task did not finish within {timeout:g} s (an "
+            return _Stop(Status.TIMED_OUT, f"the task did not finish within {timeout:g} s (an "
                          "endless loop, or far too slow)")
         if what == "malformed":
-            return _Stop("tampered", "the task's process sent malformed results (something "
+            return _Stop(Status.TAMPERED, "the task's process sent malformed results (something "
                          "in the task cell wrote to the grader's channel)")
-        return _Stop("crashed", "the process running the task died (os._exit, a crash, a "
+        return _Stop(Status.CRASHED, "the process running the task died (os._exit, a crash, a "
                      "signal, or more memory than the limit allows)")
 
     def receive(self, kind: str, timeout: float, *, limit: float | None = None
@@ -276,8 +274,8 @@ class _Session:
                 raised = _raised(message.get("raised"))
                 text = (f"{raised.type_name}: {raised.message}" if raised is not None
                         else "unknown error")
-                raise _Stop("grader error", f"a reference cell failed ({clean_message(text)})")
-            raise _Stop("tampered", "the task's process sent a message out of turn (something "
+                raise _Stop(Status.GRADER_ERROR, f"a reference cell failed ({clean_message(text)})")
+            raise _Stop(Status.TAMPERED, "the task's process sent a message out of turn (something "
                         "in the task cell wrote to the grader's channel)")
 
     def close(self) -> None:
@@ -292,11 +290,11 @@ def _raised(tree) -> Raised | None:
     if tree is None:
         return None
     if not isinstance(tree, dict) or tree.get("t") != "raised":
-        raise _Stop("tampered", "the task's process sent malformed results")
+        raise _Stop(Status.TAMPERED, "the task's process sent malformed results")
     try:
         return decode(tree, [])
     except (MalformedObservation, RecursionError, ValueError, TypeError):
-        raise _Stop("tampered", "the task's process sent malformed results") from None
+        raise _Stop(Status.TAMPERED, "the task's process sent malformed results") from None
 
 
 def _cell_outcome(raised: Raised | None, settings: Settings) -> _Stop | None:
@@ -304,11 +302,11 @@ def _cell_outcome(raised: Raised | None, settings: Settings) -> _Stop | None:
     if raised is None:
         return None
     if raised.is_a("MemoryError"):
-        return _Stop("memory limit", f"MemoryError: the task used more than "
+        return _Stop(Status.MEMORY_LIMIT, f"MemoryError: the task used more than "
                      f"{settings.memory / 2**30:g} GB")
-    if raised.is_a("NotImplementedError") and "your code here" in raised.message:
-        return _Stop("not attempted", "the template's NotImplementedError is still there")
-    return _Stop("failed", f"your task cell raised {raised.type_name}: "
+    if raised.is_a("NotImplementedError") and is_placeholder_message(raised.message):
+        return _Stop(Status.NOT_ATTEMPTED, "the template's NotImplementedError is still there")
+    return _Stop(Status.FAILED, f"your task cell raised {raised.type_name}: "
                  f"{clean_message(raised.message)}")
 
 
@@ -318,7 +316,7 @@ def _threads_stop(names, *, quote: bool) -> _Stop | None:
         return None
     shown = (f" ({clean_message(names[0], 60)})"
              if quote and isinstance(names, list) and isinstance(names[0], str) else "")
-    return _Stop("left running", f"the task cell left a thread running{shown}: stop every "
+    return _Stop(Status.LEFT_RUNNING, f"the task cell left a thread running{shown}: stop every "
                  "thread you start before the cell ends")
 
 
@@ -383,7 +381,7 @@ def _verdict(session: _Session, reference: Reference, task: Task, cell: dict,
                                              limit=settings.timeout)
             status, text = judge.judge(reference.chapter, name, batch, message.get("value"),
                                        blobs, timeout=settings.timeout)
-            if status != "passed":
+            if status != Status.PASSED:
                 raise _Stop(status, text)
             stop = _threads_stop(message.get("threads"), quote=not hidden)
             if stop is not None:
@@ -397,16 +395,16 @@ def run_task(reference: Reference, task: Task, student_code: str | None, found: 
     start = time.perf_counter()
 
     def result(status: str, message: str = "", findings=()) -> TaskResult:
-        return TaskResult(task.id, task.title, task.points if status == "passed" else 0,
+        return TaskResult(task.id, task.title, task.points if status == Status.PASSED else 0,
                           task.points, status, message, found, time.perf_counter() - start,
                           list(findings))
 
     if student_code is None:
-        return result("task cell not found", "task cell not found")
+        return result(Status.NOT_FOUND, "task cell not found")
     findings = review_task(reference, task, student_code) if settings.review else []
     if findings:
         names = ", ".join(dict.fromkeys(f.split(" (")[0] for f in findings))
-        return result(f"{REVIEW}: {clean_message(names, 120)}",
+        return result(review_status(clean_message(names, 120)),
                       "not scored automatically: your task cell uses "
                       + "; ".join(findings) + ". Your tutor reviews it", findings)
     workdir = Path(tempfile.mkdtemp(prefix=f"{task.id}-", dir=scratch))
@@ -426,11 +424,11 @@ def run_task(reference: Reference, task: Task, student_code: str | None, found: 
         _verdict(session, reference, task, cell, blobs)
         left = session.task.leftover()
         if left:
-            raise _Stop("left running", f"the task cell left {len(left)} process"
+            raise _Stop(Status.LEFT_RUNNING, f"the task cell left {len(left)} process"
                         f"{'es' * (len(left) > 1)} running: end every process you start")
         session.send({"kind": "end"})
         session.receive("done", settings.timeout)
-        return result("passed")
+        return result(Status.PASSED)
     except _Stop as stop:
         return result(stop.status, stop.message)
     finally:
@@ -461,10 +459,10 @@ def run_reference(reference: Reference, settings: Settings, workdir: Path) -> li
             try:
                 _verdict(session, reference, task, cell, cell_blobs)
                 results.append(TaskResult(task.id, task.title, task.points, task.points,
-                                          "passed", "", "reference",
+                                          Status.PASSED, "", "reference",
                                           time.perf_counter() - start))
             except _Stop as stop:
-                results.append(TaskResult(task.id, task.title, 0, task.points, "grader error",
+                results.append(TaskResult(task.id, task.title, 0, task.points, Status.GRADER_ERROR,
                                           f"{stop.status}: {stop.message}", "reference",
                                           time.perf_counter() - start))
                 break
@@ -472,14 +470,14 @@ def run_reference(reference: Reference, settings: Settings, workdir: Path) -> li
         session.receive("done", settings.reference_timeout)
     except _Stop as stop:
         done = {r.task for r in results}
-        results += [TaskResult(t.id, t.title, 0, t.points, "grader error",
+        results += [TaskResult(t.id, t.title, 0, t.points, Status.GRADER_ERROR,
                                f"{stop.status}: {stop.message}", "reference",
                                time.perf_counter() - start)
                     for t in reference.tasks if t.id not in done]
     finally:
         session.close()
     done = {r.task for r in results}
-    results += [TaskResult(t.id, t.title, 0, t.points, "grader error", "not reached",
+    results += [TaskResult(t.id, t.title, 0, t.points, Status.GRADER_ERROR, "not reached",
                            "reference", time.perf_counter() - start)
                 for t in reference.tasks if t.id not in done]
     return results

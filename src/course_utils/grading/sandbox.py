@@ -24,7 +24,7 @@ everything when the sum passes the limit; the output of all its processes is cou
 and stopped at a limit; and at the end every process still running in it is listed.
 
 With ``sandbox="none"`` the same limits hold (the files counted in the task's folder),
-but the task runs with the tutor's rights (see the README, "For tutors").
+but the task runs with the tutor's rights (see the book's page "Grading").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the grader reads: the chapter's reference solution, and the students' submissions.
 
 * :func:`load_reference` turns ``solutions/NAME.py`` into the reference notebook, with its
-  tasks (:func:`course_utils.notebooks.task_layout`: points, task and check cells) and the
+  tasks (:func:`course_utils.notebook_format.task_layout`: points, task and check cells) and the
   cell ids of the exercise template that students start from.
 * :func:`collect` turns what the course platform hands out (a ``.zip``, a folder of
   notebooks, a folder with one sub-folder per student, or single files) into one
@@ -26,10 +26,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..notebooks import METADATA_KEY, Task, make_exercise, task_layout, to_ipynb
+from ..notebook_format import METADATA_KEY, Task, make_exercise, task_layout, to_ipynb
+from .status import NOT_GRADED_SYMLINK
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
-           "read_notebook", "task_code", "SYMLINK"]
+           "read_notebook", "task_code"]
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 
@@ -97,7 +98,6 @@ def _top_level_names(source: str) -> set[str]:
 
 
 #: The status of a submission that is a symbolic link.
-SYMLINK = "not graded: symbolic link"
 
 
 @dataclass
@@ -113,7 +113,7 @@ class Submission:
     def __post_init__(self):
         if self.path is not None and self.problem is None:
             if _linked(self.path):
-                self.problem, self.path = SYMLINK, None
+                self.problem, self.path = NOT_GRADED_SYMLINK, None
             else:
                 try:
                     self.digest = hashlib.sha256(self.path.read_bytes()).hexdigest() \
@@ -173,12 +173,12 @@ def _from_folder(folder: Path) -> list[Submission]:
     files = [p for p in entries if p.is_file()]
     if len(subdirs) == 1 and not files and not links and len(_notebooks_in(subdirs[0])) > 1:
         return _from_folder(subdirs[0])  # a zip whose one top-level folder holds the group
-    found = [_submission(p.stem if p.suffix else p.name, None, SYMLINK) for p in links]
+    found = [_submission(p.stem if p.suffix else p.name, None, NOT_GRADED_SYMLINK) for p in links]
     found += [_submission(p.stem, p) for p in files]
     for sub in subdirs:
         notebooks = _notebooks_in(sub)
         if _has_link(sub):
-            found.append(_submission(sub.name, None, SYMLINK))
+            found.append(_submission(sub.name, None, NOT_GRADED_SYMLINK))
         elif len(notebooks) == 1:
             found.append(_submission(sub.name, notebooks[0]))
         elif not notebooks:
@@ -229,7 +229,7 @@ def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
         if not path.exists() and not path.is_symlink():
             raise FileNotFoundError(f"submission {raw!r} does not exist")
         if path.is_symlink() and not path.is_dir():
-            found.append(_submission(path.stem, None, SYMLINK))
+            found.append(_submission(path.stem, None, NOT_GRADED_SYMLINK))
         elif path.is_dir():
             found += _from_folder(path)
         elif path.suffix.lower() == ".zip":
@@ -266,7 +266,7 @@ def read_notebook(path: Path, chapter: str):
     import nbformat
 
     if _linked(path):
-        return None, SYMLINK
+        return None, NOT_GRADED_SYMLINK
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         return None, "not a notebook (larger than 50 MB)"
     try:

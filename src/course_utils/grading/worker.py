@@ -320,7 +320,7 @@ def _run_task(step: dict, blobs: list[bytes], namespace: dict, channel: _Channel
                 objects[name] = eval(marshal.loads(blobs[step["args"][name]]), namespace)
             except BaseException as error:  # noqa: BLE001 - a name the cell did not define
                 objects[name] = Failure(error)
-        from ..checks._common import Case, observe
+        from ..checks.framework import Case, observe
 
         check = checks[name]
         found = []

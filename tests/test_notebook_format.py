@@ -1,0 +1,361 @@
+"""The notebook format (course_utils.notebook_format): exercise templates made from a
+solution source, marker errors, the gradable tasks' layout, and the notebooks written from
+a source."""
+
+import textwrap
+
+import pytest
+
+from course_utils import notebook_format
+from course_utils.authoring.repository import make_repository, setup_cell
+from course_utils.notebook_format import MarkerError, make_exercise, strip_check_calls
+
+from tests.percent_sources import (HEADER, MISSING_POINTS, NO_CHECK_AT_THE_END, SOLUTION,
+                                   TWO_TASKS_ONE_CELL, line_of, one_task)
+
+
+def _code_cells(text):
+    """The sources of the code cells of a py:percent text."""
+    return ["\n".join(cell.lines) for cell in notebook_format.parse_percent(text)[1]
+            if cell.kind == "code"]
+
+
+def _exec_task_cells(text):
+    """Run the template's cells that define f and C (not the check cells: check_f is not
+    defined; nor the setup cell before them)."""
+    namespace = {}
+    cells = _code_cells(text)
+    for index in (0, 2):
+        exec(cells[index + notebook_format.SETUP_CELLS], namespace)
+    return namespace
+
+
+def test_template_replaces_regions_keeping_indentation():
+    out = make_exercise(SOLUTION)
+    assert "\n    # your code here\n    raise NotImplementedError(" \
+           "'Task 1 (f): your code here')\n" in out
+    assert "\n        # your code here\n        raise NotImplementedError(" \
+           "'Task 2: C.g: your code here')\n" in out
+    for gone in ("return y + 1", "return 42", "BEGIN SOLUTION", "END SOLUTION"):
+        assert gone not in out
+    assert "y = 2 * x" in out  # code outside the regions stays
+
+
+def test_template_drops_solution_markdown_and_empty_cells():
+    out = make_exercise(SOLUTION)
+    assert "Shown to everyone." in out
+    assert "Only the solution explains this." not in out
+    assert "A cell that only the solution has." not in out
+    assert out.count("# %% [markdown]") == 1
+
+
+def test_template_is_valid_python_that_raises_the_named_task():
+    namespace = _exec_task_cells(make_exercise(SOLUTION))
+    with pytest.raises(NotImplementedError, match=r"^Task 1 \(f\): your code here$"):
+        namespace["f"](1)
+
+
+def test_solved_keeps_the_first_regions():
+    namespace = _exec_task_cells(make_exercise(SOLUTION, solved=1))
+    assert namespace["f"](1) == 3
+    with pytest.raises(NotImplementedError, match="Task 2: C.g"):
+        namespace["C"]().g()
+    assert notebook_format.solution_tasks(SOLUTION) == ["Task 1 (f)", "Task 2: C.g"]
+
+
+@pytest.mark.parametrize("body, line, message", [
+    ("# %%\n# BEGIN SOLUTION T\nx = 1\n", 9, "not closed"),
+    ("# %%\nx = 1\n# END SOLUTION\n", 10, "without a BEGIN"),
+    ("# %%\n# BEGIN SOLUTION A\n# BEGIN SOLUTION B\n# END SOLUTION\n", 10, "nested"),
+    ("# %%\n# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 9, "needs a task name"),
+    ("# %% [markdown]\n# text\n# BEGIN SOLUTION T\n", 10, "code solution marker in a markdown"),
+    ("# %%\nx = 1\n# <!-- BEGIN SOLUTION -->\n", 10, "markdown solution marker in a code"),
+    ("# %% [markdown]\n# <!-- BEGIN SOLUTION -->\n# hidden\n", 9, "not closed"),
+    ("# %% [markdown]\n# <!-- END SOLUTION -->\n", 9, "without a BEGIN"),
+    ("# %%\n# BEGIN SOLUTION T\n\n# %%\n# END SOLUTION\n", 9, "not closed within its cell"),
+])
+def test_malformed_markers_name_file_and_line(body, line, message):
+    with pytest.raises(MarkerError, match=message) as info:
+        make_exercise(HEADER + body, "solutions/x.py")
+    assert info.value.path == "solutions/x.py"
+    assert info.value.line == line
+    assert str(info.value).startswith(f"solutions/x.py:{line}: ")
+
+
+# --- task_layout: the gradable tasks ------------------------------------------------------
+
+def test_task_layout_of_the_fixture():
+    tasks = notebook_format.task_layout(SOLUTION, "solutions/01_demo.py")
+    assert [t.id for t in tasks] == ["task1", "task2"]
+    assert [t.title for t in tasks] == ["Task 1 (f)", "Task 2: C.g"]
+    assert [t.points for t in tasks] == [2, 1.5]
+    assert type(tasks[0].points) is int and type(tasks[1].points) is float
+    # Code cells: 0 f, 1 check_f(f), 2 C, 3 check_g(C), 4 the printed output.
+    assert [(t.code_cell, t.check_cell) for t in tasks] == [(0, 1), (2, 3)]
+    assert [t.checks for t in tasks] == [("check_f",), ("check_g",)]
+    assert [t.line for t in tasks] == [line_of(SOLUTION, "BEGIN SOLUTION Task 1"),
+                                       line_of(SOLUTION, "BEGIN SOLUTION Task 2")]
+    assert tasks[0].line == 25  # 7 header lines, a blank, two markdown cells, def f, y =
+    # The points appear neither in the task names nor in the template's error message.
+    assert notebook_format.solution_tasks(SOLUTION) == ["Task 1 (f)", "Task 2: C.g"]
+    template = make_exercise(SOLUTION)
+    assert "raise NotImplementedError('Task 2: C.g: your code here')" in template
+    assert "point" not in template
+
+
+@pytest.mark.parametrize("begin, task_id, title, points", [
+    ("Task 1 (a) [1 point]", "task1", "Task 1 (a)", 1),
+    ("Task 1 (a) [2.0 points]", "task1", "Task 1 (a)", 2),
+    ("Task 3 (a) [ 1.5 points ]", "task3", "Task 3 (a)", 1.5),
+    ("Task 03: a [10 points]", "task3", "Task 03: a", 10),
+    ("Task 12 [0.25 points]", "task12", "Task 12", 0.25),
+])
+def test_task_layout_names_and_points(begin, task_id, title, points):
+    [task] = notebook_format.task_layout(one_task(begin))
+    assert (task.id, task.title, task.points) == (task_id, title, points)
+    assert type(task.points) is type(points)
+    assert (task.code_cell, task.check_cell, task.checks, task.line) == (0, 1, ("check_a",), 9)
+
+
+def test_task_layout_collects_every_check_of_the_check_cell_and_skips_plain_cells():
+    text = HEADER + textwrap.dedent("""\
+        # %%
+        # BEGIN SOLUTION Task 1 (a) [1 point]
+        a = 1
+        # END SOLUTION
+
+        # %%
+        print(a)
+
+        # %% [markdown]
+        # Text.
+
+        # %%
+        check_a(a)
+        check_b(a, tol=1)
+        """)
+    [task] = notebook_format.task_layout(text)
+    assert (task.code_cell, task.check_cell, task.checks) == (0, 2, ("check_a", "check_b"))
+
+
+def test_task_layout_reads_the_declarations_beside_the_points():
+    text = HEADER + textwrap.dedent("""\
+        # %%
+        def f(model):
+            # BEGIN SOLUTION Task 1 (a) [2 points] [reference: course_utils.x.f]
+            #   [reference: course_utils.models.ShallowPLRNN.jacobian,
+            #   [allow: torch.autograd.functional.jacobian]
+            return 1
+            # END SOLUTION
+
+        # %%
+        check_a(f)
+        """).replace("jacobian,\n", "jacobian]\n")
+    [task] = notebook_format.task_layout(text)
+    assert task.points == 2 and task.title == "Task 1 (a)"
+    assert task.references == ("course_utils.x.f", "course_utils.models.ShallowPLRNN.jacobian")
+    assert task.allowed == ("torch.autograd.functional.jacobian",)
+    exercise = notebook_format.make_exercise(text)
+    assert "reference" not in exercise and "allow" not in exercise
+
+
+def test_task_layout_without_tasks_is_empty():
+    assert notebook_format.task_layout(HEADER + "# %%\nx = 1\n") == []
+
+
+POINTS_NOT_AT_THE_END = one_task("Task 1 [1 point] (a)")
+NOT_TASK_N = one_task("the a part [1 point]")
+TASK_WORD = one_task("Task one (a) [1 point]")
+DUPLICATE = HEADER + textwrap.dedent("""\
+    # %%
+    # BEGIN SOLUTION Task 1 (a) [1 point]
+    a = 1
+    # END SOLUTION
+
+    # %%
+    check_a(a)
+
+    # %%
+    # BEGIN SOLUTION Task 1 (b) [1 point]
+    b = 1
+    # END SOLUTION
+
+    # %%
+    check_b(b)
+    """)
+CALLS_ITS_CHECK = HEADER + textwrap.dedent("""\
+    # %%
+    # BEGIN SOLUTION Task 1 (a) [1 point]
+    a = 1
+    # END SOLUTION
+    check_a(a)
+
+    # %%
+    check_a(a)
+    """)
+NO_CHECK_BEFORE_NEXT = HEADER + textwrap.dedent("""\
+    # %%
+    # BEGIN SOLUTION Task 1 (a) [1 point]
+    a = 1
+    # END SOLUTION
+
+    # %%
+    print(a)
+
+    # %%
+    # BEGIN SOLUTION Task 2 (b) [1 point]
+    b = 1
+    # END SOLUTION
+
+    # %%
+    check_a(a)
+    check_b(b)
+    """)
+INDENTED_CHECK_ONLY = one_task("Task 1 (a) [1 point]", "if True:\n    check_a(a)")
+UNKNOWN_DECLARATION = one_task("Task 1 (a) [1 point] [forbid: course_utils.x.f]")
+FOREIGN_REFERENCE = one_task("Task 1 (a) [1 point] [reference: numpy.linalg.norm]")
+BAD_NAME = one_task("Task 1 (a) [1 point] [allow: torch.autograd.(jacobian)]")
+
+
+@pytest.mark.parametrize("text, fragment, message", [
+    (TWO_TASKS_ONE_CELL, "BEGIN SOLUTION Task 2", "a code cell may hold only one task"),
+    (MISSING_POINTS, "BEGIN SOLUTION", "declare the task's points at the end of its BEGIN "
+                                       "line, e.g. '# BEGIN SOLUTION Task 1 (a) [2 points]'"),
+    (POINTS_NOT_AT_THE_END, "BEGIN SOLUTION", "declare the task's points"),
+    (NOT_TASK_N, "BEGIN SOLUTION", "a gradable task is named 'Task N (...)'; "
+                                   "got 'the a part'"),
+    (TASK_WORD, "BEGIN SOLUTION", "a gradable task is named 'Task N (...)'"),
+    (DUPLICATE, "Task 1 (b)", "a second task numbered 1"),
+    (CALLS_ITS_CHECK, None, "Task 1 (a): its cell calls check_a; put the check in a cell "
+                            "of its own after the task"),
+    (NO_CHECK_BEFORE_NEXT, "Task 1 (a)", "Task 1 (a) has no check: a code cell after the "
+                                         "task's (and before the next task) must call"),
+    (NO_CHECK_AT_THE_END, "Task 2 (b)", "Task 2 (b) has no check"),
+    (INDENTED_CHECK_ONLY, "BEGIN SOLUTION", "Task 1 (a) has no check"),
+    (UNKNOWN_DECLARATION, "BEGIN SOLUTION", "unknown declaration [forbid: ...]"),
+    (FOREIGN_REFERENCE, "BEGIN SOLUTION", "a task's [reference: ...] names the package's own "
+                                          "functions"),
+    (BAD_NAME, "BEGIN SOLUTION", "[allow: ...] takes qualified names"),
+])
+def test_task_layout_errors_name_file_and_line(text, fragment, message):
+    # fragment None: the error points at the task cell's "# %%" line (line 8, the first
+    # line after the header).
+    line = 8 if fragment is None else line_of(text, fragment)
+    with pytest.raises(MarkerError) as info:
+        notebook_format.task_layout(text, "solutions/x.py")
+    assert info.value.path == "solutions/x.py"
+    assert info.value.line == line
+    assert str(info.value).startswith(f"solutions/x.py:{line}: {message}")
+
+
+def test_code_before_the_first_cell_marker_is_an_error():
+    """Jupytext makes such code a cell of its own, which parse_percent counts as preamble:
+    the task metadata would land on the wrong cells, so the release tool refuses it."""
+    text = HEADER + "import math\n\n" + one_task("Task 1 (a) [1 point]")[len(HEADER):]
+    with pytest.raises(MarkerError, match="code before the first") as info:
+        notebook_format.task_layout(text, "solutions/x.py")
+    assert info.value.line == HEADER.count("\n") + 1
+
+
+# --- the notebooks: written answers, the exercise's setup cell ---------------------------
+
+def test_markdown_answers_become_closed_details_in_the_solution_notebook():
+    import nbformat
+
+    text = ("# %% [markdown]\n# Question?\n#\n# <!-- BEGIN SOLUTION -->\n# The *answer*, $x^2$.\n"
+            "# <!-- END SOLUTION -->\n#\n# After it.\n")
+    (cell,) = nbformat.reads(notebook_format.to_ipynb(text, "t", hide_solutions=True), as_version=4).cells
+    assert cell.source == ("Question?\n\n" + notebook_format.ANSWER_OPEN + "\n\nThe *answer*, $x^2$."
+                           "\n\n</details>\n\nAfter it.")
+    (plain,) = nbformat.reads(notebook_format.to_ipynb(text, "t"), as_version=4).cells
+    assert "<details" not in plain.source and "<!-- BEGIN SOLUTION -->" in plain.source
+
+
+def test_template_starts_with_the_setup_cell_after_the_title():
+    repository = make_repository("https://github.com/example-org/dstml-course", "dev")
+    _, cells = notebook_format.parse_percent(make_exercise(SOLUTION, setup=setup_cell(repository)))
+    assert [c.kind for c in cells[:2]] == ["markdown", "code"]
+    assert "# # Title" in cells[0].lines
+    assert "\n".join(cells[1].lines).strip() == setup_cell(repository)
+    assert notebook_format.SETUP_CELLS == 1
+    code = ["\n".join(c.lines) for c in cells if c.kind == "code"]
+    assert code[1].lstrip().startswith("def f(x):")  # the solution's first code cell next
+    assert sum("importlib.util.find_spec" in c for c in code) == 1
+    # The solution's notebook has no setup cell.
+    assert "find_spec" not in notebook_format.to_ipynb(SOLUTION, "solutions/x")
+
+
+# --- the students' own check calls, taken out before grading -------------------------------
+
+@pytest.mark.parametrize("source, stripped", [
+    ("x = 1\ncheck_f(f)\ny = 2", "x = 1\ny = 2"),
+    ("check_f(\n    f,\n    tol=1e-3,\n)\nz = 3", "z = 3"),
+    ("check_a(a)\ncheck_b(b)", ""),
+    ("def t():\n    check_f(f)\nif True:\n    check_g(g)",
+     "def t():\n    check_f(f)\nif True:\n    check_g(g)"),
+    ("result = check_f(f)\nprint(check_f(f))\nchecker(f)\nobj.check_f(f)\ncheck_f",
+     "result = check_f(f)\nprint(check_f(f))\nchecker(f)\nobj.check_f(f)\ncheck_f"),
+    ("def check_mine(x):\n    return x\n", "def check_mine(x):\n    return x\n"),
+    # A syntax error: the check calls are removed line by line.
+    ("%matplotlib inline\ncheck_f(f)\nx = (", "%matplotlib inline\nx = ("),
+    ("x = (\ncheck_f(f)\n  check_g(g)", "x = (\n  check_g(g)"),
+])
+def test_strip_check_calls(source, stripped):
+    assert strip_check_calls(source) == stripped
+
+
+def test_strip_check_calls_keeps_other_statements_on_the_line():
+    assert strip_check_calls("x = 1; check_f(f)\ny = x") == "x = 1; None\ny = x"
+
+
+def test_strip_check_calls_with_a_form_feed_in_a_string():
+    source = 's = "a\x0cb"\ncheck_f(f)\nx = 1'
+    assert strip_check_calls(source) == 's = "a\x0cb"\nx = 1'
+
+
+# ------------------------------------------------- check calls, one rule for all users
+
+@pytest.mark.parametrize("source, names", [
+    ("check_f(f)", ["check_f"]),
+    ("x = 1\ncheck_f(f)\ncheck_g(g, 2)", ["check_f", "check_g"]),
+    ("check_f(\n    f,\n    2)\n", ["check_f"]),
+    ("x = 1; check_f(f)", ["check_f"]),
+    ("%matplotlib inline\ncheck_f(f)", ["check_f"]),            # a magic line: blank
+    ("!pip list\ncheck_f(f)", ["check_f"]),
+    ("if True:\n    check_f(f)", []),                             # not at the top level
+    ("y = check_f(f)", []),                                       # not a statement of its own
+    ("s = '''\ncheck_f(f)\n'''", []),                             # inside a string
+    ("checks.check_f(f)", []),                                    # an attribute, not a name
+    ("def f(:\ncheck_f(f)", ["check_f"]),                         # no parse: read by line
+])
+def test_check_calls_are_found_by_one_rule(source, names):
+    assert notebook_format.check_call_names(source) == names
+
+
+def test_the_release_and_the_grader_ask_the_same_rule():
+    """A task's check cell is the one whose calls the grader takes out of a student's copy:
+    both come from find_check_calls, so a call inside a string is neither."""
+    cell = "s = '''\ncheck_f(f)\n'''\ncheck_g(g)"
+    assert notebook_format.check_call_names(cell) == ["check_g"]
+    assert notebook_format.strip_check_calls(cell) == "s = '''\ncheck_f(f)\n'''"
+    assert notebook_format.strip_check_calls("x = 1; check_g(g)\ny") == "x = 1; None\ny"
+    assert notebook_format.strip_check_calls("def f(:\ncheck_g(g)\nz") == "def f(:\nz"
+
+
+def test_a_task_whose_only_check_call_is_in_a_string_has_no_check():
+    text = SOLUTION.replace("check_f(f)", "'''\ncheck_f(f)\n'''")
+    with pytest.raises(MarkerError, match="has no check"):
+        notebook_format.task_layout(text, "solutions/x.py")
+
+
+def test_the_placeholder_rule_is_the_templates_and_the_graders():
+    line = notebook_format.placeholder_error("Task 3 (the norms)")
+    namespace = {}
+    with pytest.raises(NotImplementedError) as info:
+        exec(line, namespace)
+    assert notebook_format.is_placeholder_message(str(info.value))
+    assert not notebook_format.is_placeholder_message("index out of range")
+    template = make_exercise(SOLUTION)
+    for task in notebook_format.solution_tasks(SOLUTION):
+        assert notebook_format.PLACEHOLDER in template
+        assert notebook_format.placeholder_error(task) in template
