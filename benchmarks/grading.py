@@ -33,13 +33,13 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the class's solution variants are the grading tests' own
 
 import nbformat  # noqa: E402
 
-from test_grading import (CH04, JAC_ANALYTIC, JAC_AUTOGRAD, JAC_LOOP,  # noqa: E402
-                          JAC_TRANSPOSED, NORMS_HARDCODED, NORMS_LIST, NORMS_LOOP, NORMS_SVD,
-                          _submission)
+from tests.grading.test_grade import (CH04, JAC_ANALYTIC, JAC_AUTOGRAD,  # noqa: E402
+                                      JAC_LOOP, JAC_TRANSPOSED, NORMS_HARDCODED, NORMS_LIST,
+                                      NORMS_LOOP, NORMS_SVD, _submission)
 
 from course_utils.grading.sandbox import resolve_sandbox  # noqa: E402
 

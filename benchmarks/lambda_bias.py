@@ -1,8 +1,7 @@
 """Why is the STF reconstruction's λ_max low? A screen of the factors.
 
-Trains chapter 03's shallow PLRNN by sparse teacher forcing, from the chapter's defaults
-before this study (``BASE``: M = 10, L = 100; the chapter now uses M = 20, L = 200, which
-the study found), on the course's delay-embedded Lorenz-63 data with one factor changed
+Trains chapter 03's shallow PLRNN by sparse teacher forcing, from smaller settings than
+the chapter's (``BASE``: M = 10, L = 100; the chapter uses M = 20, L = 200), on the course's delay-embedded Lorenz-63 data with one factor changed
 at a time, over several seeds, and judges every model with long orbits: λ_max per time unit on 8 orbits of
 100,000 steps after a transient of 10,000 (each orbit's value kept), where every orbit
 is after a further horizon of 100,000 steps (``evaluate_reconstruction``), and D_stsp and

@@ -325,7 +325,7 @@ def test_find_fixed_points_is_reproducible_with_a_seed():
     assert runs[0].labels == runs[1].labels
 
 
-def test_find_fixed_points_input_checks_and_progress_bar():
+def test_find_fixed_points_input_checks_and_show_progress():
     rnn = random_rnn(H=4)
     with pytest.raises(ValueError, match=r"initial_states must .*\(K0, H\).*sample_states"):
         find_fixed_points(rnn, torch.zeros(2, 3, 4))

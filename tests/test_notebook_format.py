@@ -359,3 +359,34 @@ def test_the_placeholder_rule_is_the_templates_and_the_graders():
     for task in notebook_format.solution_tasks(SOLUTION):
         assert notebook_format.PLACEHOLDER in template
         assert notebook_format.placeholder_error(task) in template
+
+
+def test_continuation_lines_that_start_with_an_operator_are_not_magics():
+    """A line inside brackets may start with ``%`` or ``!=``: the cell parses as written,
+    so a multi-line check call after it is found whole and taken out whole."""
+    cell = "ok = (n\n      != 0)\nr = (n\n     % 2)\ncheck_f(\n    f)\ny = 1"
+    calls = notebook_format.find_check_calls(cell)
+    assert [(c.name, c.first_line, c.last_line) for c in calls] == [("check_f", 5, 6)]
+    assert calls[0].node is not None
+    assert strip_check_calls(cell) == "ok = (n\n      != 0)\nr = (n\n     % 2)\ny = 1"
+
+
+def test_a_magic_line_is_read_as_blank_and_the_call_keeps_its_arguments():
+    calls = notebook_format.find_check_calls("%time x = 1\ncheck_f(f, 2)")
+    assert [(c.name, c.first_line) for c in calls] == [("check_f", 2)]
+    assert [a.value if hasattr(a, "value") else a.id for a in calls[0].node.args] == ["f", 2]
+
+
+def test_parsing_is_one_thread_at_a_time():
+    """The grader parses in several threads; parse_python waits for another thread's parse
+    (CPython 3.11's AST conversion is not safe in two threads at once)."""
+    import threading
+
+    done = threading.Event()
+    thread = threading.Thread(target=lambda: (notebook_format.parse_python("x = 1"),
+                                              done.set()))
+    with notebook_format._PARSE_LOCK:
+        thread.start()
+        assert not done.wait(0.3)          # blocked while another parse holds the lock
+    thread.join(5)
+    assert done.is_set()

@@ -21,13 +21,15 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "MarkerError", "Cell", "Task", "CheckCall", "METADATA_KEY", "PLACEHOLDER",
+    "MarkerError", "Cell", "Task", "CheckCall", "METADATA_KEY", "PLACEHOLDER", "SETUP_CELLS",
     "parse_percent", "task_layout", "solution_tasks", "make_exercise", "to_ipynb",
     "find_check_calls", "check_call_names", "strip_check_calls", "placeholder_error",
+    "parse_python",
     "is_placeholder_message",
 ]
 
@@ -210,32 +212,59 @@ def task_layout(text: str, path: str | Path = "<solution>") -> list[Task]:
 class CheckCall:
     """A call of a ``check_*`` function that is a statement of its own at the top level of
     a cell: its name, its first and last line (1-based) and, where the cell parses, the
-    UTF-8 byte offsets of the call in those lines."""
+    UTF-8 byte offsets of the call in those lines and the parsed call."""
 
     name: str
     first_line: int
     last_line: int
     start: int | None = None
     end: int | None = None
+    node: ast.Call | None = field(default=None, compare=False, repr=False)
+
+
+_PARSE_LOCK = threading.Lock()
+
+
+def parse_python(source: str) -> ast.Module:
+    """``ast.parse(source)``, one thread at a time: CPython 3.11 keeps the depth of its
+    conversion to Python AST objects per interpreter, so two threads that parse at once
+    (the grader's) can fail with ``SystemError: AST constructor recursion depth
+    mismatch`` (CPython issue 106905)."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
+def _parsed(source: str) -> ast.Module | None:
+    """The cell as parsed Python; where it does not parse as written, with IPython's magic
+    and shell lines (starting with ``%`` or ``!``) read as blank; None if it still does
+    not parse."""
+    lines = source.replace("\r\n", "\n").split("\n")
+    for text in (source, "\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                   for line in lines)):
+        try:
+            return parse_python(text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+    return None
 
 
 def find_check_calls(source: str) -> list[CheckCall]:
     """The top-level calls of ``check_*`` functions in a code cell, in order.
 
-    The cell is read as Python, with IPython's magic and shell lines (starting with ``%``
-    or ``!``) read as blank. A cell that still does not parse is read line by line: a line
-    that starts with ``check_...(`` is a call. The release tool (which cell checks a task)
-    and the grader (which calls to take out of a student's cell) both ask this function.
+    The cell is read as Python; where it does not parse, with IPython's magic and shell
+    lines (starting with ``%`` or ``!``) read as blank. A cell that still does not parse is
+    read line by line: a line that starts with ``check_...(`` is a call (and only that
+    line is its extent). The release tool (which cell checks a task) and the grader (which
+    calls to take out of a student's cell, and the arguments of the reference's calls)
+    both ask this function.
     """
-    lines = source.replace("\r\n", "\n").split("\n")
-    python = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
-    try:
-        tree = ast.parse(python)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = _parsed(source)
+    if tree is None:
+        lines = source.replace("\r\n", "\n").split("\n")
         return [CheckCall(m.group("name"), number, number)
                 for number, m in enumerate(map(CHECK_CALL.match, lines), start=1) if m]
     return [CheckCall(node.value.func.id, node.value.lineno, node.value.end_lineno,
-                      node.value.col_offset, node.value.end_col_offset)
+                      node.value.col_offset, node.value.end_col_offset, node.value)
             for node in tree.body
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
             and isinstance(node.value.func, ast.Name)
@@ -249,8 +278,9 @@ def check_call_names(source: str) -> list[str]:
 
 def strip_check_calls(source: str) -> str:
     """``source`` without its check calls (:func:`find_check_calls`): a call alone on its
-    lines is removed, one that shares a line with other statements becomes ``None``; the
-    rest is left as written. The grader runs its own checks, never a student's."""
+    lines is removed, one that shares a line with other statements becomes ``None`` (in a
+    cell that does not parse, the line of the call is removed); the rest is left as
+    written. The grader runs its own checks, never a student's."""
     lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
     for call in reversed(find_check_calls(source)):
         first, last = call.first_line - 1, call.last_line - 1

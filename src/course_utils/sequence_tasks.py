@@ -3,9 +3,10 @@
 * :func:`flipflop_batch`: the n-bit flip-flop memory task (Sussillo & Barak 2013), whose
   solution needs 2^n stable fixed points.
 * :func:`oscillator_bank`: a bank of damped oscillators driven by an input, the teacher
-  for a linear recurrent unit (its eigenvalues are the modes to find).
+  for a linear recurrent unit (its eigenvalues are the modes to find), with the modes
+  made by :func:`oscillator_modes` from periods and half-lives.
 
-Nothing here imports torch or TensorFlow; the arrays are float32 NumPy arrays of shape
+Nothing here imports torch or TensorFlow; the batches are float32 NumPy arrays of shape
 ``(batch, T, channels)`` (batch first, time second).
 """
 

@@ -1577,7 +1577,7 @@ def _grade_process(folder: Path, out: Path) -> subprocess.Popen:
             "--memory-gb", str(MEMORY_GB), "--solutions", str(ROOT / "solutions"), "--quiet",
             "--hidden-seed", str(HIDDEN_SEED)]
     script = ("import resource\n"
-              "from course_utils.grading import main\n"
+              "from course_utils.grading.__main__ import main\n"
               f"rc = main({argv!r})\n"
               "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, rc)\n")
     return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,

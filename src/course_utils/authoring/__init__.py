@@ -8,5 +8,5 @@ text in the templates; :mod:`~course_utils.authoring.book` is the Sphinx extensi
 gives each chapter of the book its exercise box; :mod:`~course_utils.authoring.repository`
 turns the book's repository settings into Colab, Binder and install links. Students and
 the grader never import this package; it needs the ``authoring`` extra (Jupytext,
-nbformat, PyYAML).
+nbformat, PyYAML), and the Sphinx extension the ``book`` extra.
 """

@@ -2,8 +2,9 @@
 
 * Results as arrays: :func:`real_array`, :func:`expect_float64`, :func:`expect_shape`,
   :func:`observed_values` (what a probe observed, TensorFlow tensors read as arrays).
-* Small PLRNNs and their cases: :func:`small_plrnn`, :func:`close_enough`,
-  :func:`returned_tensor`, :func:`assert_model_dtype`.
+* Small PLRNNs, their inputs and tolerances: :func:`small_plrnn`, :func:`forcing_signals`,
+  :func:`close_enough`, :func:`dtype_tolerance`, :func:`grad_tolerance`,
+  :func:`returned_tensor`, :func:`assert_model_dtype`, :func:`dtype_hint`.
 * Teacher forcing, shared by chapters 03 (STF), 05 (STF with a warm-up) and 06 (GTF): the
   cases (:func:`forcing_case`, :func:`hidden_forcing_case`), the reference run with the
   typical slips (:func:`forced_run`), the probe that calls the student's forward pass and
@@ -22,6 +23,12 @@ from .framework import (Case, assert_unchanged as _assert_unchanged, attempt as 
                         module_state as _module_state, outcome as _outcome,
                         salted as _salted, snapshot as _snapshot)
 from .observations import Raised, TFValue, display_type
+
+__all__ = ["json_number", "observed_values", "real_array", "expect_float64", "expect_shape",
+           "small_plrnn", "forcing_signals", "close_enough", "dtype_tolerance", "dtype_hint",
+           "returned_tensor", "assert_model_dtype", "grad_tolerance", "gradient_weights",
+           "forced_run", "fair_case", "forcing_case", "forcing_inputs", "hidden_forcing_case",
+           "student_gradients", "probe_forcing", "judge_gradients", "judge_predictions"]
 
 
 # ------------------------------------------------------------------ results as arrays
@@ -472,7 +479,3 @@ def judge_predictions(name, case: Case, seen: dict, forced, slips, *, warmup=0,
             "the predictions carry no gradient: do not detach or convert them, and do not "
             "wrap the loop in torch.no_grad()")
     judge_gradients(model, x, expected, seen["grads"], what)
-
-
-# ---------------------------------------------------------------------------------------
-# Task 1 of chapter 03: sparse teacher forcing

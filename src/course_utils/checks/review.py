@@ -32,7 +32,7 @@ import re
 import types
 from dataclasses import dataclass
 
-from ..notebook_format import strip_check_calls
+from ..notebook_format import parse_python, strip_check_calls
 
 __all__ = ["Declaration", "declaration_of", "review", "namespace_of", "namespace_of_source", "cell_source",
            "review_objects", "review_message"]
@@ -63,7 +63,8 @@ _MODULES = {
     "cProfile": "dynamic code", "profile": "dynamic code", "unittest.mock": "introspection",
     "logging.config": "dynamic code", "_string": "introspection",
     "course_utils.checks": "the checks", "course_utils.grading": "the grader",
-    "course_utils.grading": "the grader",
+    "course_utils.authoring": "the authors' tools",
+    "course_utils.notebook_format": "the notebook format",
 }
 #: Qualified names (and everything under them) a task cell may not use.
 _NAMES = {
@@ -394,7 +395,7 @@ def python_source(source: str) -> tuple[str, list[str]]:
     """The cell as Python, with IPython's magics and shell commands translated (as
     IPython does) where there are any; and the findings that translation brings."""
     try:
-        ast.parse(source)
+        parse_python(source)
         return source, []
     except SyntaxError:
         if not _MAGIC.search(source):
@@ -418,7 +419,7 @@ def review(source: str, declaration: Declaration | None = None, *,
     declaration = declaration or Declaration()
     try:
         source, extra = python_source(strip_check_calls(source))
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return []
     except (RecursionError, MemoryError, ValueError):
@@ -438,7 +439,7 @@ def namespace_of_source(source: str) -> dict[str, str]:
     with their qualified names."""
     env: dict[str, str] = {}
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return env
     for node in ast.walk(tree):

@@ -33,11 +33,10 @@ from .report import StudentResult, write_reports
 from .runner import (Settings, TaskResult, clean_message, close_judges, run_reference,
                      run_task)
 from .sandbox import resolve_sandbox
-from .status import NORMAL, Status
+from .status import GRADED, NORMAL, Status, not_a_notebook
 from .submissions import collect, load_reference, read_notebook, task_code
 
 __all__ = ["grade", "Settings", "StudentResult", "TaskResult", "ReferenceFailed"]
-
 
 
 class ReferenceFailed(RuntimeError):
@@ -56,7 +55,7 @@ def _tree_digest(*folders: Path) -> str:
 
 def _status(tasks: list[TaskResult]) -> str:
     problems = [f"{t.status} ({t.task})" for t in tasks if t.status not in NORMAL]
-    return "; ".join(problems) or "graded"
+    return "; ".join(problems) or GRADED
 
 
 def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades", *,
@@ -104,14 +103,14 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
             notebook, problem = (None, sub.problem) if sub.problem else read_notebook(
                 sub.path, reference.chapter)
             results[sub.student] = StudentResult(sub.student, str(sub.path or ""),
-                                                 problem or "graded", digest=sub.digest)
+                                                 problem or GRADED, digest=sub.digest)
             if notebook is None:
                 continue
             try:
                 codes = [(task, *task_code(notebook, reference, task))
                          for task in reference.tasks]
             except Exception as error:  # noqa: BLE001 - one notebook never stops the class
-                results[sub.student].status = f"not a notebook ({type(error).__name__})"
+                results[sub.student].status = not_a_notebook(type(error).__name__)
                 continue
             units += [(sub.student, task, code, how) for task, code, how in codes]
 
@@ -136,7 +135,7 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
         order = {t.id: k for k, t in enumerate(reference.tasks)}
         for student in results.values():
             student.tasks.sort(key=lambda t: order[t.task])
-            if student.status == "graded":
+            if student.status == GRADED:
                 student.status = _status(student.tasks)
     finally:
         close_judges()

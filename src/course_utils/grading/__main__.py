@@ -2,7 +2,7 @@
 
     python -m course_utils.grading CHAPTER SUBMISSION [SUBMISSION ...] [--out grades]
         [--workers 2] [--timeout 60] [--memory-gb 4] [--sandbox auto|bwrap|none]
-        [--hidden-seed N]
+        [--solutions DIR] [--quiet] [--hidden-seed N]
 
 CHAPTER is a notebook name (``04_plrnn_max_lyapunov``) or its number (``04``); each
 SUBMISSION a ``.zip``, a folder of notebooks, a folder with one sub-folder per student, or

@@ -52,7 +52,6 @@ __all__ = ["Settings", "TaskResult", "run_task", "run_reference", "build_job",
            "clean_message", "review_task", "judge_process", "close_judges"]
 
 
-
 @dataclass
 class Settings:
     """How each task is run."""
@@ -105,9 +104,7 @@ def _args_blob(call: ast.Call) -> bytes:
 
 def _check_args(source: str) -> dict[str, ast.Call]:
     """The check calls of a reference cell (:func:`find_check_calls`), parsed."""
-    found = {(call.first_line, call.start) for call in find_check_calls(source)}
-    return {node.func.id: node for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.Call) and (node.lineno, node.col_offset) in found}
+    return {call.name: call.node for call in find_check_calls(source) if call.node is not None}
 
 
 def build_job(reference: Reference, task: Task, student_code: str | None, *,

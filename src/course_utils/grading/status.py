@@ -1,6 +1,8 @@
-"""The statuses a graded task can end with, owned here and used by the whole grader.
+"""The statuses of the grader, owned here and used by the whole grader: what became of a
+task (:class:`Status`), and of a submission as a whole (:data:`GRADED`, or why it was not
+graded).
 
-Every status but :attr:`Status.PASSED` scores 0 points. A task cell that uses what the
+Every task status but :attr:`Status.PASSED` scores 0 points. A task cell that uses what the
 review flags (the package's own answer, introspection, dynamic code, another process) is
 not scored automatically: its status is ``"review: <what it uses>"``
 (:func:`review_status`), for the tutor to look at. A submission that is a symbolic link is
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Status", "NORMAL", "NOT_GRADED_SYMLINK", "review_status", "is_review"]
+__all__ = ["Status", "NORMAL", "review_status", "is_review", "GRADED", "NOT_GRADED_SYMLINK",
+           "NO_NOTEBOOK", "NOT_A_ZIP", "EMPTY_NOTEBOOK", "not_a_notebook",
+           "several_notebooks", "wrong_chapter"]
 
 
 class Status(StrEnum):
@@ -36,8 +40,31 @@ class Status(StrEnum):
 #: grader's summary line).
 NORMAL = (Status.PASSED, Status.FAILED, Status.NOT_ATTEMPTED, Status.NOT_FOUND)
 
-#: The status of every task of a submission that is a symbolic link.
+#: A submission whose tasks were all graded (the tasks' statuses say how each went).
+GRADED = "graded"
+#: A submission that is a symbolic link: not graded at all.
 NOT_GRADED_SYMLINK = "not graded: symbolic link"
+#: A student's folder without a notebook.
+NO_NOTEBOOK = "no notebook"
+#: A file named ``.zip`` that is not a zip archive.
+NOT_A_ZIP = "not a zip archive"
+#: A notebook without code in any cell.
+EMPTY_NOTEBOOK = "empty notebook"
+
+
+def not_a_notebook(why: str) -> str:
+    """A file that cannot be read as a notebook, and why (``"no cells"``, an error's name)."""
+    return f"not a notebook ({why})"
+
+
+def several_notebooks(count: int) -> str:
+    """A student's folder with ``count`` notebooks, none named for the chapter."""
+    return f"several notebooks ({count})"
+
+
+def wrong_chapter(shown: str) -> str:
+    """A notebook of another chapter (``shown``: the chapter its metadata names)."""
+    return f"wrong chapter ({shown})"
 
 
 def review_status(findings: str) -> str:

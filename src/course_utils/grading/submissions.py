@@ -26,8 +26,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..notebook_format import METADATA_KEY, Task, make_exercise, task_layout, to_ipynb
-from .status import NOT_GRADED_SYMLINK
+from ..notebook_format import (METADATA_KEY, Task, make_exercise, parse_python, task_layout,
+                               to_ipynb)
+from .status import (EMPTY_NOTEBOOK, NO_NOTEBOOK, NOT_A_ZIP, NOT_GRADED_SYMLINK,
+                     not_a_notebook, several_notebooks, wrong_chapter)
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
            "read_notebook", "task_code"]
@@ -90,14 +92,11 @@ def load_reference(chapter: str, solutions: str | Path | None = None) -> Referen
 
 def _top_level_names(source: str) -> set[str]:
     try:
-        tree = ast.parse(source)
+        tree = parse_python(source)
     except SyntaxError:
         return set()
     return {node.name for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-
-
-#: The status of a submission that is a symbolic link.
 
 
 @dataclass
@@ -182,12 +181,12 @@ def _from_folder(folder: Path) -> list[Submission]:
         elif len(notebooks) == 1:
             found.append(_submission(sub.name, notebooks[0]))
         elif not notebooks:
-            found.append(_submission(sub.name, None, "no notebook"))
+            found.append(_submission(sub.name, None, NO_NOTEBOOK))
         else:
             named = [p for p in notebooks if not p.name.endswith("-checkpoint.ipynb")]
             found.append(_submission(sub.name, named[0] if len(named) == 1 else None,
                                      None if len(named) == 1 else
-                                     f"several notebooks ({len(named)})"))
+                                     several_notebooks(len(named))))
     return found
 
 
@@ -238,7 +237,7 @@ def collect(paths: list[str | Path], scratch: Path) -> list[Submission]:
             try:
                 found += _from_folder(_extract(path, target))
             except zipfile.BadZipFile:
-                found.append(_submission(path.stem, None, "not a zip archive"))
+                found.append(_submission(path.stem, None, NOT_A_ZIP))
             except (ValueError, OSError) as error:
                 found.append(_submission(path.stem, None, "unsafe zip archive ("
                                          + re.sub(r"[^\w .,:/'()-]+", "_", str(error))[:160]
@@ -268,26 +267,26 @@ def read_notebook(path: Path, chapter: str):
     if _linked(path):
         return None, NOT_GRADED_SYMLINK
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-        return None, "not a notebook (larger than 50 MB)"
+        return None, not_a_notebook("larger than 50 MB")
     try:
         raw = json.loads(path.read_bytes().decode("utf-8"))
         notebook = nbformat.reads(json.dumps(raw), as_version=4)
     except (UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as error:
-        return None, f"not a notebook ({type(error).__name__})"
+        return None, not_a_notebook(type(error).__name__)
     except Exception as error:  # noqa: BLE001 - nbformat raises its own error types
-        return None, f"not a notebook ({type(error).__name__})"
+        return None, not_a_notebook(type(error).__name__)
     if not isinstance(notebook.get("cells"), list):
-        return None, "not a notebook (no cells)"
+        return None, not_a_notebook("no cells")
     if not all(isinstance(c, dict) and c.get("cell_type") in ("code", "markdown", "raw")
                and isinstance(c.get("source", ""), str) for c in notebook.cells):
-        return None, "not a notebook (a cell without a type or a source)"
+        return None, not_a_notebook("a cell without a type or a source")
     if not [c for c in notebook.cells if c.get("cell_type") == "code"]:
-        return None, "empty notebook"
+        return None, EMPTY_NOTEBOOK
     meta = notebook.metadata.get(METADATA_KEY) or {}
     other = meta.get("chapter") if isinstance(meta, dict) else None
     if other and other != chapter:
         shown = re.sub(r"[^\w.-]+", "_", str(other))[:60]
-        return None, f"wrong chapter ({shown})"
+        return None, wrong_chapter(shown)
     return notebook, None
 
 
