@@ -8,19 +8,7 @@ import torch
 from course_utils.lorenz import (LORENZ_BETA, LORENZ_SIGMA, lorenz63, lorenz63_jacobian,
                                  lorenz63_rk4_jacobian, lorenz63_rk4_step)
 
-
-def lorenz_starts(n, seed=0):
-    """n states on the Lorenz attractor (10 time units after random starts)."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, 3, generator=g, dtype=torch.float64) * 5 + torch.tensor([0, 0, 25.0])
-    for _ in range(1000):
-        z = lorenz63_rk4_step(z)
-    return z
-
-
-def autograd_jacobians(f, z):
-    return torch.stack([torch.autograd.functional.jacobian(lambda v: f(v[None])[0], zi)
-                        for zi in z])
+from tests.test_lyapunov import autograd_jacobians, lorenz_starts
 
 
 @pytest.mark.parametrize("name", ["lorenz field", "lorenz rk4"])
