@@ -234,18 +234,20 @@ def parse_python(source: str) -> ast.Module:
         return ast.parse(source)
 
 
-def _parsed(source: str) -> ast.Module | None:
-    """The cell as parsed Python; where it does not parse as written, with IPython's magic
-    and shell lines (starting with ``%`` or ``!``) read as blank; None if it still does
-    not parse."""
-    lines = source.replace("\r\n", "\n").split("\n")
-    for text in (source, "\n".join("" if line.lstrip().startswith(("%", "!")) else line
-                                   for line in lines)):
-        try:
-            return parse_python(text)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-    return None
+def _parsed(source: str, lines: list[str]) -> ast.Module | None:
+    """The cell (``source``, split into ``lines``) as parsed Python; where it does not
+    parse as written, with IPython's magic and shell lines (starting with ``%`` or ``!``)
+    read as blank; None if it still does not parse."""
+    errors = (SyntaxError, ValueError, RecursionError, MemoryError)
+    try:
+        return parse_python(source)
+    except errors:
+        pass
+    try:
+        return parse_python("\n".join("" if line.lstrip().startswith(("%", "!")) else line
+                                      for line in lines))
+    except errors:
+        return None
 
 
 def find_check_calls(source: str) -> list[CheckCall]:
@@ -258,9 +260,9 @@ def find_check_calls(source: str) -> list[CheckCall]:
     calls to take out of a student's cell, and the arguments of the reference's calls)
     both ask this function.
     """
-    tree = _parsed(source)
+    lines = source.replace("\r\n", "\n").split("\n")
+    tree = _parsed(source, lines)
     if tree is None:
-        lines = source.replace("\r\n", "\n").split("\n")
         return [CheckCall(m.group("name"), number, number)
                 for number, m in enumerate(map(CHECK_CALL.match, lines), start=1) if m]
     return [CheckCall(node.value.func.id, node.value.lineno, node.value.end_lineno,

@@ -48,6 +48,7 @@ from course_utils import grading as grading_package
 from course_utils.grading import grade
 from course_utils.grading.runner import Settings, TaskResult, run_task
 from course_utils.grading.sandbox import bwrap_available
+from course_utils.grading.status import Status, is_review
 from course_utils.grading.submissions import load_reference
 
 from tests.grading.test_grade import (CH04, NORMS_LOOP, STF_CAT, STF_EVERY_STEP, _digest,
@@ -511,7 +512,7 @@ def _assert_refused(run: dict, attack: Attack) -> None:
     student = run["results"][attack.name]
     task = next(t for t in student.tasks if t.task == attack.task)
     wanted = attack.status if isinstance(attack.status, tuple) else (attack.status,)
-    ok = any(task.status == s or (s == "review" and task.status.startswith("review: "))
+    ok = any(task.status == s or (s == Status.REVIEW and is_review(task.status))
              for s in wanted)
     assert ok, (task.status, task.message)
     assert task.points == 0 and student.total == 0, (task.status, task.message)

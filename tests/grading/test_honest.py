@@ -20,7 +20,6 @@ cells, as a student would hand them in. Per chapter two tests:
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import importlib
 import inspect
@@ -36,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.checks import check_specs
-from course_utils.checks.framework import hidden_case, judge_case, observe, run_check
+from course_utils.checks.framework import judge_shown, observe, run_check
 from course_utils.checks.observations import roundtrip
 from course_utils.grading import grade
 from course_utils.grading.runner import review_task
@@ -144,21 +143,8 @@ def henon_jacobian(z, a=1.4, b=0.3):
 ''',
     ],
     "task3": [
-        '''
-# qr_two_loops: transient and counted steps in two loops, logs averaged
-def lyapunov_qr(jacobians, transient=0):
-    """Lyapunov exponents (per step, natural log, descending) from Jacobians (T, d, d)."""
-    jacobians = np.asarray(jacobians, dtype=np.float64)
-    T, d, _ = jacobians.shape
-    Q = np.eye(d)
-    for J in jacobians[:transient]:
-        Q = np.linalg.qr(J @ Q)[0]
-    logs = []
-    for J in jacobians[transient:]:
-        Q, R = np.linalg.qr(J @ Q)
-        logs.append(np.log(np.abs(np.diagonal(R))))
-    return -np.sort(-np.mean(logs, axis=0))
-''',
+        _from('tests.checks.test_henon', 'qr_two_loops', 'lyapunov_qr',
+              'transient and counted steps in two loops, logs averaged'),
         _from('tests.checks.test_henon', 'qr_signs_fixed', 'lyapunov_qr',
           'Householder signs normalised so that diag R > 0'),
         '''
@@ -234,24 +220,8 @@ def simple_rnn_jacobian(cell, x, h):
             Q, R = tf.linalg.qr(tf.einsum("bij,bjk->bik", J, Q))
             log_sum += tf.math.log(tf.sqrt(tf.linalg.diag_part(R) ** 2))
             """),
-        '''
-# spectrum_per_sequence: a rewrite, one sequence at a time in NumPy, returned as a tensor
-def lyapunov_spectrum_eager(cell, inputs, h0, k):
-    """The k largest exponents per sequence, (B, k), per step, descending: an eager loop."""
-    kernel, recurrent, bias = cell.get_weights()
-    B, T, _ = inputs.shape
-    rows = []
-    for b in range(B):
-        h, Q, total = np.asarray(h0)[b], np.eye(h0.shape[1], k), np.zeros(k)
-        for t in range(T):
-            a = inputs[b, t] @ kernel + h @ recurrent + bias
-            J = (1 - np.tanh(a) ** 2)[:, None] * recurrent.T
-            h = np.tanh(a)
-            Q, R = np.linalg.qr(J @ Q)
-            total += np.log(np.abs(np.diag(R)))
-        rows.append(np.sort(total / T)[::-1])
-    return tf.constant(np.array(rows))
-''',
+        _from('tests.checks.test_keras_rnn', 'spectrum_per_sequence', 'lyapunov_spectrum_eager',
+              'a rewrite, one sequence at a time in NumPy, returned as a tensor'),
     ],
 }
 
@@ -487,11 +457,6 @@ def _namespace(reference, task) -> dict:
 _COUNTER = itertools.count(1)
 
 
-@contextlib.contextmanager
-def _nothing():
-    yield
-
-
 def _run_cell(source: str, namespace: dict) -> None:
     """Run a task cell as IPython does: under an ``<ipython-input-...>`` file name whose
     lines linecache holds, so that the notebook's check reviews the cell as well."""
@@ -541,8 +506,7 @@ def test_variants_pass_review_and_hidden_check(chapter, capsys):
                     seen = [roundtrip(observe(check, case, (obj,))) for case in cases]
                 try:
                     for case, observations in zip(cases, seen):
-                        with hidden_case(case.label) if case.hidden else _nothing():
-                            judge_case(check, case, observations)
+                        judge_shown(check, case, observations)
                 except Exception as error:  # noqa: BLE001 - reported all together
                     failures.append(f"{where}, references withheld: {type(error).__name__}: "
                                     f"{error}")

@@ -35,9 +35,10 @@ import numpy as np
 from .observations import Failure, Raised, display_type, roundtrip
 
 __all__ = ["ok", "fmt", "fmt_pair", "HiddenCaseError", "hidden_case", "call_student",
-           "expect_torch_tensor", "expect_tf_tensor", "type_name", "torch_result", "snapshot",
+           "expect_torch_tensor", "type_name", "torch_result", "snapshot",
            "assert_unchanged", "Case", "Check", "StudentError", "attempt", "outcome",
-           "salted", "module_state", "run_check", "observe", "judge_case", "plain"]
+           "salted", "module_state", "run_check", "observe", "judge_case", "judge_shown",
+           "plain"]
 
 
 @dataclass(frozen=True)
@@ -168,10 +169,15 @@ def run_check(check: Check, objects: tuple, *, hidden: bool = False,
 
     review_objects(declaration_of(check.chapter, check.name), objects)
     for case in check.cases(hidden, salt, **(params or {})):
-        context = hidden_case(case.label) if case.hidden else contextlib.nullcontext()
-        with context:
-            judge_case(check, case, roundtrip(observe(check, case, objects)))
+        judge_shown(check, case, roundtrip(observe(check, case, objects)))
     ok(check.passed)
+
+
+def judge_shown(check: Check, case: Case, seen: Any) -> None:
+    """:func:`judge_case`, with a hidden case's failure shown without its inputs
+    (:func:`hidden_case`), as the notebook and the grader show it."""
+    with hidden_case(case.label) if case.hidden else contextlib.nullcontext():
+        judge_case(check, case, seen)
 
 
 def ok(message: str) -> None:
@@ -280,16 +286,6 @@ def torch_result(got, what: str, why: str):
     return got.detach()
 
 
-def expect_tf_tensor(got: Any, what: str, *, why: str = "") -> None:
-    """Assert that ``got`` is a TensorFlow tensor (eager or symbolic) or variable."""
-    import tensorflow as tf
-
-    because = f" ({why})" if why else ""
-    if not (tf.is_tensor(got) or isinstance(got, tf.Variable)):
-        raise AssertionError(f"{what} must be a TensorFlow tensor{because}; got "
-                             f"{display_type(got)}. Compute with tf operations, not NumPy")
-
-
 def snapshot(*values):
     """Deep copies of the inputs a check hands to the student (tensors, arrays, modules),
     to compare with :func:`assert_unchanged` afterwards."""
@@ -301,7 +297,7 @@ def _detach(value):
     if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().clone()
     if torch is not None and isinstance(value, torch.nn.Module):
-        return {k: v.detach().clone() for k, v in value.state_dict().items()}
+        return module_state(value)
     if isinstance(value, np.ndarray):
         return value.copy()
     return value

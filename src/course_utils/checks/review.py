@@ -391,21 +391,21 @@ def _top_level_definitions(tree: ast.Module) -> set[str]:
 _MAGIC = re.compile(r"^\s*(%|!)", re.M)
 
 
-def python_source(source: str) -> tuple[str, list[str]]:
-    """The cell as Python, with IPython's magics and shell commands translated (as
-    IPython does) where there are any; and the findings that translation brings."""
+def python_tree(source: str) -> tuple[ast.Module, list[str]]:
+    """The cell parsed as Python, with IPython's magics and shell commands translated (as
+    IPython does) where it has any; and the findings that translation brings. Raises
+    SyntaxError where the cell is not Python either way."""
     try:
-        parse_python(source)
-        return source, []
-    except SyntaxError:
+        return parse_python(source), []
+    except SyntaxError as error:
         if not _MAGIC.search(source):
-            return source, []
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-    except ImportError:  # pragma: no cover - the grading extra installs IPython
-        return source, []
+            raise
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+        except ImportError:  # pragma: no cover - the grading extra installs IPython
+            raise error from None
     translated = TransformerManager().transform_cell(source)
-    return translated, ["an IPython magic or shell command (IPython)"]
+    return parse_python(translated), ["an IPython magic or shell command (IPython)"]
 
 
 def review(source: str, declaration: Declaration | None = None, *,
@@ -418,8 +418,7 @@ def review(source: str, declaration: Declaration | None = None, *,
     no findings: running it reports the syntax error."""
     declaration = declaration or Declaration()
     try:
-        source, extra = python_source(strip_check_calls(source))
-        tree = parse_python(source)
+        tree, extra = python_tree(strip_check_calls(source))
     except SyntaxError:
         return []
     except (RecursionError, MemoryError, ValueError):

@@ -24,12 +24,12 @@ import sys
 import threading
 
 from ..checks import check_specs
-from ..checks.framework import Case, HiddenCaseError, StudentError, hidden_case, judge_case
+from ..checks.framework import Case, StudentError, judge_shown
 from ..checks.observations import MalformedObservation, decode, pack, unpack
 from ..notebook_format import is_placeholder_message
 from .status import Status
 
-__all__ = ["judge_batch", "cases_of", "JudgeProcess", "clean_message"]
+__all__ = ["judge_batch", "cases_of", "JudgeProcess", "clean_message", "raised_outcome"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -42,6 +42,18 @@ def clean_message(text, limit: int = 300) -> str:
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+
+
+def raised_outcome(raised, memory: int, doing: str) -> tuple[Status, str]:
+    """The status and message of an exception that the student's code raised (``raised``,
+    a :class:`~course_utils.checks.observations.Raised`): the memory limit (``memory``
+    bytes), the template's placeholder (not attempted), or a failure that names it;
+    ``doing`` says where it was raised ("your task cell")."""
+    if raised.is_a("MemoryError"):
+        return Status.MEMORY_LIMIT, f"MemoryError: the task used more than {memory / 2**30:g} GB"
+    if raised.is_a("NotImplementedError") and is_placeholder_message(raised.message):
+        return Status.NOT_ATTEMPTED, "the template's NotImplementedError is still there"
+    return Status.FAILED, f"{doing} raised {raised.type_name}: {clean_message(raised.message)}"
 
 
 def cases_of(chapter: str, check: str, salt: int | None) -> list[dict]:
@@ -66,26 +78,14 @@ def judge_batch(chapter: str, check: str, cases: list[dict], tree, blobs: list[b
         return Status.TAMPERED, "the task's process sent results for other cases"
     for case, seen in zip(cases, observations):
         try:
-            if case.hidden:
-                with hidden_case(case.label):
-                    judge_case(spec, case, seen)
-            else:
-                judge_case(spec, case, seen)
-        except HiddenCaseError as error:
-            return Status.FAILED, clean_message(error, 500)
+            judge_shown(spec, case, seen)
         except AssertionError as error:
             return Status.FAILED, clean_message(error, 500)
         except StudentError as error:
-            message = error.raised.message
-            if error.is_a("NotImplementedError") and is_placeholder_message(message):
-                return Status.NOT_ATTEMPTED, "the template's NotImplementedError is still there"
-            if error.is_a("MemoryError"):
-                return Status.MEMORY_LIMIT, (f"MemoryError: the task used more than "
-                                        f"{memory / 2**30:g} GB")
             if error.is_a("NameError"):
-                return Status.FAILED, f"{clean_message(message)}: the task cell must define it"
-            return Status.FAILED, (f"your code, called by the check, raised {error.type_name}: "
-                              f"{clean_message(message)}")
+                return Status.FAILED, (f"{clean_message(error.raised.message)}: the task cell "
+                                       "must define it")
+            return raised_outcome(error.raised, memory, "your code, called by the check,")
         except BaseException as error:  # noqa: BLE001 - observations the judge cannot use
             if isinstance(error, (KeyboardInterrupt, SystemExit)):
                 raise

@@ -41,9 +41,8 @@ from pathlib import Path
 from ..checks.observations import (MalformedObservation, Raised, TooLarge, decode, pack,
                                    unpack)
 from ..checks.review import Declaration, namespace_of_source, review
-from ..notebook_format import (Task, find_check_calls, is_placeholder_message,
-                               strip_check_calls)
-from .judge import JudgeProcess, clean_message
+from ..notebook_format import Task, find_check_calls, strip_check_calls
+from .judge import JudgeProcess, clean_message, raised_outcome
 from .sandbox import HOME, ResourceMonitor, TaskProcess, kernel_environment
 from .status import Status, review_status
 from .submissions import Reference
@@ -154,7 +153,7 @@ def review_task(reference: Reference, task: Task, code: str) -> list[str]:
     """What keeps ``code`` from being scored for ``task`` (see :mod:`.review`), given the
     names the reference cells before it import."""
     prefix = "\n".join(reference.code_cells[:task.code_cell])
-    findings = review(strip_check_calls(code), declaration(task),
+    findings = review(code, declaration(task),
                       namespace=namespace_of_source(prefix))
     return [clean_message(f, 100) for f in findings[:10]]
 
@@ -298,13 +297,7 @@ def _cell_outcome(raised: Raised | None, settings: Settings) -> _Stop | None:
     """What the student's cell raised, as a result (None: it ran)."""
     if raised is None:
         return None
-    if raised.is_a("MemoryError"):
-        return _Stop(Status.MEMORY_LIMIT, f"MemoryError: the task used more than "
-                     f"{settings.memory / 2**30:g} GB")
-    if raised.is_a("NotImplementedError") and is_placeholder_message(raised.message):
-        return _Stop(Status.NOT_ATTEMPTED, "the template's NotImplementedError is still there")
-    return _Stop(Status.FAILED, f"your task cell raised {raised.type_name}: "
-                 f"{clean_message(raised.message)}")
+    return _Stop(*raised_outcome(raised, settings.memory, "your task cell"))
 
 
 def _threads_stop(names, *, quote: bool) -> _Stop | None:
