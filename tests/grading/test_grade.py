@@ -10,6 +10,7 @@ results. Points, statuses and the untouched repository and submissions are asser
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -507,3 +508,23 @@ def test_reference_passes_its_own_grading(source, tmp_path, record_property):
     assert [(r.task, r.status) for r in results] == [(t.id, "passed") for t in reference.tasks], \
         [r.message for r in results]
     assert sum(r.points for r in results) == reference.max_points
+
+
+def test_a_failing_reference_task_stops_the_run_and_the_rest_are_not_reached(tmp_path):
+    """A reference task that fails its check ends the reference run at once (its worker
+    is waiting for the next command, not finishing): the later tasks are "not reached",
+    and the run does not wait out the reference timeout."""
+    reference = load_reference(CH04, ROOT / "solutions")
+    task1 = reference.tasks[0]
+    cells = list(reference.code_cells)
+    cells[task1.code_cell] = cells[task1.code_cell].replace(
+        "return blocks.permute(1, 0, 2)", "return blocks.permute(1, 0, 2) * 0")
+    broken = dataclasses.replace(reference, code_cells=cells)
+    settings = Settings(timeout=120, memory=MEMORY_GB << 30, reference_timeout=60,
+                        sandbox="bwrap" if bwrap_available() else "none")
+    start = time.perf_counter()
+    results = run_reference(broken, settings, tmp_path)
+    assert time.perf_counter() - start < 50
+    assert results[0].status == "grader error" and results[0].message.startswith("failed")
+    assert [(r.status, r.message) for r in results[1:]] == [
+        ("grader error", "not reached")] * (len(reference.tasks) - 1)

@@ -457,7 +457,8 @@ def run_reference(reference: Reference, settings: Settings, workdir: Path) -> li
                                           time.perf_counter() - start))
                 break
             session.send({"kind": "continue"})
-        session.receive("done", settings.reference_timeout)
+        else:  # a failed task leaves the worker waiting: the rest are "not reached"
+            session.receive("done", settings.reference_timeout)
     except _Stop as stop:
         done = {r.task for r in results}
         results += [TaskResult(t.id, t.title, 0, t.points, Status.GRADER_ERROR,
