@@ -400,11 +400,7 @@ def run_task(reference: Reference, task: Task, student_code: str | None, found: 
     workdir = Path(tempfile.mkdtemp(prefix=f"{task.id}-", dir=scratch))
     session = None
     try:
-        if settings.sandbox == "none" and data is not None:
-            for path in data.iterdir():
-                if path.is_file():
-                    shutil.copy2(path, workdir / path.name)
-        session = _Session(settings, workdir, data=data if settings.sandbox == "bwrap" else None)
+        session = _Session(settings, workdir, data=data)
         job, blobs = build_job(reference, task, student_code)
         session.send(job, blobs)
         session.receive("started", settings.reference_timeout)

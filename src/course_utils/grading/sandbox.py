@@ -309,10 +309,10 @@ class TaskProcess:
         self.results, results_write = os.pipe()
         argv = [*command, "--commands-fd", str(command_read), "--results-fd",
                 str(results_write)]
+        if data is not None:  # the worker copies the files into its folder
+            argv += ["--data", DATA if sandbox == "bwrap" else str(data)]
         if sandbox == "bwrap":
             argv = [*sandbox_args(data=data, home=home), *argv]
-        elif data is not None:
-            argv += ["--data", str(data)]
         self.output_bytes = 0
         self.output_exceeded = False
         self.output_tail = b""

@@ -350,9 +350,8 @@ def main(argv: list[str] | None = None) -> None:
     track_threads()
     channel = _Channel(args.commands_fd, args.results_fd)
     job, blobs = channel.receive()
-    data = Path(args.data) if args.data else Path("/reference-data")
-    if data.is_dir():
-        _copy_data(data)
+    if args.data and Path(args.data).is_dir():
+        _copy_data(Path(args.data))
     from ..checks import check_specs
 
     checks = check_specs(job["chapter"])
