@@ -390,3 +390,17 @@ def test_parsing_is_one_thread_at_a_time():
         assert not done.wait(0.3)          # blocked while another parse holds the lock
     thread.join(5)
     assert done.is_set()
+
+
+def test_top_level_definitions_are_the_unconditional_defs_and_classes():
+    tree = notebook_format.parse_python(
+        "import math\nx = 1\ndef f():\n    def inner(): pass\nasync def g(): pass\n"
+        "class C: pass\nif x:\n    def h(): pass\n")
+    assert notebook_format.top_level_definitions(tree) == {"f", "g", "C"}
+
+
+def test_a_lone_carriage_return_ends_a_line_as_python_reads_it():
+    cell = "x = 1\rcheck_f(f)\r\ny = 2"
+    assert [(c.name, c.first_line) for c in notebook_format.find_check_calls(cell)] == [
+        ("check_f", 2)]
+    assert strip_check_calls(cell) == "x = 1\ny = 2"

@@ -29,7 +29,7 @@ __all__ = [
     "MarkerError", "Cell", "Task", "CheckCall", "METADATA_KEY", "PLACEHOLDER", "SETUP_CELLS",
     "parse_percent", "task_layout", "solution_tasks", "make_exercise", "to_ipynb",
     "find_check_calls", "check_call_names", "strip_check_calls", "placeholder_error",
-    "parse_python",
+    "parse_python", "top_level_definitions",
     "is_placeholder_message",
 ]
 
@@ -234,6 +234,19 @@ def parse_python(source: str) -> ast.Module:
         return ast.parse(source)
 
 
+def _lines(source: str) -> list[str]:
+    """The lines of a cell, split as Python reads them (``\\r\\n``, ``\\r`` and ``\\n`` end a
+    line), so that the parser's line numbers index them."""
+    return source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def top_level_definitions(tree: ast.Module) -> set[str]:
+    """The names that unconditional ``def`` and ``class`` statements at the top level of a
+    parsed cell bind (what a task cell defines)."""
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
 def _parsed(source: str, lines: list[str]) -> ast.Module | None:
     """The cell (``source``, split into ``lines``) as parsed Python; where it does not
     parse as written, with IPython's magic and shell lines (starting with ``%`` or ``!``)
@@ -260,7 +273,7 @@ def find_check_calls(source: str) -> list[CheckCall]:
     calls to take out of a student's cell, and the arguments of the reference's calls)
     both ask this function.
     """
-    lines = source.replace("\r\n", "\n").split("\n")
+    lines = _lines(source)
     tree = _parsed(source, lines)
     if tree is None:
         return [CheckCall(m.group("name"), number, number)
@@ -283,7 +296,7 @@ def strip_check_calls(source: str) -> str:
     lines is removed, one that shares a line with other statements becomes ``None`` (in a
     cell that does not parse, the line of the call is removed); the rest is left as
     written. The grader runs its own checks, never a student's."""
-    lines = [line.encode() for line in source.replace("\r\n", "\n").split("\n")]
+    lines = [line.encode() for line in _lines(source)]
     for call in reversed(find_check_calls(source)):
         first, last = call.first_line - 1, call.last_line - 1
         if call.start is None:

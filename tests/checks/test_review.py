@@ -286,3 +286,44 @@ def test_the_package_answers_in_the_check_tests_are_flagged(chapter, check, sour
         "classify_fixed_point": "course_utils.linearization.classify_fixed_point",
         "lyapunov_from_jacobians": "course_utils.lyapunov.lyapunov_from_jacobians"})
     assert name in _names(findings), findings
+
+
+@pytest.mark.parametrize("source, declaration, expected", [
+    ("match sys:\n    case object(modules=m):\n        pass", CH04_T2, "sys.modules"),
+    ("import course_utils.lyapunov as L\nmatch L:\n"
+     "    case object(naive_product_log_norms=f):\n        pass", CH04_T2,
+     "naive_product_log_norms"),
+    ("import course_utils.models as M\nmatch M:\n"
+     "    case object(ShallowPLRNN=object(jacobian=j)):\n        pass", CH04_T1, "jacobian"),
+    ("match thing:\n    case object(naive_product_log_norms=f):\n        pass", CH04_T2,
+     "naive_product_log_norms"),                 # whatever it matches: a reference's name
+    ("match thing:\n    case [object(__globals__=g)]:\n        pass", CH04_T2,
+     "the attribute __globals__"),
+    ("match sys:\n    case s:\n        s.modules", CH04_T2, "sys.modules"),   # a capture
+    ("import course_utils\nm = getattr(course_utils, 'notebook_format')", CH04_T2,
+     "course_utils.notebook_format"),
+    ("import course_utils\ng = getattr(course_utils, 'grading')", CH04_T2,
+     "course_utils.grading"),
+    ("sys.path.insert(0, '.')", CH04_T2, "sys.path"),
+])
+def test_flagged_through_patterns_and_constant_getattr(source, declaration, expected):
+    assert expected in _names(review(source, declaration, namespace=NAMESPACE))
+
+
+def test_a_plain_match_is_not_flagged():
+    source = ("def f(x):\n    match x:\n        case (a, b):\n            return a\n"
+              "        case {'k': v}:\n            return v\n        case int(n):\n"
+              "            return n\n    return None")
+    assert review(source, CH04_T2, namespace=NAMESPACE) == []
+
+
+@pytest.mark.parametrize("source", [
+    "x = 1\n" + "!echo a\n" * 501,                  # IPython gives up after 500 passes
+    "%time x = 1\n" + "y = 1\n" * 30_000,            # too large to translate
+])
+def test_cells_with_magics_that_are_not_translated_are_flagged_for_them(source):
+    import time
+
+    start = time.perf_counter()
+    assert _names(review(source, CH04_T2)) == ["an IPython magic or shell command"]
+    assert time.perf_counter() - start < 5

@@ -275,6 +275,7 @@ def naive_norms(J):
 
 
 IMPORT_NAIVE = "from course_utils.lyapunov import naive_product_log_norms as F"
+MODULE_TEXT = 'import importlib\nimport course_utils.lyapunov as L\nF = importlib.reload(L).naive_product_log_norms\n'
 
 
 def _ch04_attacks() -> list[Attack]:
@@ -368,6 +369,19 @@ def _ch04_attacks() -> list[Attack]:
                      "    module = sys.modules['course_utils.lyapunov']\n"
                      "    return torch.exp(module.naive_product_log_norms(J)).to(J.dtype)\n"),
                t2, review, ("sys.modules",)),
+        Attack("obf_match_pattern", "a match's class pattern reads sys.modules and reloads "
+               "the reference's module: review",
+               only2("import sys\n\n\ndef naive_norms(J):\n    match sys:\n"
+                     "        case object(modules=m):\n"
+                     "            L = m['importlib'].reload(m['course_utils.lyapunov'])\n"
+                     "    return torch.exp(L.naive_product_log_norms(J)).to(J.dtype)\n"),
+               t2, review, ("sys.modules",)),
+        Attack("own_module_import", "a module the cell writes into its folder and imports, "
+               "which reloads the reference: the folder is not on the task's sys.path",
+               only2(f"open('norms_helper.py', 'w').write({MODULE_TEXT!r})\n"
+                     "import norms_helper\n\n\ndef naive_norms(J):\n"
+                     "    return torch.exp(norms_helper.F(J)).to(J.dtype)\n"),
+               t2, "failed", ("ModuleNotFoundError",)),
         Attack("obf_vars", "vars(module)[computed name]: review",
                only2("import course_utils.lyapunov as lyapunov\n\n\ndef naive_norms(J):\n"
                      "    f = vars(lyapunov)['naive_product_' + 'log_norms']\n"

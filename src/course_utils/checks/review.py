@@ -32,7 +32,7 @@ import re
 import types
 from dataclasses import dataclass
 
-from ..notebook_format import parse_python, strip_check_calls
+from ..notebook_format import parse_python, strip_check_calls, top_level_definitions
 
 __all__ = ["Declaration", "declaration_of", "review", "namespace_of", "namespace_of_source", "cell_source",
            "review_objects", "review_message"]
@@ -69,7 +69,8 @@ _MODULES = {
 #: Qualified names (and everything under them) a task cell may not use.
 _NAMES = {
     "sys._getframe": "introspection", "sys._current_frames": "introspection",
-    "sys.modules": "introspection", "sys.settrace": "introspection",
+    "sys.modules": "introspection", "sys.path": "dynamic code",
+    "sys.settrace": "introspection",
     "sys.setprofile": "introspection", "sys.gettrace": "introspection",
     "sys.getprofile": "introspection", "sys.meta_path": "introspection",
     "sys.path_hooks": "introspection", "sys.path_importer_cache": "introspection",
@@ -279,6 +280,9 @@ class _Reviewer(ast.NodeVisitor):
             if isinstance(name, ast.Constant) and isinstance(name.value, str) \
                     and not node.keywords and not any(isinstance(a, ast.Starred)
                                                       for a in node.args):
+                owner = _qualified(node.args[0], self.env)
+                if owner is not None:  # getattr(course_utils, "grading") is an attribute
+                    self.check_qualified(f"{owner}.{name.value}", node)
                 self.check_attribute_name(name.value, node)
             else:
                 self.add(f"{func.id} with a computed name (introspection)", node)
@@ -302,6 +306,57 @@ class _Reviewer(ast.NodeVisitor):
             self.add(f"{attr} (the course's reference for this task)", node)
         if attr in _FRAME_ATTRS or (_dunder(attr) and attr not in _DUNDERS):
             self.add(f"the attribute {attr} (introspection)", node)
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self.visit(node.subject)
+        subject = _qualified(node.subject, self.env)
+        for case in node.cases:
+            self.check_pattern(case.pattern, subject)
+            if case.guard is not None:
+                self.visit(case.guard)
+            for statement in case.body:
+                self.visit(statement)
+
+    def check_pattern(self, pattern: ast.pattern, subject: str | None) -> None:
+        """A pattern of a ``match`` on ``subject`` (its qualified name, or None): a class
+        pattern's keyword reads an attribute of what it matches (``case object(modules=m)``
+        on ``sys`` reads ``sys.modules``), and a capture binds it as an alias."""
+        if isinstance(pattern, ast.MatchClass):
+            self.visit(pattern.cls)
+            for attr, inner in zip(pattern.kwd_attrs, pattern.kwd_patterns):
+                qualified = f"{subject}.{attr}" if subject is not None else None
+                if qualified is not None:
+                    self.check_qualified(qualified, pattern)
+                self.check_attribute_name(attr, pattern)
+                self.check_pattern(inner, qualified)
+            for inner in pattern.patterns:
+                self.check_pattern(inner, None)
+        elif isinstance(pattern, ast.MatchAs):
+            if pattern.pattern is not None:
+                self.check_pattern(pattern.pattern, subject)
+            if pattern.name is not None:
+                if subject is not None:
+                    self.env[pattern.name] = subject
+                else:
+                    self.env.pop(pattern.name, None)
+        elif isinstance(pattern, ast.MatchOr):
+            for inner in pattern.patterns:
+                self.check_pattern(inner, subject)
+        elif isinstance(pattern, ast.MatchSequence):
+            for inner in pattern.patterns:
+                self.check_pattern(inner, None)
+        elif isinstance(pattern, ast.MatchMapping):
+            for key in pattern.keys:
+                self.visit(key)
+            for inner in pattern.patterns:
+                self.check_pattern(inner, None)
+            if pattern.rest is not None:
+                self.env.pop(pattern.rest, None)
+        elif isinstance(pattern, ast.MatchStar):
+            if pattern.name is not None:
+                self.env.pop(pattern.name, None)
+        elif isinstance(pattern, ast.MatchValue):
+            self.visit(pattern.value)
 
     # -- aliases and scopes -----------------------------------------------------------
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -382,19 +437,21 @@ def _walk_own(function):
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _top_level_definitions(tree: ast.Module) -> set[str]:
-    """Names bound by unconditional ``def`` and ``class`` statements at the top level."""
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
-
-
 _MAGIC = re.compile(r"^\s*(%|!)", re.M)
+
+
+#: The most a cell with magics may hold and still be translated to be reviewed: IPython's
+#: translation reads the whole cell again for each magic. A larger one is flagged for its
+#: magics alone (it scores nothing either way).
+_TRANSLATE_CHARS, _TRANSLATE_MAGICS = 100_000, 50
+_MAGIC_FINDING = "an IPython magic or shell command (IPython)"
 
 
 def python_tree(source: str) -> tuple[ast.Module, list[str]]:
     """The cell parsed as Python, with IPython's magics and shell commands translated (as
-    IPython does) where it has any; and the findings that translation brings. Raises
-    SyntaxError where the cell is not Python either way."""
+    IPython does) where it has any; and the findings that translation brings. A cell too
+    large to translate, or that IPython does not translate, is flagged for its magics with
+    nothing else to review. Raises SyntaxError where the cell is not Python either way."""
     try:
         return parse_python(source), []
     except SyntaxError as error:
@@ -404,8 +461,13 @@ def python_tree(source: str) -> tuple[ast.Module, list[str]]:
             from IPython.core.inputtransformer2 import TransformerManager
         except ImportError:  # pragma: no cover - the grading extra installs IPython
             raise error from None
-    translated = TransformerManager().transform_cell(source)
-    return parse_python(translated), ["an IPython magic or shell command (IPython)"]
+    if len(source) > _TRANSLATE_CHARS or len(_MAGIC.findall(source)) > _TRANSLATE_MAGICS:
+        return ast.Module(body=[], type_ignores=[]), [_MAGIC_FINDING]
+    try:
+        translated = TransformerManager().transform_cell(source)
+    except (RuntimeError, ValueError, RecursionError):  # "still changing after 500 ..."
+        return ast.Module(body=[], type_ignores=[]), [_MAGIC_FINDING]
+    return parse_python(translated), [_MAGIC_FINDING]
 
 
 def review(source: str, declaration: Declaration | None = None, *,
@@ -423,7 +485,7 @@ def review(source: str, declaration: Declaration | None = None, *,
         return []
     except (RecursionError, MemoryError, ValueError):
         return ["code nested too deeply to review (dynamic code)"]
-    reviewer = _Reviewer(declaration, namespace or {}, _top_level_definitions(tree))
+    reviewer = _Reviewer(declaration, namespace or {}, top_level_definitions(tree))
     try:
         reviewer.visit(tree)
     except (RecursionError, MemoryError):

@@ -167,7 +167,8 @@ class _Session:
                  home: Path | None = None):
         self.settings = settings
         env = kernel_environment(HOME if settings.sandbox == "bwrap" else workdir)
-        command = [sys.executable, "-m", "course_utils.grading.worker",
+        # -P: the task's folder, where its cell may write files, is not on sys.path
+        command = [sys.executable, "-P", "-m", "course_utils.grading.worker",
                    "--memory", str(settings.memory), "--file-size", str(settings.file_size)]
         self.task = TaskProcess(command, sandbox=settings.sandbox, workdir=workdir, env=env,
                                 kill_output=settings.kill_output, data=data, home=home)

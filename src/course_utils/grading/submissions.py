@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -27,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..notebook_format import (METADATA_KEY, Task, make_exercise, parse_python, task_layout,
-                               to_ipynb)
+                               to_ipynb, top_level_definitions)
 from .status import (EMPTY_NOTEBOOK, NO_NOTEBOOK, NOT_A_ZIP, NOT_GRADED_SYMLINK,
                      not_a_notebook, several_notebooks, wrong_chapter)
 
@@ -92,11 +91,9 @@ def load_reference(chapter: str, solutions: str | Path | None = None) -> Referen
 
 def _top_level_names(source: str) -> set[str]:
     try:
-        tree = parse_python(source)
+        return top_level_definitions(parse_python(source))
     except SyntaxError:
         return set()
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
 @dataclass
