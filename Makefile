@@ -42,6 +42,7 @@ test-full: $(STAMP)
 	  --nbval-cell-timeout 3600 --executed-dir _build/executed -p no:cacheprovider
 
 ## The book, in full mode, into book/_build/html (execution results are cached).
+## COURSE_BOOK_TODAY=YYYY-MM-DD builds it as on that day (release dates: book/_config.yml).
 book: $(STAMP)
 	env -u COURSE_QUICK $(JB) --path-output book -W -n --keep-going
 

@@ -25,7 +25,8 @@
 # 4. Compute the two Lyapunov exponents of the map by the QR method.
 #
 # **Your tasks** are marked *Task 1* to *Task 3*. After each one, a check cell tells you
-# whether your code is right, and if not, what is wrong.
+# whether your code is right, and if not, what is wrong. Two written questions at the end
+# ask you to interpret your results.
 
 # %%
 # Setup: makes the course's package course_utils importable. On Google Colab it is
@@ -328,6 +329,7 @@ print(f"sum = {lam.sum():.6f}, ln b = ln 0.3 = {np.log(0.3):.6f}")
 # and eight starting points on the attractor, and ask for the running estimates too.
 
 # %%
+# Figure: running
 starts = Z[:: n_steps // 8][:8]                     # (8, 2): states on the attractor
 u_batch = tf.zeros((8, n_steps, 1), dtype=DTYPE)    # dummy inputs: T steps per orbit
 lam_batch, running = rnn_lyapunov_spectrum(henon_rnn, u_batch, starts, transient=100,
@@ -354,9 +356,28 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 #   and the sum of the logarithmic stretchings is $\ln |\det J| = \ln b$ at every step.
 # * The Kaplan-Yorke dimension (Kaplan and Yorke 1979) $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
 #   attractor is more than a curve and less than an area, as the zoom suggested.
-# * The eight orbits give slightly different finite-time exponents; their spread, a few
-#   thousandths after $10^4$ steps, is the statistical error of a single estimate.
+# * The eight orbits give slightly different finite-time exponents. What their spread says
+#   about the error of a single estimate is the subject of Question 1.
 
+# %% [markdown]
+# **Question 1.** Your QR estimate of $\lambda_1$ from one orbit (Task 3) differs from the
+# reference 0.41922 in the fourth decimal. Is that a bug, or what you should expect?
+# Estimate the statistical error of an estimate from one orbit of $10^4$ steps, from the
+# eight orbits and your plot of the running estimates (mind how the eight starting points
+# were chosen), and how many steps one orbit would need to pin $\lambda_1$ down to
+# $\pm 0.0001$.
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
+# **Question 2.** In this chapter the compiled and the eager loop give the same orbit to the
+# last bit; with `x**2` in the cell they might not, and after about 90 steps the two orbits
+# would be unrelated. Would the Lyapunov exponents computed from the two orbits then
+# differ, and by how much? Argue from your results.
+
+# %% [markdown]
+# _Write your answer here._
 
 # %% [markdown]
 # ## References

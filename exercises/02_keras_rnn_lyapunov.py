@@ -27,7 +27,8 @@
 #    the spectra of an untrained, a trained and an over-excited network.
 #
 # **Your tasks** are *Task 1* (the Jacobian) and *Task 2* (the QR accumulation). After each,
-# a check cell tells you whether your code is right, and if not, what is wrong.
+# a check cell tells you whether your code is right, and if not, what is wrong. Two written
+# questions ask you to interpret the spectra.
 
 # %%
 # Setup: makes the course's package course_utils importable. On Google Colab it is
@@ -294,6 +295,15 @@ print(f"memory time 1/|lambda_1| = {1 / abs(lam[:, 0].mean()):.0f} steps")
 #   within a few hundred steps: a driven, contracting network is far more regular than a
 #   chaotic map. The first steps from a random initial state are still off.
 #
+# **Question 1.** The adding problem asks the network to keep a value for up to 19 steps.
+# Compare that with your memory time $1/|\lambda_1|$: by what factor has a perturbation
+# along the slowest direction shrunk after 19 steps? How can the network still solve the
+# task (your test error against the error of predicting the mean)?
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
 # ## Transient and sequence length
 #
 # The estimate from one sequence is a finite-time exponent: it depends on the sequence and
@@ -363,6 +373,15 @@ for name, lam_n in spectra.items():
     mean = lam_n.mean(axis=0)
     print(f"{name:24s} lambda_1 = {mean[0]:+.3f}, sum = {mean.sum():+.2f} per step, "
           f"Kaplan-Yorke dimension {kaplan_yorke_dimension(mean):.2f}")
+
+# %% [markdown]
+# **Question 2.** The network with the recurrent kernel scaled by 3 has $\lambda_1 > 0$ and
+# yet a sum of its 32 exponents far below zero, and a Kaplan-Yorke dimension between 2
+# and 3. What do these three numbers say about the set its state moves on, and why can it
+# not solve a task whose answer depends on the inputs alone?
+
+# %% [markdown]
+# _Write your answer here._
 
 # %% [markdown]
 # **What to notice.**

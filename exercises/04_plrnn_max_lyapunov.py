@@ -21,9 +21,9 @@
 #
 # **Goals**
 # 1. See why the definition of $\lambda_{\max}$, implemented literally, fails on a chaotic
-#    orbit (a question to argue, then **Task 1** and **Task 2** to verify the argument).
+#    orbit (**Question 1** to argue, then **Task 1** and **Task 2** to verify the argument).
 # 2. Compute $\lambda_{\max}$ of the trained model with the QR method, in the right units,
-#    and compare it with the truth.
+#    and compare it with the truth (**Question 2**: is the difference more than chance?).
 
 # %%
 # Setup: makes the course's package course_utils importable. On Google Colab it is
@@ -94,11 +94,14 @@ print(f"read-out interval dt = {dt} time units")
 # \lambda_{\max} = \lim_{T \to \infty} \frac{1}{T} \ln \left\| J_T J_{T-1} \cdots J_2 \right\|_2 .
 # $$
 #
-# **Question.** What happens when you compute this product literally, one matrix after the
+# **Question 1.** What happens when you compute this product literally, one matrix after the
 # other, along a *chaotic* orbit? Think about the size of the numbers, and about the
 # directions in the product. Write down your argument before you read on.
-#
-#
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
 # ## A chaotic orbit and its Jacobians
 #
 # We generate an orbit of the model from a point of the data, drop a transient so that it
@@ -200,6 +203,15 @@ print(f"truth {LAMBDA_TRUE}: relative error {100 * rel_error:.1f} %")
 print("within 5 % of the truth:", rel_error < 0.05)
 # Expected output:
 # within 5 % of the truth: True
+
+# %% [markdown]
+# **Question 2.** How large is the relative error of your $\lambda_{\max}$, and is its
+# difference from the truth explained by the scatter of the eight orbits? Compare the
+# difference with the standard error of the mean, $s / \sqrt{8}$, where $s$ is the standard
+# deviation printed above, and say what the comparison tells you about the model.
+
+# %% [markdown]
+# _Write your answer here._
 
 # %%
 fig, (ax_naive, ax_qr) = plt.subplots(1, 2, figsize=(12, 4))

@@ -122,6 +122,14 @@ def stf_forward_warmup(model, x, tau_f, warmup):
 check_stf_forward_warmup(stf_forward_warmup)
 
 # %% [markdown]
+# **Question 1.** In chapter 03 the unobserved units also started every subsequence at
+# zero, and there was no warm-up. Why does the model that sees $x$ alone need one, and
+# how long should the warm-up be at least?
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
 # ## Training
 #
 # With one observed unit the model needs more latent units than before, to hold the
@@ -172,6 +180,7 @@ ax.legend(loc="upper right");
 # does: we embed the generated $z_{t,1}$ exactly as the data were embedded, and compare.
 
 # %%
+# Figure: embedding
 delay = data["settings"]["delay"]
 E_gen = delay_embed(x_gen[:, 0], delay)
 E_true = delay_embed(x_true[:, 0], delay)
@@ -209,6 +218,16 @@ ends = sorted({fates.describe(b) for b in range(len(fates.kind))})
 n_chaotic = sum(kind == "chaotic" for kind in fates.kind)
 print(f"after {fates.horizon:,} steps the {len(followed)} orbits are: {', '.join(ends)} "
       f"({n_chaotic} still chaotic); every orbit still chaotic: {fates.all_chaotic}")
+
+# %% [markdown]
+# **Question 2.** Did the model that saw only $x$ reconstruct Lorenz-63, and about as well
+# as the model of chapters 03 and 04 that saw the delay embedding? Judge from your
+# numbers ($D_H$, $D_\mathrm{stsp}$ of the embedded series, $\lambda_{\max}$ with its
+# spread over the orbits, where the 64 orbits end up) and from your figure of the delay
+# embeddings.
+
+# %% [markdown]
+# _Write your answer here._
 
 # %% [markdown]
 # **What to notice.**

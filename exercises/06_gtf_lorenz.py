@@ -316,6 +316,7 @@ print(f"trained GTF model: alpha* = {gtf_alpha_estimate(gtf_model, states):.3f}"
 # they went.
 
 # %%
+# Figure: table
 figures = {}
 for name, (model, history) in runs.items():
     figures[name] = evaluate_reconstruction(model, X_test, dt=dt,
@@ -343,6 +344,15 @@ for k, (title, orbit) in enumerate((("test data", X_test[:20_000]),
     plot_orbits_3d([orbit], [title], ax=fig.add_subplot(1, 3, k + 1, projection="3d"),
                    title=title)
 fig.tight_layout()
+
+# %% [markdown]
+# **Question 1.** Which of the two methods, STF or GTF with resets, would you use to
+# reconstruct this system, and why? Judge from your own table: the verdict on the 64
+# orbits, $\lambda_{\max}$ and its error, $D_\mathrm{stsp}$ and $D_H$ against the floor,
+# and the training time; then say how far one run of each can support your choice.
+
+# %% [markdown]
+# _Write your answer here._
 
 # %% [markdown]
 # **What to notice.**

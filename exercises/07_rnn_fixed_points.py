@@ -253,6 +253,15 @@ n_unstable = (fps.eigenvalues.abs() > 1).sum(dim=1)
 print("unstable directions (|lambda| > 1) per point:", n_unstable.tolist())
 
 # %% [markdown]
+# **Question 1.** A pulse has moved the state close to another corner, and the input is
+# silent again. From the largest moduli $|\lambda|$ of the stable points in your table:
+# after how many steps has the distance to the new fixed point shrunk by a factor of 100?
+# What would it mean for the flip-flop if the largest modulus were 0.99 instead?
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
 # We look at the fixed points in the space of the first three principal components of the
 # hidden states, together with a few trajectories.
 
@@ -369,6 +378,15 @@ for name, p in lorenz_fps.items():
 print("a PLRNN fixed point within 0.2 of each of the three:", max(distances) < 0.2)
 # Expected output:
 # a PLRNN fixed point within 0.2 of each of the three: True
+
+# %% [markdown]
+# **Question 2.** At the fixed point near $C_+$ the model's leading pair of eigenvalues is
+# close to Lorenz-63's $e^{\mu \Delta t}$. What do the modulus and the angle of this pair
+# say about the orbit near $C_+$, in steps and in time units, and how well does the model
+# match them? Why is the third eigenvalue matched less well?
+
+# %% [markdown]
+# _Write your answer here._
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 5))

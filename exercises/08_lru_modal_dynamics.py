@@ -268,6 +268,14 @@ for T in pick([1_000, 10_000, 100_000], [1_000, 10_000]):
     print(f"{T:>8,} {t_loop:>10.4f} {t_scan:>10.4f} {t_loop / t_scan:>8.0f}x")
 
 # %% [markdown]
+# **Question 1.** The scan does more arithmetic than the loop, yet your table shows it
+# several times faster. Why? How does the speed-up change with $T$ in your table, and what
+# would you expect on a GPU (or, if you ran on one, on a CPU)?
+
+# %% [markdown]
+# _Write your answer here._
+
+# %% [markdown]
 # ## Learning modes from data
 #
 # A bank of three damped oscillators, driven by sparse random kicks, is itself a linear
@@ -293,6 +301,7 @@ print(f"final training loss {history['loss'][-50:].mean():.2e} "
       f"(output variance {y_val.var().item():.2f}); {history['seconds']:.0f} s")
 
 # %%
+# Figure: eigenvalues
 paths = np.stack(history["records"])                       # (records, 8) complex
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
 axes[0].semilogy(history["loss"], lw=0.5)
@@ -326,6 +335,15 @@ for lam in teacher:
     j = int(np.argmin(np.abs(found - lam)))
     print(f"teacher mode {lam:.4f} (|.| {abs(lam):.4f}): nearest LRU eigenvalue "
           f"{found[j]:.4f}, distance {abs(found[j] - lam):.4f}")
+
+# %% [markdown]
+# **Question 2.** Your LRU has eight modes, the teacher three. From your figure of the
+# eigenvalues and the printed distances: which modes does the trained model use, and what
+# became of the others? How could you tell from the trained model alone, without the
+# teacher's modes, which of its modes matter?
+
+# %% [markdown]
+# _Write your answer here._
 
 # %% [markdown]
 # **What to notice.**

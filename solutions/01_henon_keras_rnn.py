@@ -25,7 +25,8 @@
 # 4. Compute the two Lyapunov exponents of the map by the QR method.
 #
 # **Your tasks** are marked *Task 1* to *Task 3*. After each one, a check cell tells you
-# whether your code is right, and if not, what is wrong.
+# whether your code is right, and if not, what is wrong. Two written questions at the end
+# ask you to interpret your results.
 
 # %%
 import time
@@ -329,6 +330,7 @@ print(f"sum = {lam.sum():.6f}, ln b = ln 0.3 = {np.log(0.3):.6f}")
 # and eight starting points on the attractor, and ask for the running estimates too.
 
 # %%
+# Figure: running
 starts = Z[:: n_steps // 8][:8]                     # (8, 2): states on the attractor
 u_batch = tf.zeros((8, n_steps, 1), dtype=DTYPE)    # dummy inputs: T steps per orbit
 lam_batch, running = rnn_lyapunov_spectrum(henon_rnn, u_batch, starts, transient=100,
@@ -355,8 +357,65 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 #   and the sum of the logarithmic stretchings is $\ln |\det J| = \ln b$ at every step.
 # * The Kaplan-Yorke dimension{footcite:p}`kaplan1979` $1 + \lambda_1 / |\lambda_2| \approx 1.26$ says the
 #   attractor is more than a curve and less than an area, as the zoom suggested.
-# * The eight orbits give slightly different finite-time exponents; their spread, a few
-#   thousandths after $10^4$ steps, is the statistical error of a single estimate.
+# * The eight orbits give slightly different finite-time exponents. What their spread says
+#   about the error of a single estimate is the subject of Question 1.
+
+# %% [markdown]
+# **Question 1.** Your QR estimate of $\lambda_1$ from one orbit (Task 3) differs from the
+# reference 0.41922 in the fourth decimal. Is that a bug, or what you should expect?
+# Estimate the statistical error of an estimate from one orbit of $10^4$ steps, from the
+# eight orbits and your plot of the running estimates (mind how the eight starting points
+# were chosen), and how many steps one orbit would need to pin $\lambda_1$ down to
+# $\pm 0.0001$.
+#
+# <!-- BEGIN SOLUTION Question 1 (the error of a finite orbit) [3 points] [figures: running] -->
+# It is what to expect. The run prints $\lambda_1 = 0.4193$ from the orbit of Task 3,
+# 0.0001 from the reference, and $0.4189 \pm 0.0011$ (mean $\pm$ standard deviation) over
+# the eight orbits. Each estimate is a time average over a finite orbit, with a
+# statistical error; the running estimates show it, wandering in the second decimal over
+# the first few hundred steps and settling slowly.
+#
+# The spread of the eight, 0.0011, understates that error. Their starting points are
+# states of the same orbit `Z`, 1,250 steps apart, and the map is computed with the same
+# arithmetic, so the eight orbits are stretches of one orbit that overlap by up to 8,750
+# of their $10^4$ steps: their estimates share most of their terms. Orbits far apart
+# (independent ones) of $10^4$ steps scatter by about 0.004. The difference of 0.0001 is
+# well within either.
+#
+# The spread of a time average shrinks like $1/\sqrt{T}$. From about 0.004 at $10^4$ steps
+# down to 0.0001 an orbit must be about $(0.004 / 0.0001)^2 \approx 1{,}600$ times longer,
+# over $10^7$ steps (with the spread of the overlapping stretches one would wrongly
+# conclude about $10^6$). The spread of $\lambda_2$ is always that of $\lambda_1$: the sum
+# $\lambda_1 + \lambda_2 = \ln b$ is exact on every orbit, so their errors are equal and
+# opposite.
+# <!-- RUBRIC
+# [1 point] compares the difference with the scatter of finite-orbit estimates: a statistical error, not a bug
+# [1 point] notices that the eight orbits are overlapping stretches of one orbit, so their spread understates the error
+# [1 point] uses the 1/sqrt(T) law for the length needed (over 10^7 steps with an error of about 0.004 at 10^4)
+# -->
+# <!-- END SOLUTION -->
+
+# %% [markdown]
+# **Question 2.** In this chapter the compiled and the eager loop give the same orbit to the
+# last bit; with `x**2` in the cell they might not, and after about 90 steps the two orbits
+# would be unrelated. Would the Lyapunov exponents computed from the two orbits then
+# differ, and by how much? Argue from your results.
+#
+# <!-- BEGIN SOLUTION Question 2 (exponents of two different orbits) [2 points] -->
+# They would agree within the statistical error of a finite orbit, a few thousandths
+# after $10^4$ steps (Question 1). The Lyapunov exponents are averages over the attractor:
+# by the multiplicative ergodic theorem they are the same for almost every orbit on it,
+# however different the orbits are point by point. The results show it: the orbit of Task
+# 3 and eight stretches of it that start at different points all give $\lambda_1$ within
+# about a thousandth of the reference, and independent orbits within a few thousandths.
+# The sum $\lambda_1 + \lambda_2 = \ln 0.3$ would even agree to rounding error on both
+# orbits, since $|\det J| = b$ at every step. A last-bit difference changes the orbit, the
+# points of the figure, but not what we measure of the attractor.
+# <!-- RUBRIC
+# [1 point] the exponents are properties of the attractor, the same for almost every orbit, not of one orbit
+# [1 point] quantifies: they differ by the finite-time scatter only (a few thousandths at 10^4 steps)
+# -->
+# <!-- END SOLUTION -->
 
 
 # %% [markdown]

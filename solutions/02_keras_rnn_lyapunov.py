@@ -27,7 +27,8 @@
 #    the spectra of an untrained, a trained and an over-excited network.
 #
 # **Your tasks** are *Task 1* (the Jacobian) and *Task 2* (the QR accumulation). After each,
-# a check cell tells you whether your code is right, and if not, what is wrong.
+# a check cell tells you whether your code is right, and if not, what is wrong. Two written
+# questions ask you to interpret the spectra.
 
 # %%
 import time
@@ -282,6 +283,32 @@ print(f"memory time 1/|lambda_1| = {1 / abs(lam[:, 0].mean()):.0f} steps")
 #   within a few hundred steps: a driven, contracting network is far more regular than a
 #   chaotic map. The first steps from a random initial state are still off.
 #
+# **Question 1.** The adding problem asks the network to keep a value for up to 19 steps.
+# Compare that with your memory time $1/|\lambda_1|$: by what factor has a perturbation
+# along the slowest direction shrunk after 19 steps? How can the network still solve the
+# task (your test error against the error of predicting the mean)?
+#
+# <!-- BEGIN SOLUTION Question 1 (memory time and the task) [2 points] -->
+# In a full-mode run $\lambda_1 = -0.119$ per step, a memory time $1/|\lambda_1|$ of about
+# 8 steps, shorter than the 19 steps between a first marked value at the start and the
+# read-out at the end. Along the slowest direction a perturbation shrinks by
+# $e^{-0.119 \cdot 19} \approx 0.10$ over 19 steps: the marked value's trace in the state
+# is about ten times weaker at the end, but it has not gone. Yet the test error is 0.005
+# against 0.17 for predicting the mean: the network solves the task.
+#
+# The memory time is an $e$-folding time, not a horizon after which the information is
+# lost. The network is deterministic, and a trained read-out can amplify a trace that is
+# ten times weaker as long as it stays distinct from what the other inputs write into
+# the state; that interference, not the decay alone, limits the memory. Training has made
+# the other directions forget within a few steps, so that the unmarked values leave little
+# trace, and kept a few slow directions for the marked ones. A task with much longer gaps
+# would need $|\lambda_1|$ closer to 0.
+# <!-- RUBRIC
+# [1 point] computes the shrinking over 19 steps from the own lambda_1 (about exp(-19/8), a factor of about 0.1)
+# [1 point] explains why a weakened trace suffices: an e-folding time is no horizon; interference limits the memory
+# -->
+# <!-- END SOLUTION -->
+#
 # ## Transient and sequence length
 #
 # The estimate from one sequence is a finite-time exponent: it depends on the sequence and
@@ -351,6 +378,30 @@ for name, lam_n in spectra.items():
     mean = lam_n.mean(axis=0)
     print(f"{name:24s} lambda_1 = {mean[0]:+.3f}, sum = {mean.sum():+.2f} per step, "
           f"Kaplan-Yorke dimension {kaplan_yorke_dimension(mean):.2f}")
+
+# %% [markdown]
+# **Question 2.** The network with the recurrent kernel scaled by 3 has $\lambda_1 > 0$ and
+# yet a sum of its 32 exponents far below zero, and a Kaplan-Yorke dimension between 2
+# and 3. What do these three numbers say about the set its state moves on, and why can it
+# not solve a task whose answer depends on the inputs alone?
+#
+# <!-- BEGIN SOLUTION Question 2 (the over-excited network) [2 points] -->
+# In a full-mode run the scaled network has $\lambda_1 = +0.061$ per step, a sum of
+# $-86.9$ per step and a Kaplan-Yorke dimension of 2.25. $\lambda_1 > 0$: two copies of
+# the network driven by the same input but started a little apart separate, by a factor
+# $e$ about every 16 steps, so the state is not a function of the recent inputs; it also
+# depends on where the network started, and a read-out cannot recover the answer from it.
+# The very negative sum means that volumes in the 32-dimensional state space shrink
+# fast: the state collapses onto a thin set. The Kaplan-Yorke dimension, $2 + (\lambda_1 +
+# \lambda_2) / |\lambda_3|$, is 2.25 because $\lambda_1 + \lambda_2 \ge 0 > \lambda_1 +
+# \lambda_2 + \lambda_3$: a fractal set of about 2.25 dimensions, an input-driven strange
+# attractor, on which the state wanders chaotically. The trained network, with every
+# exponent negative, collapses instead onto one input-driven trajectory (dimension 0).
+# <!-- RUBRIC
+# [1 point] lambda_1 > 0: nearby states separate, so the state depends on the start, not only on the inputs
+# [1 point] reads the sum (fast contraction of volumes) and the dimension: a thin fractal set of about 2.25 dimensions
+# -->
+# <!-- END SOLUTION -->
 
 # %% [markdown]
 # **What to notice.**

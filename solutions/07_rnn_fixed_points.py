@@ -252,6 +252,30 @@ n_unstable = (fps.eigenvalues.abs() > 1).sum(dim=1)
 print("unstable directions (|lambda| > 1) per point:", n_unstable.tolist())
 
 # %% [markdown]
+# **Question 1.** A pulse has moved the state close to another corner, and the input is
+# silent again. From the largest moduli $|\lambda|$ of the stable points in your table:
+# after how many steps has the distance to the new fixed point shrunk by a factor of 100?
+# What would it mean for the flip-flop if the largest modulus were 0.99 instead?
+#
+# <!-- BEGIN SOLUTION Question 1 (how fast a memory settles) [2 points] -->
+# Near a stable fixed point a perturbation shrinks, in its slowest direction, by the
+# largest modulus per step. In the full run the stable points have largest moduli between
+# 0.61 and 0.63, so a factor of 100 takes $\ln 100 / |\ln 0.63| \approx 10$ steps (9 to 10
+# from 0.61 to 0.63): the output has switched, and the state settled, within about ten
+# steps of a pulse, fast against the gaps between pulses.
+#
+# With a largest modulus of 0.99 the same takes $\ln 100 / |\ln 0.99| \approx 460$ steps. The
+# point would still be stable, but the state would creep towards it, the output would lag
+# behind the pulses, and noise in the state would add up along the slow direction (its
+# variance grows like $1/(1 - r^2)$, about 50 for $r = 0.99$ against 1.7 for $r = 0.63$),
+# so that a disturbance could carry the state across a basin boundary and flip a bit.
+# <!-- RUBRIC
+# [1 point] computes the settling time from the own largest moduli: ln 100 / |ln 0.63|, about 10 steps
+# [1 point] for 0.99: some 460 steps; a lagging output and noise adding up along the slow direction, bits flip
+# -->
+# <!-- END SOLUTION -->
+
+# %% [markdown]
 # We look at the fixed points in the space of the first three principal components of the
 # hidden states, together with a few trajectories.
 
@@ -368,6 +392,34 @@ for name, p in lorenz_fps.items():
 print("a PLRNN fixed point within 0.2 of each of the three:", max(distances) < 0.2)
 # Expected output:
 # a PLRNN fixed point within 0.2 of each of the three: True
+
+# %% [markdown]
+# **Question 2.** At the fixed point near $C_+$ the model's leading pair of eigenvalues is
+# close to Lorenz-63's $e^{\mu \Delta t}$. What do the modulus and the angle of this pair
+# say about the orbit near $C_+$, in steps and in time units, and how well does the model
+# match them? Why is the third eigenvalue matched less well?
+#
+# <!-- BEGIN SOLUTION Question 2 (the spiral around C+) [2 points] -->
+# The pair is a spiral, and the angle is the rotation per step: the model's $0.997 \pm
+# 0.105i$ has the angle 0.1053 rad, a turn in $2\pi / 0.1053 \approx 60$ steps, 0.60 time
+# units; Lorenz-63's $0.9957 \pm 0.1019i$ gives 0.1020 rad, 62 steps, 0.62 time units. The
+# model turns around the wing at the right rate, to about 3 %. The modulus is the growth
+# per step: the model's 1.0026 is a growth of 0.26 per time unit (a factor $e$ in about 4
+# time units), Lorenz-63's 1.0009 one of 0.09 (in about 11). Both are weakly unstable
+# spirals, which slowly throw the orbit off the wing, but the model's grows about three
+# times too fast near $C_+$ (at $C_-$, 1.0012, much closer). The growth is about a per
+# mille per step, and the model errs by less than two per mille per step: a small number,
+# hard to learn exactly from orbits that pass the fixed point at a distance.
+#
+# The third eigenvalue, Lorenz-63's strongly contracting 0.871 (real), comes out 0.95 (and
+# complex) in the model. Perturbations in that direction die out within a few steps, so
+# the orbit hardly ever lies off the attractor in it, and the data, orbits on the
+# attractor with noise, say little about how fast the flow pulls back onto it.
+# <!-- RUBRIC
+# [1 point] angle as the rotation per step (period about 60 steps, 0.6 time units, both) and modulus as the growth
+# [1 point] the contracting direction is hardly sampled by orbits on the attractor, so the data say little of it
+# -->
+# <!-- END SOLUTION -->
 
 # %%
 fig, ax = plt.subplots(figsize=(5.5, 5))

@@ -256,6 +256,31 @@ for T in pick([1_000, 10_000, 100_000], [1_000, 10_000]):
     print(f"{T:>8,} {t_loop:>10.4f} {t_scan:>10.4f} {t_loop / t_scan:>8.0f}x")
 
 # %% [markdown]
+# **Question 1.** The scan does more arithmetic than the loop, yet your table shows it
+# several times faster. Why? How does the speed-up change with $T$ in your table, and what
+# would you expect on a GPU (or, if you ran on one, on a CPU)?
+#
+# <!-- BEGIN SOLUTION Question 1 (why the scan is faster) [2 points] -->
+# The loop takes $T$ steps one after the other, each a few elementwise operations on 64
+# complex numbers. Each operation costs microseconds of Python and PyTorch overhead, far
+# more than its arithmetic: on a CPU the loop takes 4 to 9 µs per step (0.91 s for
+# 100,000 steps). The scan composes about $2T$ pairs in all, more arithmetic than the
+# loop's $T$ steps, but in about $\log_2 T$ rounds, each a few operations on whole arrays
+# of up to $T \times 64$ numbers: the overhead is paid some $\log_2 T$ times instead of $T$
+# times, and the rest is arithmetic and memory traffic done in bulk.
+#
+# On a CPU the table showed speed-ups of 5, 9 and 10 for $T$ = 1,000, 10,000 and 100,000:
+# growing with $T$ while the loop's overhead dominates, and levelling off once the scan's
+# own cost, proportional to $T$, takes over. On a GPU the gap should be larger: every step
+# of the loop launches kernels, each with microseconds of overhead, while a round of the
+# scan runs on thousands of cores at once.
+# <!-- RUBRIC
+# [1 point] the loop pays a per-step overhead T times; the scan about 2T compositions in log2 T rounds of bulk operations
+# [1 point] reads the own table: the speed-up grows with T and levels off; on a GPU the gap grows
+# -->
+# <!-- END SOLUTION -->
+
+# %% [markdown]
 # ## Learning modes from data
 #
 # A bank of three damped oscillators, driven by sparse random kicks, is itself a linear
@@ -281,6 +306,7 @@ print(f"final training loss {history['loss'][-50:].mean():.2e} "
       f"(output variance {y_val.var().item():.2f}); {history['seconds']:.0f} s")
 
 # %%
+# Figure: eigenvalues
 paths = np.stack(history["records"])                       # (records, 8) complex
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
 axes[0].semilogy(history["loss"], lw=0.5)
@@ -314,6 +340,33 @@ for lam in teacher:
     j = int(np.argmin(np.abs(found - lam)))
     print(f"teacher mode {lam:.4f} (|.| {abs(lam):.4f}): nearest LRU eigenvalue "
           f"{found[j]:.4f}, distance {abs(found[j] - lam):.4f}")
+
+# %% [markdown]
+# **Question 2.** Your LRU has eight modes, the teacher three. From your figure of the
+# eigenvalues and the printed distances: which modes does the trained model use, and what
+# became of the others? How could you tell from the trained model alone, without the
+# teacher's modes, which of its modes matter?
+#
+# <!-- BEGIN SOLUTION Question 2 (eight modes for three) [2 points] [figures: eigenvalues] -->
+# In a full-mode run three eigenvalues end within 0.0001, 0.0017 and 0.0022 of the
+# teacher's modes: each oscillator's frequency (the angle) and decay (the distance from
+# the unit circle) are read off the trained model to about three decimals. The figure shows
+# these three paths ending on the stars; the other five end next to a teacher mode, where
+# two modes together do the work of one, or move deep into the disc, where $|\lambda|$ is
+# small and a mode forgets a kick within a few steps.
+#
+# Without the teacher, the model's own parameters tell which modes matter: a mode adds to
+# the output an impulse response of size $|C_j|\,\gamma_j\,|B_j|$ that decays like
+# $|\lambda_j|^k$, so a mode with a small gain, or a small $|\lambda_j|$ (a response of a
+# step or two), contributes little. The direct test is to remove a mode (set its column of
+# $C$ to zero) and measure the loss again: removing one of the three needed modes raises it
+# by orders of magnitude, removing one of the others hardly (a mode next to a needed one
+# matters only together with its partner).
+# <!-- RUBRIC
+# [1 point] reads the three modes at the teacher's from the own figure and distances, and what the other five did
+# [1 point] a test from the model alone: each mode's output gain and decay, or removing a mode and measuring the loss
+# -->
+# <!-- END SOLUTION -->
 
 # %% [markdown]
 # **What to notice.**

@@ -18,14 +18,13 @@ SOLUTION = HEADER + textwrap.dedent("""\
     # %% [markdown]
     # # Title
     #
-    # Shown to everyone.
-    # <!-- BEGIN SOLUTION -->
+    # Shown to everyone. **Question 1.** Why?
+    # <!-- BEGIN SOLUTION Question 1 (why) [2 points] -->
     # Only the solution explains this.
-    # <!-- END SOLUTION -->
-
-    # %% [markdown]
-    # <!-- BEGIN SOLUTION -->
-    # A cell that only the solution has.
+    # <!-- RUBRIC
+    # [1 point] names the reason
+    # [1 point] gives the evidence
+    # -->
     # <!-- END SOLUTION -->
 
     # %%

@@ -41,12 +41,15 @@ def test_template_replaces_regions_keeping_indentation():
     assert "y = 2 * x" in out  # code outside the regions stays
 
 
-def test_template_drops_solution_markdown_and_empty_cells():
+def test_template_puts_an_answer_cell_in_place_of_the_written_answer():
     out = make_exercise(SOLUTION)
-    assert "Shown to everyone." in out
-    assert "Only the solution explains this." not in out
-    assert "A cell that only the solution has." not in out
-    assert out.count("# %% [markdown]") == 1
+    assert "Shown to everyone. **Question 1.** Why?" in out
+    for gone in ("Only the solution explains this.", "RUBRIC", "names the reason", "point]"):
+        assert gone not in out
+    _, cells = notebook_format.parse_percent(out)
+    assert [c.kind for c in cells[:3]] == ["markdown", "markdown", "code"]
+    assert [line for line in cells[1].lines if line] == [f"# {notebook_format.ANSWER_PLACEHOLDER}"]
+    assert out.count("# %% [markdown]") == 2
 
 
 def test_template_is_valid_python_that_raises_the_named_task():
@@ -70,7 +73,10 @@ def test_solved_keeps_the_first_regions():
     ("# %%\n# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 9, "needs a task name"),
     ("# %% [markdown]\n# text\n# BEGIN SOLUTION T\n", 10, "code solution marker in a markdown"),
     ("# %%\nx = 1\n# <!-- BEGIN SOLUTION -->\n", 10, "markdown solution marker in a code"),
-    ("# %% [markdown]\n# <!-- BEGIN SOLUTION -->\n# hidden\n", 9, "not closed"),
+    ("# %% [markdown]\n# Why?\n# <!-- BEGIN SOLUTION Question 1 (a) [1 point] -->\n# hidden\n",
+     10, "not closed"),
+    ("# %% [markdown]\n# Why?\n# <!-- BEGIN SOLUTION -->\n# hidden\n# <!-- END SOLUTION -->\n",
+     10, "every written answer is a question: name it and declare its points"),
     ("# %% [markdown]\n# <!-- END SOLUTION -->\n", 9, "without a BEGIN"),
     ("# %%\n# BEGIN SOLUTION T\n\n# %%\n# END SOLUTION\n", 9, "not closed within its cell"),
 ])
@@ -95,7 +101,7 @@ def test_task_layout_of_the_fixture():
     assert [t.checks for t in tasks] == [("check_f",), ("check_g",)]
     assert [t.line for t in tasks] == [line_of(SOLUTION, "BEGIN SOLUTION Task 1"),
                                        line_of(SOLUTION, "BEGIN SOLUTION Task 2")]
-    assert tasks[0].line == 25  # 7 header lines, a blank, two markdown cells, def f, y =
+    assert tasks[0].line == 24  # 7 header lines, a blank, the question's cell, def f, y =
     # The points appear neither in the task names nor in the template's error message.
     assert notebook_format.solution_tasks(SOLUTION) == ["Task 1 (f)", "Task 2: C.g"]
     template = make_exercise(SOLUTION)
@@ -262,21 +268,25 @@ def test_code_before_the_first_cell_marker_is_an_error():
 def test_markdown_answers_become_closed_details_in_the_solution_notebook():
     import nbformat
 
-    text = ("# %% [markdown]\n# Question?\n#\n# <!-- BEGIN SOLUTION -->\n# The *answer*, $x^2$.\n"
+    text = ("# %% [markdown]\n# Question?\n#\n"
+            "# <!-- BEGIN SOLUTION Question 1 (a) [1 point] -->\n# The *answer*, $x^2$.\n"
+            "# <!-- RUBRIC\n# [1 point] says $x^2$\n# -->\n"
             "# <!-- END SOLUTION -->\n#\n# After it.\n")
     (cell,) = nbformat.reads(notebook_format.to_ipynb(text, "t", hide_solutions=True), as_version=4).cells
     assert cell.source == ("Question?\n\n" + notebook_format.ANSWER_OPEN + "\n\nThe *answer*, $x^2$."
                            "\n\n</details>\n\nAfter it.")
     (plain,) = nbformat.reads(notebook_format.to_ipynb(text, "t"), as_version=4).cells
-    assert "<details" not in plain.source and "<!-- BEGIN SOLUTION -->" in plain.source
+    assert "<details" not in plain.source
+    assert "<!-- BEGIN SOLUTION Question 1 (a) [1 point] -->" in plain.source
+    assert "RUBRIC" not in plain.source and "says $x^2$" not in plain.source  # never in a notebook
 
 
 def test_template_starts_with_the_setup_cell_after_the_title():
     repository = make_repository("https://github.com/example-org/dstml-course", "dev")
     _, cells = notebook_format.parse_percent(make_exercise(SOLUTION, setup=setup_cell(repository)))
-    assert [c.kind for c in cells[:2]] == ["markdown", "code"]
+    assert [c.kind for c in cells[:3]] == ["markdown", "markdown", "code"]  # the answer cell
     assert "# # Title" in cells[0].lines
-    assert "\n".join(cells[1].lines).strip() == setup_cell(repository)
+    assert "\n".join(cells[2].lines).strip() == setup_cell(repository)
     assert notebook_format.SETUP_CELLS == 1
     code = ["\n".join(c.lines) for c in cells if c.kind == "code"]
     assert code[1].lstrip().startswith("def f(x):")  # the solution's first code cell next
@@ -404,3 +414,246 @@ def test_a_lone_carriage_return_ends_a_line_as_python_reads_it():
     assert [(c.name, c.first_line) for c in notebook_format.find_check_calls(cell)] == [
         ("check_f", 2)]
     assert strip_check_calls(cell) == "x = 1\ny = 2"
+
+
+# --- written questions: the layout, the template's answer cells, the notebooks' metadata ----
+
+QUESTIONS = HEADER + textwrap.dedent("""\
+
+    # %% [markdown]
+    # # Title
+    #
+    # **Question 1.** Do the orbits follow the attractor? Judge from your figure.
+    #
+    # <!-- BEGIN SOLUTION Question 1 (free-running orbits) [2 points] [figures: orbits] -->
+    # Yes: *two wings*.
+    #
+    # <!-- RUBRIC
+    # [1 point] says whether the orbits stay on the attractor
+    #
+    # [1 point] tells divergence from statistics
+    # -->
+    # More of the answer.
+    # <!-- END SOLUTION -->
+    #
+    # ## After the question
+
+    # %%
+    x = 1
+
+    # %%
+
+    # Figure: orbits
+    plot(x)
+
+    # %% [markdown]
+    # **Question 2.** Why?
+    # <!-- BEGIN SOLUTION Question 2: why [1.5 points] [figures: orbits, table] -->
+    # Because.
+    # <!-- RUBRIC
+    # [0.5 points] says because
+    # [1 point] says why
+    # -->
+    # <!-- END SOLUTION -->
+
+    # %%
+    # Figure: table
+    # Figure: not-this-one (only the first line names a figure)
+    print(x)
+
+    # %%
+    y = 2  # Figure: nor this
+    """)
+
+
+def test_question_layout_of_the_fixture():
+    q1, q2 = notebook_format.question_layout(QUESTIONS, "solutions/01_demo.py")
+    assert (q1.id, q1.title, q1.points, q1.figures) == (
+        "q1", "Question 1 (free-running orbits)", 2, ("orbits",))
+    assert (q2.id, q2.title, q2.points, q2.figures) == (
+        "q2", "Question 2: why", 1.5, ("orbits", "table"))
+    assert type(q1.points) is int and type(q2.points) is float
+    assert q1.prompt == ("# Title\n\n**Question 1.** Do the orbits follow the attractor? "
+                         "Judge from your figure.")
+    assert q1.answer == "Yes: *two wings*.\n\nMore of the answer."  # without the rubric
+    assert q1.rubric == (("says whether the orbits stay on the attractor", 1),
+                         ("tells divergence from statistics", 1))
+    assert q2.prompt == "**Question 2.** Why?" and q2.answer == "Because."
+    assert q2.rubric == (("says because", 0.5), ("says why", 1))
+    assert [q1.line, q2.line] == [line_of(QUESTIONS, "Question 1 (free"),
+                                  line_of(QUESTIONS, "Question 2: why")]
+    assert notebook_format.question_layout(SOLUTION)[0].rubric == (
+        ("names the reason", 1), ("gives the evidence", 1))
+    assert notebook_format.question_layout(HEADER + "# %%\nx = 1\n") == []
+
+
+def test_figure_cells_are_the_code_cells_whose_first_line_names_them():
+    # Code cells: 0 x = 1, 1 the orbits (after a blank line), 2 the table, 3 y = 2.
+    assert notebook_format.figure_cells(QUESTIONS) == {"orbits": 1, "table": 2}
+    assert notebook_format.figure_cells(SOLUTION) == {}
+
+
+def test_the_template_has_an_answer_cell_where_the_region_was():
+    import nbformat
+
+    template = make_exercise(QUESTIONS, "solutions/01_demo.py")
+    for gone in ("two wings", "More of the answer", "RUBRIC", "says because", "BEGIN", "END",
+                 "[2 points]", "figures:"):
+        assert gone not in template, gone
+    cells = nbformat.reads(notebook_format.to_ipynb(template, "t"), as_version=4).cells
+    answer = notebook_format.ANSWER_PLACEHOLDER
+    assert [(c.cell_type, c.source) for c in cells[:4]] == [
+        ("markdown", "# Title\n\n**Question 1.** Do the orbits follow the attractor? "
+                     "Judge from your figure."),
+        ("markdown", answer),
+        ("markdown", "## After the question"),   # the text after the region, a cell of its own
+        ("code", ""),                           # the setup cell
+    ]
+    assert [(c.cell_type, c.source) for c in cells[6:8]] == [
+        ("markdown", "**Question 2.** Why?"), ("markdown", answer)]
+    assert sum(c.source == answer for c in cells) == 2
+    assert "# Figure: orbits" in cells[5].source   # figure cells stay as they are
+
+
+def test_a_question_at_the_end_of_its_cell_gets_no_empty_cell_after_its_answer():
+    _, cells = notebook_format.parse_percent(make_exercise(SOLUTION))
+    assert [c.kind for c in cells[:3]] == ["markdown", "markdown", "code"]
+    assert "\n".join(cells[0].lines).rstrip().endswith("**Question 1.** Why?")
+
+
+def _notebook(text, **kwargs):
+    import nbformat
+
+    return nbformat.reads(notebook_format.to_ipynb(text, "t", **kwargs), as_version=4)
+
+
+def test_the_notebooks_carry_the_questions_and_figures():
+    questions = notebook_format.question_layout(QUESTIONS)
+    figures = notebook_format.figure_cells(QUESTIONS)
+    key = notebook_format.METADATA_KEY
+    # The solution: the cell of the prompt and the region; the figure cells.
+    solution = _notebook(QUESTIONS, questions=questions, figures=figures, hide_solutions=True)
+    marked = {k: dict(c.metadata[key]) for k, c in enumerate(solution.cells) if key in c.metadata}
+    assert marked == {
+        0: {"question": "q1", "title": "Question 1 (free-running orbits)", "points": 2,
+            "figures": ["orbits"]},
+        2: {"figure": "orbits"},
+        3: {"question": "q2", "title": "Question 2: why", "points": 1.5,
+            "figures": ["orbits", "table"]},
+        4: {"figure": "table"}}
+    text = "\n".join(c.source for c in solution.cells)
+    assert "two wings" in text and notebook_format.ANSWER_OPEN in text
+    assert "RUBRIC" not in text and "says whether" not in text and "[1 point]" not in text
+    # The exercise: the prompt's cell, the answer cell after it, the figure cells (one setup
+    # cell more before them).
+    template = make_exercise(QUESTIONS)
+    exercise = _notebook(template, questions=questions,
+                         figures={n: k + notebook_format.SETUP_CELLS for n, k in figures.items()})
+    marked = {k: dict(c.metadata[key]) for k, c in enumerate(exercise.cells) if key in c.metadata}
+    assert marked == {
+        0: {"question": "q1"},
+        1: {"answer": "q1", "title": "Question 1 (free-running orbits)", "points": 2},
+        5: {"figure": "orbits"},
+        6: {"question": "q2"},
+        7: {"answer": "q2", "title": "Question 2: why", "points": 1.5},
+        8: {"figure": "table"}}
+    assert exercise.cells[5].source.lstrip().startswith("# Figure: orbits")
+    assert exercise.cells[8].source.startswith("# Figure: table")
+    assert [exercise.cells[k].metadata.get("deletable") for k in (0, 1, 7)] == [None, False, False]
+    assert "two wings" not in "\n".join(c.source for c in exercise.cells)
+
+
+def test_to_ipynb_refuses_questions_that_do_not_fit_the_notebook():
+    questions = notebook_format.question_layout(QUESTIONS)
+    no_answers = HEADER + "# %% [markdown]\n# Text.\n\n# %%\nx = 1\n"
+    with pytest.raises(ValueError, match="t: 0 answer cells .* for 2 questions"):
+        notebook_format.to_ipynb(no_answers, "t", questions=questions)
+    with pytest.raises(ValueError, match="no region of Question 2: why"):
+        notebook_format.to_ipynb(SOLUTION, "t", questions=questions)
+    with pytest.raises(ValueError, match="figure cell 'f' is code cell 9, but the notebook has 5"):
+        notebook_format.to_ipynb(SOLUTION, "t", figures={"f": 9})
+    tasks = notebook_format.task_layout(SOLUTION)
+    with pytest.raises(ValueError, match="figure cell 'f' .* is also marked"):
+        notebook_format.to_ipynb(SOLUTION, "t", tasks=tasks, figures={"f": tasks[0].check_cell})
+
+
+def _question(begin="Question 1 (a) [2 points]", rubric="# [1 point] x\n# [1 point] y\n",
+              prompt="# **Question 1.** Why?\n", answer="# The answer.\n", after=""):
+    return (HEADER + "# %% [markdown]\n" + prompt + f"# <!-- BEGIN SOLUTION {begin} -->\n"
+            + answer + "# <!-- RUBRIC\n" + rubric + "# -->\n# <!-- END SOLUTION -->\n" + after)
+
+
+FIGURE = "\n# %%\n# Figure: orbits\nplot()\n"
+SECOND = ("\n# %% [markdown]\n# **Question 2.** And?\n"
+          "# <!-- BEGIN SOLUTION Question 1 (b) [1 point] -->\n# B.\n"
+          "# <!-- RUBRIC\n# [1 point] b\n# -->\n# <!-- END SOLUTION -->\n")
+
+
+@pytest.mark.parametrize("text, fragment, message", [
+    (_question(begin="Why (a) [2 points]"), "BEGIN SOLUTION",
+     "a written answer's region is named 'Question N (...)'"),
+    (_question(begin="Question 1 (a)"), "BEGIN SOLUTION",
+     "declare the question's points at the end of its BEGIN line, e.g. '<!-- BEGIN SOLUTION "
+     "Question 1 (a) [2 points] -->'"),
+    (_question(begin="Question 1 [2 points] (a)"), "BEGIN SOLUTION", "declare the question's"),
+    (_question(after=SECOND), "Question 1 (b)", "a second question numbered 1"),
+    (_question(rubric="# [1 point] x\n# [2 points] y\n"), "<!-- RUBRIC",
+     "the rubric of Question 1 (a) gives 3 points in all, the question 2"),
+    (_question(rubric=""), "<!-- RUBRIC", "the rubric of Question 1 (a) gives 0 points"),
+    (_question(rubric="# [1 point] x\n# y [1 point]\n"), "# y [1 point]",
+     "a rubric line is '[k points] what earns them', e.g. '[1 point] names the overflow'; "
+     "got 'y [1 point]'"),
+    (_question(rubric="# [1 point] x\n# [one point] y\n"), "[one point]", "a rubric line is"),
+    (_question(rubric="# [2 points]\n"), "# [2 points]", "a rubric line is"),
+    (_question(begin="Question 1 (a) [2 points] [figures: orbits]"), "BEGIN SOLUTION",
+     "Question 1 (a) names the figure 'orbits', but no code cell starts with "
+     "'# Figure: orbits'"),
+    (_question(begin="Question 1 (a) [2 points] [figures: Orbits]", after=FIGURE),
+     "BEGIN SOLUTION", "[figures: ...] takes figure names"),
+    (_question(begin="Question 1 (a) [2 points] [figure: orbits] [see: x]", after=FIGURE),
+     "BEGIN SOLUTION", "unknown declaration [see: ...]; a question declares [figures: name, ...]"),
+    (_question(after="\n# %%\n# Figure: Big Plot\nplot()\n"), "# Figure: Big",
+     "a figure's name is lower-case letters, digits, '_' and '-'"),
+    (_question(after=FIGURE + FIGURE.replace(": orbits", ":  orbits")), "Figure:  orbits",
+     "a second figure cell named 'orbits'"),
+    (_question(after="\n# %%\n# Figure: orbits\ncheck_a(a)\n"), "# Figure: orbits",
+     "the figure cell 'orbits' holds a task or calls a check"),
+    (_question(prompt=""), "BEGIN SOLUTION", "Question 1 (a) has no prompt"),
+    (_question(prompt="#\n"), "BEGIN SOLUTION", "Question 1 (a) has no prompt"),
+    (_question(answer="#\n"), "BEGIN SOLUTION", "Question 1 (a) has no reference answer"),
+    (_question().replace("# <!-- RUBRIC\n# [1 point] x\n# [1 point] y\n# -->\n", ""),
+     "BEGIN SOLUTION", "Question 1 (a) has no rubric"),
+    (_question().replace("# -->\n", ""), "<!-- RUBRIC", "the rubric is not closed"),
+    (_question(answer="# A.\n# <!--  RUBRIC\n# [2 points] x\n# -->\n"), "<!-- RUBRIC",
+     "a second rubric in the region"),
+    (_question(after="# <!--  RUBRIC\n# [1 point] z\n# -->\n"), "<!--  RUBRIC",
+     "a rubric belongs inside a question's region"),
+    (_question(answer="# <!-- RUBRIC [2 points] all -->\n"), "RUBRIC [2",
+     "write '<!-- RUBRIC' on a line of its own"),
+    (_question(answer="# A. <!-- END SOLUTION -->\n"), "# A. <!--",
+     "a solution marker is a line of its own"),
+    (_question(after=SECOND.replace("\n# %% [markdown]\n", "")), "Question 1 (b)",
+     "a markdown cell may hold only one question"),
+    (HEADER + "# %% [raw]\n# Why?\n# <!-- BEGIN SOLUTION Question 1 (a) [1 point] -->\n# A.\n"
+     "# <!-- RUBRIC\n# [1 point] x\n# -->\n# <!-- END SOLUTION -->\n", "BEGIN SOLUTION",
+     "a question belongs in a markdown cell"),
+])
+def test_question_errors_name_file_and_line(text, fragment, message):
+    line = line_of(text, fragment)
+    for function in (notebook_format.question_layout, make_exercise):
+        with pytest.raises(MarkerError) as info:
+            function(text, "solutions/x.py")
+        assert info.value.path == "solutions/x.py"
+        assert info.value.line == line, (function, str(info.value))
+        assert str(info.value).startswith(f"solutions/x.py:{line}: {message}"), str(info.value)
+
+
+def test_a_well_formed_question_passes_the_checks_above():
+    """The texts the error cases vary are valid with the defaults (so each case fails for
+    its own reason)."""
+    [question] = notebook_format.question_layout(_question(after=FIGURE), "solutions/x.py")
+    assert (question.id, question.points, question.answer) == ("q1", 2, "The answer.")
+    begin = "Question 1 (a) [2 points] [figures: orbits]"
+    assert notebook_format.question_layout(_question(begin=begin, after=FIGURE))[0].figures == (
+        "orbits",)
+    assert make_exercise(_question()).count(notebook_format.ANSWER_PLACEHOLDER) == 1

@@ -4,6 +4,7 @@ nothing. The notebook format it applies is tested in tests/test_notebook_format.
 real repository's release in tests/repository/test_generated_notebooks.py."""
 
 import json
+import textwrap
 
 import pytest
 
@@ -136,8 +137,14 @@ def test_release_writes_the_grading_metadata(tmp_path):
         nb = json.loads((repo / kind / "01_demo.ipynb").read_text())
         assert nb["metadata"]["course_utils"] == {"chapter": "01_demo"}
         assert (nb["nbformat"], nb["nbformat_minor"]) == (4, 5)
-        assert all("course_utils" not in c["metadata"] for c in nb["cells"]
-                   if c["cell_type"] != "code")
+        # The question: its prompt's (and, in the solution, its answer's) cell, the
+        # template's answer cell; no other markdown cell is marked, no rubric is left.
+        marked = [c["metadata"]["course_utils"] for c in nb["cells"]
+                  if c["cell_type"] != "code" and "course_utils" in c["metadata"]]
+        title = {"title": "Question 1 (why)", "points": 2}
+        assert marked == ([{"question": "q1", **title, "figures": []}] if kind == "solutions"
+                          else [{"question": "q1"}, {"answer": "q1", **title}]), kind
+        assert "RUBRIC" not in json.dumps(nb) and "names the reason" not in json.dumps(nb)
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         if kind == "exercises":  # the setup cell first, with no metadata of ours
             assert "".join(code[0]["source"]) == setup_cell(None)
@@ -196,4 +203,49 @@ def test_release_rejects_a_malformed_repository_url(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"repository.url in {repo / 'book' / '_config.yml'} must be a GitHub" in err
     assert "got 'https://gitlab.com/example-org/dstml-course'" in err
+    assert not (repo / "exercises").exists()
+
+
+FIGURE_AND_QUESTION = one_task("Task 1 (a) [1 point]") + textwrap.dedent("""\
+
+    # %%
+    # Figure: plot
+    print(a)
+
+    # %% [markdown]
+    # **Question 1.** What does the plot show?
+    # <!-- BEGIN SOLUTION Question 1 (the plot) [1 point] [figures: plot] -->
+    # One.
+    # <!-- RUBRIC
+    # [1 point] reads the plot
+    # -->
+    # <!-- END SOLUTION -->
+    """)
+
+
+def test_release_marks_the_figure_cells_in_both_notebooks(tmp_path):
+    repo = _repo(tmp_path, FIGURE_AND_QUESTION)
+    release(repo)
+    assert release(repo, check=True) == []
+    assert release_tool.exercise_figures({"plot": 2}) == {"plot": 2 + notebook_format.SETUP_CELLS}
+    for kind in ("solutions", "exercises"):
+        nb = json.loads((repo / kind / "01_demo.ipynb").read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        figures = {k: c["metadata"]["course_utils"]["figure"] for k, c in enumerate(code)
+                   if "figure" in c["metadata"].get("course_utils", {})}
+        offset = notebook_format.SETUP_CELLS if kind == "exercises" else 0
+        assert figures == {2 + offset: "plot"}, kind
+        assert "".join(code[2 + offset]["source"]).startswith("# Figure: plot")
+        answer = [c for c in nb["cells"] if c["metadata"].get("course_utils", {}).get("answer")]
+        assert len(answer) == (1 if kind == "exercises" else 0)
+
+
+def test_release_refuses_a_question_whose_figure_is_missing(tmp_path, capsys):
+    text = FIGURE_AND_QUESTION.replace("# Figure: plot", "# The plot")
+    repo = _repo(tmp_path, text)
+    assert release_tool.main(["release", "--root", str(repo)]) == 2
+    err = capsys.readouterr().err
+    line = line_of(text, "BEGIN SOLUTION Question 1")
+    assert (f"solutions/01_demo.py:{line}: Question 1 (the plot) names the figure 'plot', but "
+            "no code cell starts with '# Figure: plot'") in err
     assert not (repo / "exercises").exists()

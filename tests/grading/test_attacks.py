@@ -549,11 +549,11 @@ def _assert_refused(run: dict, attack: Attack) -> None:
 
 
 def _assert_no_forged_heading(texts: dict, student) -> None:
-    """The feedback's headings are the grader's: one per task, none claiming points that
-    the student did not get."""
+    """The feedback's headings are the grader's: one per task and written question, none
+    claiming points that the student did not get."""
     headings = [line for line in texts["md"].splitlines() if line.startswith("#")]
-    assert len(headings) == 1 + len(student.tasks), headings
-    assert texts["html"].count("<h2>") == len(student.tasks)
+    assert len(headings) == 1 + len(student.tasks) + len(student.questions), headings
+    assert texts["html"].count("<h2>") == len(student.tasks) + len(student.questions)
     for task in student.tasks:
         if task.status != "passed":
             assert f"\u2713 {task.title}" not in "\n".join(headings), headings

@@ -259,8 +259,8 @@ def test_ch04_batch_finishes_and_writes_everything(ch04, record_property):
     rows = list(csv.DictReader((out / "grades.csv").open()))
     assert [r["student"] for r in rows] == sorted((r["student"] for r in rows), key=str.lower)
     assert len(rows) == len(ch04["students"]) + 5 + bwrap_available()
-    assert set(rows[0]) == {"student", "task1", "task2", "total", "max", "status"}
-    assert all(r["max"] == "4" for r in rows)
+    assert set(rows[0]) == {"student", "task1", "task2", "q1", "q2", "total", "max", "status"}
+    assert {row["max"] for row in rows} == {"10"}  # 4 for the tasks, 6 for the answers
     for row in rows:
         assert (out / "feedback" / f"{row['student']}.md").is_file()
         assert (out / "feedback" / f"{row['student']}.html").is_file()
@@ -328,7 +328,7 @@ def test_ch04_summary_counts_the_class_mistakes(ch04):
     assert f"of {n}</td>" in page
     assert "Task 1 (Jacobians along the orbit)" in page
     feedback = (ch04["out"] / "feedback" / "hardcoded.md").read_text()
-    assert "2 of 4" in feedback and "hidden case" in feedback
+    assert "2 of 10" in feedback and "hidden case" in feedback
 
 
 # ------------------------------------------------------------------------- chapter 03
@@ -507,7 +507,7 @@ def test_reference_passes_its_own_grading(source, tmp_path, record_property):
     record_property("notebook_label", f"grader, reference run  {source.stem}")
     assert [(r.task, r.status) for r in results] == [(t.id, "passed") for t in reference.tasks], \
         [r.message for r in results]
-    assert sum(r.points for r in results) == reference.max_points
+    assert sum(r.points for r in results) == sum(t.points for t in reference.tasks)
 
 
 def test_a_failing_reference_task_stops_the_run_and_the_rest_are_not_reached(tmp_path):

@@ -21,7 +21,11 @@ def test_single_notebook_prints_its_feedback(tmp_path):
         capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "# Feedback: 04_plrnn_max_lyapunov" in result.stdout
-    assert "2 of 4" in result.stdout and "torch tensor" in result.stdout
+    # 2 of the tasks' 4 points; the 6 of the two written answers are the tutor's to give.
+    assert "**Points:** 2 of 10" in result.stdout and "torch tensor" in result.stdout
+    assert "## Question 1 (why the naive product fails): 0 of 3 points" in result.stdout
+    assert "No answer found" in result.stdout
+    assert f"open {tmp_path / 'out' / 'manual.html'}" in result.stdout
     assert "graded 1 submission in" in result.stdout
 
 

@@ -232,7 +232,8 @@ def test_load_reference_tasks_and_names(reference, root):
         ("task2", "Task 2 (the naive product)", 2)]
     assert [(t.code_cell, t.check_cell, t.checks) for t in reference.tasks] == [
         (3, 4, ("check_plrnn_jacobians",)), (5, 6, ("check_naive_norms",))]
-    assert reference.max_points == 4
+    assert [(q.id, q.points) for q in reference.questions] == [("q1", 3), ("q2", 3)]
+    assert reference.max_points == 4 + 6  # the tasks and the written answers
     assert reference.defined_names == {"task1": {"orbit_jacobians"}, "task2": {"naive_norms"}}
     _, cells = parse_percent((root / "solutions" / f"{CHAPTER}.py").read_text())
     assert len(reference.code_cells) == sum(c.kind == "code" for c in cells)  # all of them

@@ -1,11 +1,16 @@
 """The repository's book, built as `make book` builds it (quick mode): without warnings,
 every chapter rendered with its results, the API page complete, nothing fetched from a CDN,
 launch links to the exercises when a repository is configured, and every chapter checked
-in a real browser, opened from disk with the network cut. The Sphinx extension's parts are
-tested in tests/authoring/test_book.py."""
+in a real browser, opened from disk with the network cut; and two chapters with a release
+date for their solutions, built the day before it (checked in the browser too) and on it.
+The Sphinx extension's parts are tested in tests/authoring/test_book.py."""
 
-import os
+import json
 import re
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from html import unescape
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -14,13 +19,13 @@ import yaml
 
 from course_utils.authoring.release import solution_sources
 from course_utils.authoring.repository import Repository, binder_url, colab_url
-from course_utils.notebook_format import MD_BEGIN, task_layout
+from course_utils.notebook_format import ANSWER_OPEN, MD_BEGIN, placeholder_error, task_layout
+from tests.browser import offline_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = solution_sources(ROOT)
 CHAPTERS = [source.stem for source in SOURCES]
 EXAMPLE = Repository("example-org", "dstml-course", "main")
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 
@@ -118,24 +123,7 @@ def test_launch_links_open_the_exercise(build_book, tmp_path):
 # --- in a browser, from disk, offline -------------------------------------------------------
 
 def _browser():
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        message = (f"no {CHROMIUM} or {CHROMEDRIVER} (Debian packages chromium and "
-                   "chromium-driver)")
-        if os.environ.get("CI"):
-            pytest.fail(message + ": the browser test must run under CI")
-        pytest.skip(message)
-    os.environ["SE_OFFLINE"] = "true"  # selenium never downloads a browser or driver
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--window-size=1280,1000", "--host-resolver-rules=MAP * ~NOTFOUND",
-                     "--proxy-server=127.0.0.1:9"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return offline_chromium()
 
 
 WAIT_FOR_MATHJAX = """
@@ -244,5 +232,134 @@ def test_chapters_in_an_offline_browser(book):
         driver.set_window_size(1280, min(height, 16000))
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOTS / "03_stf_lorenz.png"))
+    finally:
+        driver.quit()
+
+
+# --- solutions published on a date --------------------------------------------------------
+
+# Two quick chapters: 02 has a figure before its first task, 04 a written answer.
+SCHEDULED = ["02_keras_rnn_lyapunov", "04_plrnn_max_lyapunov"]
+RELEASE = date(2030, 1, 1)
+
+
+@dataclass
+class Scheduled:
+    before: object       # BookBuild, the day before the release date
+    before_html: Path    # its HTML, copied before the second build
+    after: object        # BookBuild, on the release date, into the same folder
+
+
+@pytest.fixture(scope="module")
+def scheduled(build_book, tmp_path_factory) -> Scheduled:
+    """The SCHEDULED chapters, with a release date for both, built the day before it and
+    then on it into the same folder (the chapters are read again, their execution cached)."""
+    tmp = tmp_path_factory.mktemp("scheduled")
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    config["sphinx"]["config"]["course_solutions_release"] = dict.fromkeys(SCHEDULED, RELEASE)
+    (tmp / "_config.yml").write_text(yaml.safe_dump(config))   # dates unquoted, as authors write
+    (tmp / "_toc.yml").write_text(yaml.safe_dump({
+        "format": "jb-book", "root": f"solutions/{SCHEDULED[0]}",
+        "chapters": [{"file": f"solutions/{name}"} for name in SCHEDULED[1:]]}))
+    paths = {"config": tmp / "_config.yml", "toc": tmp / "_toc.yml"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("COURSE_BOOK_TODAY", "2029-12-31")
+        before = build_book(tmp / "out", **paths)
+        if before.result.returncode == 0:
+            shutil.copytree(before.html, tmp / "before")
+        patch.setenv("COURSE_BOOK_TODAY", RELEASE.isoformat())
+        after = build_book(tmp / "out", **paths)
+    return Scheduled(before, tmp / "before", after)
+
+
+def _plain(html: str) -> str:
+    """The text of HTML (tags removed, entities decoded), e.g. highlighted code as written."""
+    return unescape(re.sub(r"<[^>]+>", "", html))
+
+
+def test_solutions_are_withheld_until_their_release_date(scheduled, record_property):
+    record_property("notebook_seconds", scheduled.before.seconds + scheduled.after.seconds)
+    record_property("notebook_label", "book build, two chapters before and on their release")
+    for built in (scheduled.before, scheduled.after):
+        result = built.result
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = answers = 0
+    for name in SCHEDULED:
+        before = (scheduled.before_html / "solutions" / f"{name}.html").read_text()
+        after = (scheduled.after.html / "solutions" / f"{name}.html").read_text()
+        text = _plain(before)
+        source = (ROOT / "solutions" / f"{name}.py").read_text()
+        template = (ROOT / "exercises" / f"{name}.py").read_text()
+        tasks = task_layout(source)
+        # On the date: the page as always, each task's code behind "Show solution" ...
+        solutions = re.findall(r'<details class="[^"]*hide above-input">(.*?)</details>', after,
+                               re.S)
+        assert len(solutions) == len(tasks) > 0, name
+        for code in solutions:
+            lines = {line.strip() for line in _plain(code).splitlines()
+                     if len(line.strip()) >= 20 and line.strip() not in template}
+            assert lines, name                   # the solution's own lines ...
+            assert [line for line in lines if line in text] == [], name  # ... absent before
+        for task in tasks:                       # before: the template's cell instead
+            assert placeholder_error(task.title) in text, (name, task.title)
+        # ... and each written answer behind "Show answer", absent before.
+        shown = re.findall(r'<details class="course-answer">(.*?)</details>', after, re.S)
+        notebook = json.loads((ROOT / "solutions" / f"{name}.ipynb").read_text())
+        assert len(shown) == sum("".join(cell["source"]).count(ANSWER_OPEN)
+                                 for cell in notebook["cells"] if cell["cell_type"] == "markdown")
+        for answer in shown:
+            lines = [line.strip() for line in _plain(answer).splitlines()
+                     if len(line.strip()) >= 30]
+            assert lines and [line for line in lines if line in text] == [], name
+        answers += len(shown)
+        for gone in ("Show solution", "course-answer", "tag_hide-input", "_sources/"):
+            assert gone not in before, (name, gone)
+        # Outputs only before the first task; those figures kept, the later ones not.
+        first = before.index("course-withheld")
+        assert all(m.start() < first for m in re.finditer('class="cell_output', before)), name
+        kept = re.findall(r'<img [^>]*src="([^"]+)"', before)
+        assert set(kept) < set(re.findall(r'<img [^>]*src="([^"]+)"', after)), name
+        figures += len(kept)
+        assert f"The solutions appear on this page on {RELEASE.isoformat()}." in text
+        assert "download " in text and "This page shows the solutions" in _plain(after)
+        assert not list((scheduled.before_html / "_sources").rglob(f"{name}*")), name
+        assert list((scheduled.after.html / "_sources").rglob(f"{name}*")), name
+    assert figures > 0 and answers > 0   # the two chapters between them have both
+
+
+def test_a_withheld_chapter_in_an_offline_browser(scheduled):
+    """The chapter before its release date, from disk, offline: the figure before its first
+    task, the exercise download, each task cell open with the template's code, and neither
+    "Show solution" nor "Show answer"."""
+    from selenium.webdriver.common.by import By
+
+    assert scheduled.before.result.returncode == 0, scheduled.before.result.stderr[-3000:]
+    name = SCHEDULED[0]
+    driver = _browser()
+    try:
+        driver.set_script_timeout(30)
+        driver.get((scheduled.before_html / "solutions" / f"{name}.html").as_uri())
+        assert driver.execute_async_script(WAIT_FOR_MATHJAX) == "typeset"
+        images = driver.execute_script(
+            "return [...document.images].map(i => [i.src, i.complete && i.naturalWidth > 0])")
+        assert images and all(ok for _, ok in images), images
+        fetched = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        assert [a for a in fetched if not a.startswith("file:")] == []
+        [box] = driver.find_elements(By.CSS_SELECTOR, ".course-exercise")
+        assert f"The solutions appear on this page on {RELEASE.isoformat()}." in box.text
+        [download] = box.find_elements(By.CSS_SELECTOR, "a.download")
+        assert download.text == f"download {name}.ipynb" and download.is_displayed()
+        target = _local_file(download.get_attribute("href"))
+        assert target.read_bytes() == (ROOT / "exercises" / f"{name}.ipynb").read_bytes()
+        assert not driver.find_elements(By.CSS_SELECTOR, "article details, div.tag_hide-input")
+        tasks = task_layout((ROOT / "solutions" / f"{name}.py").read_text())
+        cells = driver.find_elements(By.CSS_SELECTOR, "div.cell.course-withheld .cell_input")
+        assert len(cells) == len(tasks)
+        for cell, task in zip(cells, tasks):
+            driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+            assert cell.is_displayed() and placeholder_error(task.title) in cell.text, task.title
+        severe = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
     finally:
         driver.quit()

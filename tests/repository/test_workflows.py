@@ -154,3 +154,19 @@ def test_book_workflow_builds_caches_and_deploys_to_pages():
     assert deploy["needs"] == "build" and "actions/deploy-pages" in uses(deploy)
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
+
+
+def test_book_workflow_runs_every_night_on_the_runners_date():
+    """A solution release date (book/_config.yml) publishes its chapter without a push: the
+    book is built every day, on the runner's own date, never a fixed COURSE_BOOK_TODAY."""
+    data = workflow("book.yml")
+    (schedule,) = data["on"]["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month, weekday) == ("*", "*", "*") and minute.isdigit() and hour.isdigit()
+    assert "push" in data["on"] and "workflow_dispatch" in data["on"]
+    build = data["jobs"]["build"]
+    assert "COURSE_BOOK_TODAY" not in f"{data.get('env')} {build.get('env')} {runs(build)}"
+    target = (ROOT / "Makefile").read_text().split("\nbook:")[1].split("\n\n")[0]
+    assert "COURSE_BOOK_TODAY" not in target and "make book" in runs(build)
+    config = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    assert isinstance(config["sphinx"]["config"]["course_solutions_release"], dict)

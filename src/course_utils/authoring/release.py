@@ -20,16 +20,20 @@ The template is the solution with its marked regions taken out:
 * in a code cell, the lines between ``# BEGIN SOLUTION <task>`` and ``# END SOLUTION`` are
   replaced, at the indentation of the ``BEGIN`` line, by ``# your code here`` and a
   ``raise NotImplementedError(...)`` that names the task;
-* in a markdown cell, the lines between ``<!-- BEGIN SOLUTION -->`` and
-  ``<!-- END SOLUTION -->`` are removed (a cell left empty is dropped).
+* in a markdown cell, a written question's region, ``<!-- BEGIN SOLUTION Question N (...)
+  [k points] -->`` to ``<!-- END SOLUTION -->`` (the reference answer and the tutors'
+  rubric), becomes a markdown cell of its own where the student writes the answer; the
+  text after the region continues in another markdown cell.
 
-The markers, the tasks and the metadata of the generated notebooks are the notebook
-format's (:mod:`course_utils.notebook_format`). The release also writes the table of the
-tasks' declared references, :mod:`course_utils.checks.declared`.
+The markers, the tasks, the questions, the figure cells and the metadata of the generated
+notebooks are the notebook format's (:mod:`course_utils.notebook_format`); the rubrics are
+in no generated file. The release also writes the table of the tasks' declared references,
+:mod:`course_utils.checks.declared`.
 
 ``release --check`` writes nothing; it exits with status 1 and names every generated file
 that is missing, out of date, or left over from a solution that no longer exists.
-Malformed markers (unbalanced, nested, a task name missing, a code marker in markdown or a
+Malformed markers (unbalanced, nested, a task or question name or its points missing, a
+rubric that does not add up, a figure no cell declares, a code marker in markdown or a
 markdown marker in code) raise :class:`MarkerError` naming the file and line, and then
 nothing at all is written.
 """
@@ -42,13 +46,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..notebook_format import (SETUP_CELLS, MarkerError, Task, make_exercise, parse_percent,
-                               task_layout, to_ipynb)
+from ..notebook_format import (SETUP_CELLS, MarkerError, Task, figure_cells, make_exercise,
+                               parse_percent, question_layout, task_layout, to_ipynb)
 from .citations import check_citations, load_bibliography, plain_citations
 from .repository import Repository, read_repository, setup_cell
 
-__all__ = ["declared_module", "exercise_tasks", "expected_outputs", "nbval_ipynb",
-           "solution_sources", "release", "main"]
+__all__ = ["declared_module", "exercise_tasks", "exercise_figures", "expected_outputs",
+           "nbval_ipynb", "solution_sources", "release", "main"]
 
 #: The generated table of the tasks' declarations, inside the package (see release).
 DECLARED = Path("src") / "course_utils" / "checks" / "declared.py"
@@ -137,14 +141,19 @@ def _outputs_for(solution: Path, root: Path,
         exercise = plain_citations(exercise, references, solution.relative_to(root))
     expected_outputs(text, solution.relative_to(root))  # validates the expected outputs
     tasks = task_layout(text, solution.relative_to(root))
+    questions = question_layout(text, solution.relative_to(root))
+    figures = figure_cells(text, solution.relative_to(root))
     name = solution.stem
     return {
         root / "solutions" / f"{name}.ipynb": to_ipynb(text, f"solutions/{name}", chapter=name,
-                                                       tasks=tasks, hide_solutions=True),
+                                                       tasks=tasks, questions=questions,
+                                                       figures=figures, hide_solutions=True),
         root / "exercises" / f"{name}.py": exercise,
         root / "exercises" / f"{name}.ipynb": to_ipynb(exercise, f"exercises/{name}",
                                                        chapter=name,
-                                                       tasks=exercise_tasks(tasks)),
+                                                       tasks=exercise_tasks(tasks),
+                                                       questions=questions,
+                                                       figures=exercise_figures(figures)),
     }
 
 
@@ -155,6 +164,13 @@ def exercise_tasks(tasks: list[Task]) -> list[Task]:
     """
     return [replace(t, code_cell=t.code_cell + SETUP_CELLS,
                     check_cell=t.check_cell + SETUP_CELLS) for t in tasks]
+
+
+def exercise_figures(figures: dict[str, int]) -> dict[str, int]:
+    """The solution's figure cells (:func:`~course_utils.notebook_format.figure_cells`:
+    name -> position among the code cells), as a new dict, counted in the exercise
+    template, which has ``SETUP_CELLS`` code cells more at its start."""
+    return {name: position + SETUP_CELLS for name, position in figures.items()}
 
 
 def solution_sources(root: Path) -> list[Path]:

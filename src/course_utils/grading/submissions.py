@@ -21,17 +21,19 @@ import json
 import os
 import re
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
-from ..notebook_format import (METADATA_KEY, Task, make_exercise, parse_python, task_layout,
-                               to_ipynb, top_level_definitions)
+from ..notebook_format import (METADATA_KEY, Question, Task, make_exercise, parse_python,
+                               question_layout, task_layout, to_ipynb, top_level_definitions)
 from .status import (EMPTY_NOTEBOOK, NO_NOTEBOOK, NOT_A_ZIP, NOT_GRADED_SYMLINK,
                      not_a_notebook, several_notebooks, wrong_chapter)
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
-           "read_notebook", "task_code"]
+           "read_notebook", "task_code", "student_name", "submission_time"]
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 
@@ -45,10 +47,13 @@ class Reference:
     tasks: list[Task]
     template_ids: set[str]  # cell ids of the exercise template
     defined_names: dict[str, set[str]] = field(default_factory=dict)  # task id -> names
+    questions: list[Question] = field(default_factory=list)  # its written questions
+    templates: dict[str, str] = field(default_factory=dict)  # task id -> the template's cell
 
     @property
     def max_points(self) -> float:
-        return sum(t.points for t in self.tasks)
+        """The tasks' points and the written questions' points."""
+        return sum(t.points for t in self.tasks) + sum(q.points for q in self.questions)
 
 
 def find_solutions(solutions: str | Path | None = None) -> Path:
@@ -86,7 +91,10 @@ def load_reference(chapter: str, solutions: str | Path | None = None) -> Referen
                               as_version=4)
     code_cells = [c.source for c in solution.cells if c.cell_type == "code"]
     names = {t.id: _top_level_names(code_cells[t.code_cell]) for t in tasks}
-    return Reference(source.stem, code_cells, tasks, {c.id for c in template.cells}, names)
+    from .similarity import task_templates
+
+    return Reference(source.stem, code_cells, tasks, {c.id for c in template.cells}, names,
+                     question_layout(text, source), task_templates(text, source))
 
 
 def _top_level_names(source: str) -> set[str]:
@@ -105,6 +113,14 @@ class Submission:
     problem: str | None = None  # e.g. "not a notebook" when there is nothing to grade
     digest: str = ""  # SHA-256 of the file's bytes (identical submissions)
     raw: str = ""  # the name as the file or folder had it, before cleaning
+
+    @property
+    def submitted(self):
+        """When it was handed in: the notebook's modification time (a zip entry's own
+        time, which :func:`collect` keeps when it unpacks), UTC; None without a file."""
+        if self.path is None or not self.path.is_file():
+            return None
+        return submission_time(self.path)
 
     def __post_init__(self):
         if self.path is not None and self.problem is None:
@@ -129,13 +145,17 @@ def _linked(path: Path, root: Path | None = None) -> bool:
                 return True
     return False
 
-def _student_name(text: str) -> str:
+def student_name(text: str) -> str:
+    """A student's name as the grader writes it (and names their feedback file): ``text``
+    (a file or folder name) with every run of characters other than letters, digits and
+    ``.@+-`` made one ``_``, without leading or trailing ``.`` and ``_``, at most 80
+    characters; ``"student"`` where nothing is left."""
     name = re.sub(r"[^\w.@+-]+", "_", text).strip("._") or "student"
     return name[:80]
 
 
 def _submission(raw: str, path: Path | None, problem: str | None = None) -> "Submission":
-    return Submission(_student_name(raw), path, problem, raw=raw)
+    return Submission(student_name(raw), path, problem, raw=raw)
 
 
 def _visible(path: Path) -> bool:
@@ -212,7 +232,10 @@ def _extract(archive: Path, into: Path) -> Path:
                 if not link.exists() and not link.is_symlink():
                     link.symlink_to("/dev/null")
             else:
-                zf.extract(info, into)
+                written = Path(zf.extract(info, into))
+                if not info.is_dir():  # the entry's time, for late penalties
+                    stamp = submission_time(archive, info.filename).timestamp()
+                    os.utime(written, (stamp, stamp), follow_symlinks=False)
     return into
 
 
@@ -322,3 +345,51 @@ def _added(cell, reference: Reference) -> bool:
     return (cell.cell_type == "code" and cell.get("id") is not None
             and cell.get("id") not in reference.template_ids
             and _task_of(cell) is None and not (cell.get("metadata", {}).get(METADATA_KEY)))
+
+
+def submission_time(path: str | Path, member: str | None = None, *,
+                    zone: tzinfo = timezone.utc) -> datetime:
+    """When a submission was made: the modification time of the file ``path``, or, with
+    ``member``, the time of that entry of the zip archive ``path`` (its Info-ZIP extended
+    timestamp, in UTC, where the archive has one; else its date_time, which has no zone
+    and is read in ``zone``, UTC by default). A file unpacked from a zip has the time it
+    was unpacked: ask the archive."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"submission_time: path {str(path)!r} does not exist")
+    if member is None:
+        if not path.is_file():
+            raise ValueError(f"submission_time: path {str(path)!r} is not a file")
+        return datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise ValueError(f"submission_time: path {str(path)!r} is not a zip archive, so it "
+                         f"has no member {member!r}") from None
+    with archive:
+        name = str(member).replace("\\", "/")
+        for candidate in (name, name.rstrip("/") + "/"):
+            try:
+                info = archive.getinfo(candidate)
+                break
+            except KeyError:
+                continue
+        else:
+            raise ValueError(f"submission_time: member {member!r} is not in {str(path)!r}")
+    stamp = _extended_mtime(info.extra)
+    if stamp is not None:
+        return datetime.fromtimestamp(stamp, timezone.utc)
+    return datetime(*info.date_time, tzinfo=zone)
+
+
+def _extended_mtime(extra: bytes) -> int | None:
+    """The modification time of a zip entry's Info-ZIP extended timestamp field (0x5455),
+    seconds since 1970 UTC, or None."""
+    position = 0
+    while position + 4 <= len(extra):
+        tag, size = struct.unpack_from("<HH", extra, position)
+        data = extra[position + 4:position + 4 + size]
+        if tag == 0x5455 and len(data) >= 5 and data[0] & 1:
+            return struct.unpack_from("<i", data, 1)[0]
+        position += 4 + size
+    return None
