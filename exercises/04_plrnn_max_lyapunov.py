@@ -94,7 +94,7 @@ print(f"read-out interval dt = {dt} time units")
 # \lambda_{\max} = \lim_{T \to \infty} \frac{1}{T} \ln \left\| J_T J_{T-1} \cdots J_2 \right\|_2 .
 # $$
 #
-# **Question 1.** What happens when you compute this product literally, one matrix after the
+# **Question 1** (3 points). What happens when you compute this product literally, one matrix after the
 # other, along a *chaotic* orbit? Think about the size of the numbers, and about the
 # directions in the product. Write down your argument before you read on.
 
@@ -205,7 +205,7 @@ print("within 5 % of the truth:", rel_error < 0.05)
 # within 5 % of the truth: True
 
 # %% [markdown]
-# **Question 2.** How large is the relative error of your $\lambda_{\max}$, and is its
+# **Question 2** (3 points). How large is the relative error of your $\lambda_{\max}$, and is its
 # difference from the truth explained by the scatter of the eight orbits? Compare the
 # difference with the standard error of the mean, $s / \sqrt{8}$, where $s$ is the standard
 # deviation printed above, and say what the comparison tells you about the model.

@@ -346,7 +346,7 @@ for k, (title, orbit) in enumerate((("test data", X_test[:20_000]),
 fig.tight_layout()
 
 # %% [markdown]
-# **Question 1.** Which of the two methods, STF or GTF with resets, would you use to
+# **Question 1** (3 points). Which of the two methods, STF or GTF with resets, would you use to
 # reconstruct this system, and why? Judge from your own table: the verdict on the 64
 # orbits, $\lambda_{\max}$ and its error, $D_\mathrm{stsp}$ and $D_H$ against the floor,
 # and the training time; then say how far one run of each can support your choice.

@@ -253,7 +253,7 @@ n_unstable = (fps.eigenvalues.abs() > 1).sum(dim=1)
 print("unstable directions (|lambda| > 1) per point:", n_unstable.tolist())
 
 # %% [markdown]
-# **Question 1.** A pulse has moved the state close to another corner, and the input is
+# **Question 1** (2 points). A pulse has moved the state close to another corner, and the input is
 # silent again. From the largest moduli $|\lambda|$ of the stable points in your table:
 # after how many steps has the distance to the new fixed point shrunk by a factor of 100?
 # What would it mean for the flip-flop if the largest modulus were 0.99 instead?
@@ -380,7 +380,7 @@ print("a PLRNN fixed point within 0.2 of each of the three:", max(distances) < 0
 # a PLRNN fixed point within 0.2 of each of the three: True
 
 # %% [markdown]
-# **Question 2.** At the fixed point near $C_+$ the model's leading pair of eigenvalues is
+# **Question 2** (2 points). At the fixed point near $C_+$ the model's leading pair of eigenvalues is
 # close to Lorenz-63's $e^{\mu \Delta t}$. What do the modulus and the angle of this pair
 # say about the orbit near $C_+$, in steps and in time units, and how well does the model
 # match them? Why is the third eigenvalue matched less well?

@@ -361,7 +361,7 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 #   about the error of a single estimate is the subject of Question 1.
 
 # %% [markdown]
-# **Question 1.** Your QR estimate of $\lambda_1$ from one orbit (Task 3) differs from the
+# **Question 1** (3 points). Your QR estimate of $\lambda_1$ from one orbit (Task 3) differs from the
 # reference 0.41922 in the fourth decimal. Is that a bug, or what you should expect?
 # Estimate the statistical error of an estimate from one orbit of $10^4$ steps, from the
 # eight orbits and your plot of the running estimates (mind how the eight starting points
@@ -396,7 +396,7 @@ ax.set_title("Hénon map: running QR estimates, one orbit (dashed: reference val
 # <!-- END SOLUTION -->
 
 # %% [markdown]
-# **Question 2.** In this chapter the compiled and the eager loop give the same orbit to the
+# **Question 2** (2 points). In this chapter the compiled and the eager loop give the same orbit to the
 # last bit; with `x**2` in the cell they might not, and after about 90 steps the two orbits
 # would be unrelated. Would the Lyapunov exponents computed from the two orbits then
 # differ, and by how much? Argue from your results.

@@ -283,7 +283,7 @@ print(f"memory time 1/|lambda_1| = {1 / abs(lam[:, 0].mean()):.0f} steps")
 #   within a few hundred steps: a driven, contracting network is far more regular than a
 #   chaotic map. The first steps from a random initial state are still off.
 #
-# **Question 1.** The adding problem asks the network to keep a value for up to 19 steps.
+# **Question 1** (2 points). The adding problem asks the network to keep a value for up to 19 steps.
 # Compare that with your memory time $1/|\lambda_1|$: by what factor has a perturbation
 # along the slowest direction shrunk after 19 steps? How can the network still solve the
 # task (your test error against the error of predicting the mean)?
@@ -380,7 +380,7 @@ for name, lam_n in spectra.items():
           f"Kaplan-Yorke dimension {kaplan_yorke_dimension(mean):.2f}")
 
 # %% [markdown]
-# **Question 2.** The network with the recurrent kernel scaled by 3 has $\lambda_1 > 0$ and
+# **Question 2** (2 points). The network with the recurrent kernel scaled by 3 has $\lambda_1 > 0$ and
 # yet a sum of its 32 exponents far below zero, and a Kaplan-Yorke dimension between 2
 # and 3. What do these three numbers say about the set its state moves on, and why can it
 # not solve a task whose answer depends on the inputs alone?

@@ -110,7 +110,7 @@ def stf_forward_warmup(model, x, tau_f, warmup):
 check_stf_forward_warmup(stf_forward_warmup)
 
 # %% [markdown]
-# **Question 1.** In chapter 03 the unobserved units also started every subsequence at
+# **Question 1** (2 points). In chapter 03 the unobserved units also started every subsequence at
 # zero, and there was no warm-up. Why does the model that sees $x$ alone need one, and
 # how long should the warm-up be at least?
 #
@@ -226,7 +226,7 @@ print(f"after {fates.horizon:,} steps the {len(followed)} orbits are: {', '.join
       f"({n_chaotic} still chaotic); every orbit still chaotic: {fates.all_chaotic}")
 
 # %% [markdown]
-# **Question 2.** Did the model that saw only $x$ reconstruct Lorenz-63, and about as well
+# **Question 2** (3 points). Did the model that saw only $x$ reconstruct Lorenz-63, and about as well
 # as the model of chapters 03 and 04 that saw the delay embedding? Judge from your
 # numbers ($D_H$, $D_\mathrm{stsp}$ of the embedded series, $\lambda_{\max}$ with its
 # spread over the orbits, where the 64 orbits end up) and from your figure of the delay

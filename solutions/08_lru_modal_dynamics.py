@@ -256,7 +256,7 @@ for T in pick([1_000, 10_000, 100_000], [1_000, 10_000]):
     print(f"{T:>8,} {t_loop:>10.4f} {t_scan:>10.4f} {t_loop / t_scan:>8.0f}x")
 
 # %% [markdown]
-# **Question 1.** The scan does more arithmetic than the loop, yet your table shows it
+# **Question 1** (2 points). The scan does more arithmetic than the loop, yet your table shows it
 # several times faster. Why? How does the speed-up change with $T$ in your table, and what
 # would you expect on a GPU (or, if you ran on one, on a CPU)?
 #
@@ -342,7 +342,7 @@ for lam in teacher:
           f"{found[j]:.4f}, distance {abs(found[j] - lam):.4f}")
 
 # %% [markdown]
-# **Question 2.** Your LRU has eight modes, the teacher three. From your figure of the
+# **Question 2** (2 points). Your LRU has eight modes, the teacher three. From your figure of the
 # eigenvalues and the printed distances: which modes does the trained model use, and what
 # became of the others? How could you tell from the trained model alone, without the
 # teacher's modes, which of its modes matter?

@@ -345,3 +345,20 @@ def test_without_the_sandbox_only_recorded_entries_are_reused(tmp_path):
     assert again.load("ada", "task1", "k1") == _result("failed")
     assert again.load("ada", "task2", "k2") is None
     assert ResultCache(tmp_path).load("ada", "task2", "k2").status == "passed"  # sandboxed
+
+
+def test_the_grades_are_written_when_the_class_pages_fail(first, copy, monkeypatch):
+    """A failure of the similarity report or manual.html (the class pages) is a warning:
+    grades.csv, the feedback and results.json are written all the same."""
+    def broken(*args, **kwargs):
+        raise RuntimeError("similarity engine broke")
+
+    for name in ("grades.csv", "results.json", "summary.html"):
+        (copy / name).unlink()
+    monkeypatch.setattr(grading, "class_pages", broken)
+    with pytest.warns(RuntimeWarning, match="could not be made: RuntimeError: similarity "
+                                            "engine broke"):
+        _grade(first["folder"], copy, monkeypatch)
+    assert (copy / "grades.csv").read_bytes() == (first["out"] / "grades.csv").read_bytes()
+    assert _json(copy)["similarity"] is None
+    assert "Similar work" not in (copy / "summary.html").read_text()

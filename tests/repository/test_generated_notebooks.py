@@ -97,8 +97,9 @@ def test_exercises_install_from_the_books_repository():
 
 def test_every_chapter_asks_written_questions_with_a_rubric():
     """Every chapter has one to three written questions, each with its points (1 to 3), a
-    rubric of two or three items adding up to them, a prompt that asks the student (in
-    bold, "**Question N.**"), a reference answer, and figures that exist."""
+    rubric of two or three items adding up to them, a prompt that asks the student and
+    tells the points (in bold, "**Question N** (k points)."), a reference answer, and
+    figures that exist."""
     for source in release_tool.solution_sources(ROOT):
         text = source.read_text(encoding="utf-8")
         questions = notebook_format.question_layout(text, source)
@@ -111,7 +112,9 @@ def test_every_chapter_asks_written_questions_with_a_rubric():
             assert 2 <= len(q.rubric) <= 3, where
             assert sum(points for _, points in q.rubric) == q.points, where
             assert all(points > 0 and item for item, points in q.rubric), where
-            assert f"**Question {q.id[1:]}.**" in q.prompt and "?" in q.prompt, where
+            unit = "point" if q.points == 1 else "points"
+            assert f"**Question {q.id[1:]}** ({q.points:g} {unit})." in q.prompt, where
+            assert "?" in q.prompt, where
             assert len(q.answer.split()) >= 40, where  # a reference answer, not a stub
             assert all(name in figures for name in q.figures), where
         # Every figure cell is one a question is judged from.

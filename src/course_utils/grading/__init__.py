@@ -18,6 +18,15 @@ the grader's that never run student code (:mod:`~course_utils.grading.judge`). I
 ``grades.csv``, a feedback file per student and the class summary
 (:mod:`~course_utils.grading.report`).
 
+The written questions are the tutor's to grade: each student's answers and the outputs of
+the figure cells they are about are taken from the notebook as data
+(:mod:`~course_utils.grading.answers`) into ``manual.html``, where the tutor grades one
+question across the class with its rubric; its ``manual.csv`` is merged into the grades
+without running any code (:mod:`~course_utils.grading.manual`). The summary compares the
+class's work, task by task and question by question
+(:mod:`~course_utils.grading.similarity`); a roster gives ids, e-mails and late
+penalties, and the grades go to Moodle or Canvas (:mod:`~course_utils.grading.lms`).
+
 Each task's result is kept in ``OUT/cache/`` as soon as it is graded
 (:mod:`~course_utils.grading.cache`): grading again reruns only the tasks whose code,
 checks, reference or grader changed, an interrupted batch resumes where it stopped,
@@ -308,10 +317,16 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                                      deadline=deadline, policy=late_policy) or None
                 if previous is not None and previous.extra and not extra:
                     extra = previous.extra
+                try:
+                    similar = class_pages(out, reference, list(results.values()))
+                except Exception as error:  # noqa: BLE001 - the grades are written regardless
+                    warnings.warn(f"the class pages (similarity report, manual.html) could "
+                                  f"not be made: {type(error).__name__}: {error}",
+                                  RuntimeWarning, stacklevel=1)
+                    similar = None
                 write_reports(list(results.values()), reference.chapter, reference.tasks, out,
                               questions=reference.questions, hidden_seed=salt,
-                              similarity=class_pages(out, reference, list(results.values())),
-                              extra=extra)
+                              similarity=similar, extra=extra)
                 write_run(out, chapter=reference.chapter, salt=salt, shard=shard or run_shard,
                           tasks=reference.tasks, students=results,
                           digests={"grader": keys.common["grader"],
