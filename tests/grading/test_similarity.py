@@ -225,3 +225,28 @@ def test_the_report_is_the_same_in_every_run(tmp_path):
             for seed in ("1", "2")]
     assert runs[0] == runs[1]
     assert [r["engine_id"] for r in json.loads(runs[0])] == engines
+
+
+def test_reference_sources_are_read_without_importing_the_toolkit():
+    """The task's reference implementations are read from the package's files, as
+    inspect.getsource would give them, without importing PyTorch into the grader."""
+    import inspect
+
+    from course_utils import henon
+    from course_utils.notebook_format import Task
+
+    task = Task("task1", "Task 1 (x)", 1, 0, 1, ("check_x",), 1,
+                references=("course_utils.henon.henon_jacobian",
+                            "course_utils.models.ShallowPLRNN.jacobian",
+                            "course_utils.henon.no_such_function"))
+    text = reference_sources([task])["task1"]
+    assert text.startswith(inspect.getsource(henon.henon_jacobian).rstrip("\n"))
+    assert "def jacobian(self" in text and "no_such_function" not in text
+    probe = ("import sys; from course_utils.grading.similarity import reference_sources\n"
+             "from course_utils.notebook_format import Task\n"
+             "reference_sources([Task('t', 'T', 1, 0, 1, (), 1, references="
+             "('course_utils.models.ShallowPLRNN.jacobian',))])\n"
+             "print('torch' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]

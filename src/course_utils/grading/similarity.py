@@ -34,6 +34,8 @@ the summary's section is written, a lone surrogate (not writable as UTF-8) as U+
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import hashlib
 import html
 import io
@@ -112,36 +114,42 @@ def task_templates(text: str, path="<solution>") -> dict[str, str]:
             for task in task_layout(text, path)}
 
 
-def _resolve(name: str):
-    import importlib
+def _source_of(name: str) -> str | None:
+    """The source text of the function or class ``name`` (``course_utils.module.f``, or a
+    method ``course_utils.module.Class.f``), read from its module's file without importing
+    it (the grader never imports PyTorch or TensorFlow for this); None where there is none."""
+    import ast
+    import importlib.util
 
     parts = name.split(".")
-    for cut in range(len(parts), 0, -1):
+    for cut in range(1, len(parts)):  # the packages down to the first plain module
         try:
-            found = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+            spec = importlib.util.find_spec(".".join(parts[:cut]))
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+            return None
+        if spec.submodule_search_locations is not None:  # a package: look further down
             continue
-        for attribute in parts[cut:]:
-            found = getattr(found, attribute)
-        return found
-    raise ImportError(name)
+        text = Path(spec.origin).read_text(encoding="utf-8")
+        node = ast.parse(text)
+        for part in parts[cut:]:
+            node = next((child for child in getattr(node, "body", [])
+                         if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                               ast.ClassDef)) and child.name == part), None)
+            if node is None:
+                return None
+        return ast.get_source_segment(text, node)
+    return None
 
 
 def reference_sources(tasks) -> dict[str, str]:
-    """The source text (:func:`inspect.getsource`) of each task's ``[reference: ...]``
-    functions and classes, joined, by task id. A name that cannot be imported (its extra,
-    e.g. TensorFlow, is not installed) or has no source is left out; a task with none
-    is absent."""
-    import inspect
-
+    """The source text of each task's ``[reference: ...]`` functions and classes, joined,
+    by task id, read from the package's files (nothing is imported). A name without a
+    source is left out; a task with none is absent."""
     found: dict[str, str] = {}
     for task in tasks:
-        texts = []
-        for name in getattr(task, "references", ()):
-            try:
-                texts.append(inspect.getsource(_resolve(name)))
-            except Exception:  # noqa: BLE001 - any import or lookup failure: left out
-                continue
+        texts = [text for text in map(_source_of, getattr(task, "references", ())) if text]
         if texts:
             found[task.id] = "\n\n".join(texts)
     return found
