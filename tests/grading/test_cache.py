@@ -362,3 +362,29 @@ def test_the_grades_are_written_when_the_class_pages_fail(first, copy, monkeypat
     assert (copy / "grades.csv").read_bytes() == (first["out"] / "grades.csv").read_bytes()
     assert _json(copy)["similarity"] is None
     assert "Similar work" not in (copy / "summary.html").read_text()
+
+
+def test_grading_again_keeps_the_tutors_merged_points(first, copy, monkeypatch):
+    """Points merged from manual.csv (an answer, an override of a task) survive grading
+    the class again into the same folder, where the work is unchanged."""
+    from course_utils.grading.manual import merge_manual
+
+    manual = copy.parent / "manual.csv"
+    manual.write_text("student,item,points,rubric,comment\r\n"
+                      "ada,q1,1,,a good try at the overflow\r\n"
+                      "ben,task1,1,,partial credit for the loop\r\n", encoding="utf-8")
+    assert merge_manual(copy, manual) is not None
+    merged = _students(copy)
+    results, calls, _ = _grade(first["folder"], copy, monkeypatch)
+    assert calls == []
+    again = _students(copy)
+    for name in ("ada", "ben"):
+        assert again[name]["questions"] == merged[name]["questions"], name
+        assert again[name]["overrides"] == merged[name]["overrides"], name
+        assert again[name]["total"] == merged[name]["total"], name
+    assert again["ada"]["total"] == _total(first, "ada") + 1
+    assert "partial credit for the loop" in (copy / "feedback" / "ben.md").read_text()
+
+
+def _total(first, name: str) -> float:
+    return {r.student: r.total for r in first["results"]}[name]

@@ -153,9 +153,9 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
     ``manual.html`` (the written answers and figures, to grade in a browser:
     :mod:`~course_utils.grading.manual`; when the chapter has questions) and ``cache/``,
     also when grading stops early (its unfinished students have the status
-    :data:`NOT_FINISHED`, and the next run resumes). A student graded again (``only``)
-    keeps the tutor's points for an answer whose text is unchanged, and an override of a
-    task whose code is unchanged.
+    :data:`NOT_FINISHED`, and the next run resumes). Grading again into the same ``out``
+    (all students, or ``only`` some) keeps the tutor's merged points for an answer whose
+    text is unchanged, and an override of a task whose code is unchanged.
     """
     from ..runtime import progress
 
@@ -169,6 +169,7 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
             raise ValueError("only: no student named (None grades them all)")
     reference = load_reference(chapter, solutions)
     previous = read_previous(out) if only is not None else None
+    earlier = previous if only is not None else _earlier(out, reference.chapter)
     if previous is not None and previous.chapter != reference.chapter:
         raise ValueError(f"only: {out / 'results.json'} holds chapter {previous.chapter}, "
                          f"not {reference.chapter}")
@@ -227,8 +228,8 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
                 results[sub.student].status = not_a_notebook(type(error).__name__)
                 continue
             results[sub.student].questions = question_results(reference.questions, answers)
-            if previous is not None:
-                _keep_tutors_points(out, results[sub.student], previous, codes, answers)
+            if earlier is not None:
+                _keep_tutors_points(out, results[sub.student], earlier, codes, answers)
             store_texts(out, sub.student, {task.id: code for task, code, _ in codes}, answers)
             for task, code, how in codes:
                 parts = keys.parts(task, code, how)
@@ -371,6 +372,16 @@ def _drop_changed_texts(out: Path, before: dict[str, str | None]) -> None:
                       "answers and code are left out of manual.html and the similarity "
                       "report; grade them again (only=[...]) with the sandbox",
                       RuntimeWarning, stacklevel=3)
+
+
+def _earlier(out: Path, chapter: str):
+    """The results of an earlier grading of ``chapter`` in ``out`` (whose tutor's points
+    a new run keeps where the work is unchanged), or None."""
+    try:
+        found = read_previous(out)
+    except ValueError:
+        return None
+    return found if found is not None and found.chapter == chapter else None
 
 
 def _keep_tutors_points(out: Path, student: StudentResult, previous, codes, answers) -> None:
