@@ -119,6 +119,18 @@ def test_collect_a_zip_of_notebooks(tmp_path):
     assert json.loads(found[0].path.read_text()) == json.loads(NOTEBOOK)
 
 
+def test_a_zip_entry_keeps_its_time_and_a_bad_time_is_no_problem(tmp_path):
+    """Unpacked notebooks carry their entry's time (for late penalties); an entry whose
+    DOS date is no date (month 0) is unpacked all the same, with the time of unpacking."""
+    archive = tmp_path / "group.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(zipfile.ZipInfo("alice.ipynb", (2026, 11, 20, 18, 0, 0)), NOTEBOOK)
+        zf.writestr(zipfile.ZipInfo("bob.ipynb", (1980, 0, 0, 0, 0, 0)), NOTEBOOK)
+    found = {s.student: s for s in collect([archive], tmp_path / "scratch")}
+    assert found["alice"].submitted.isoformat() == "2026-11-20T18:00:00+00:00"
+    assert found["bob"].problem is None and found["bob"].submitted.year >= 2026
+
+
 @pytest.mark.parametrize("top", ["", "Abgaben Blatt 4/"])
 def test_collect_a_zip_of_student_folders(tmp_path, top):
     """The folders at the top of the zip, or in its single top-level folder."""

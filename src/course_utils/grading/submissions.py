@@ -33,7 +33,7 @@ from .status import (EMPTY_NOTEBOOK, NO_NOTEBOOK, NOT_A_ZIP, NOT_GRADED_SYMLINK,
                      not_a_notebook, several_notebooks, wrong_chapter)
 
 __all__ = ["Reference", "Submission", "load_reference", "find_solutions", "collect",
-           "read_notebook", "task_code", "student_name", "submission_time"]
+           "read_notebook", "task_code", "student_name", "submission_time", "entry_time"]
 
 MAX_NOTEBOOK_BYTES = 50 << 20
 
@@ -233,9 +233,9 @@ def _extract(archive: Path, into: Path) -> Path:
                     link.symlink_to("/dev/null")
             else:
                 written = Path(zf.extract(info, into))
-                if not info.is_dir():  # the entry's time, for late penalties
-                    stamp = submission_time(archive, info.filename).timestamp()
-                    os.utime(written, (stamp, stamp), follow_symlinks=False)
+                when = None if info.is_dir() else entry_time(info)
+                if when is not None:  # the entry's time, for late penalties
+                    os.utime(written, (when.timestamp(),) * 2, follow_symlinks=False)
     return into
 
 
@@ -376,10 +376,24 @@ def submission_time(path: str | Path, member: str | None = None, *,
                 continue
         else:
             raise ValueError(f"submission_time: member {member!r} is not in {str(path)!r}")
+    when = entry_time(info, zone=zone)
+    if when is None:
+        raise ValueError(f"submission_time: member {member!r} of {str(path)!r} has no valid "
+                         f"time (date_time {info.date_time})")
+    return when
+
+
+def entry_time(info: zipfile.ZipInfo, *, zone: tzinfo = timezone.utc) -> datetime | None:
+    """The time of a zip entry: its Info-ZIP extended timestamp, in UTC, where it has one;
+    else its date_time, which has no zone and is read in ``zone`` (UTC by default); None
+    where neither is a valid time."""
     stamp = _extended_mtime(info.extra)
-    if stamp is not None:
-        return datetime.fromtimestamp(stamp, timezone.utc)
-    return datetime(*info.date_time, tzinfo=zone)
+    try:
+        if stamp is not None:
+            return datetime.fromtimestamp(stamp, timezone.utc)
+        return datetime(*info.date_time, tzinfo=zone)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _extended_mtime(extra: bytes) -> int | None:
