@@ -586,11 +586,13 @@ def export_grades(results_file, kind: str, path: str | Path, *, key: str = "idnu
     rows = [GradeRow(s.student, s.student_id, s.email, s.total, results_file.max_points,
                      feedback_line(s, results_file.tasks, results_file.questions))
             for s in results_file.students]
-    if kind == "moodle":
-        kept = [r for r in rows if (r.student_id if key == "idnumber" else r.email).strip()]
-    else:
-        kept = [r for r in rows if r.student_id.strip() or r.email.strip()]
-    left_out = [r.student for r in rows if r not in kept]
+    def keyed(row: GradeRow) -> bool:  # the LMS can find the student
+        if kind == "moodle":
+            return bool((row.student_id if key == "idnumber" else row.email).strip())
+        return bool(row.student_id.strip() or row.email.strip())
+
+    kept = [row for row in rows if keyed(row)]
+    left_out = [row.student for row in rows if not keyed(row)]
     if kind == "moodle":
         return write_moodle(path, kept, key=key, item=item), left_out
     return write_canvas(path, kept, assignment=item, points_possible=results_file.max_points,
