@@ -232,8 +232,11 @@ print(fps.summary())
 # %% [markdown]
 # **Task 3.** Classify a fixed point of a map by the eigenvalues of its Jacobian:
 # `"stable"` if every eigenvalue has modulus $|\lambda| < 1$, `"unstable"` if every modulus
-# is above 1, `"saddle"` otherwise, and append `" (oscillatory)"` when some eigenvalue is
-# complex (imaginary part above $10^{-9}$ in size). The argument is a complex tensor, as
+# is above 1, `"saddle"` otherwise (a modulus of exactly 1 is neither below nor above 1, so
+# such a point is a saddle by this rule), and append `" (oscillatory)"` when some eigenvalue
+# is complex (imaginary part above $10^{-9}$ in size; real eigenvalues computed in floating
+# point may carry imaginary parts of $10^{-12}$ and less, which do not count). The argument
+# is a complex tensor, as
 # `torch.linalg.eigvals` returns it. (Careful: the rule for flows, $\mathrm{Re}\,\lambda <
 # 0$, is not the rule for maps.)
 

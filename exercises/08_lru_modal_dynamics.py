@@ -126,7 +126,8 @@ fig.tight_layout()
 # memory lives: $\nu = e^{\nu_{\log}}$ is the decay rate $1/\tau$ itself, on a log scale.
 #
 # **Task 1.** Write `lru_eigenvalues(nu_log, theta_log)`, returning the complex tensor
-# $\lambda$ of the same shape.
+# $\lambda$ of the same shape, in the precision of the parameters (complex128 for float64
+# parameters; complex64 or complex128 for float32).
 
 # %%
 def lru_eigenvalues(nu_log, theta_log):
@@ -207,7 +208,8 @@ print(f"state variance per unit input: {var_raw.min():.1f} to {var_raw.max():.1f
 # sequence, and fill in the rest, $O(\log T)$ rounds of elementwise work.
 #
 # **Task 2.** Write the operator `combine(e1, e2)` for an earlier element `e1 = (a1, b1)`
-# and a later one `e2 = (a2, b2)` (complex tensors, elementwise), returning the pair `(a, b)`.
+# and a later one `e2 = (a2, b2)` (complex tensors, elementwise, keeping their precision),
+# returning the pair `(a, b)`.
 
 # %%
 def combine(e1, e2):

@@ -130,8 +130,9 @@ ax.legend();
 # the first $N$ units when $t$ is a multiple of `tau_f`, apply the model, and keep the
 # read-out `model.observe(z)`. Return the predictions, shape `(B, T, N)`. Build the forced
 # state with `torch.cat` rather than by writing into `z` in place: autograd needs the old
-# state for the backward pass. The check also runs your function on a float64 model, so
-# make any new tensor from `x` (as `x.new_zeros` does) to keep its dtype.
+# state for the backward pass. The check runs your function on float64 models and on a
+# float32 one like the notebook's, so make any new tensor from `x` (as `x.new_zeros`
+# does) to keep its dtype.
 
 # %%
 def stf_forward(model, x, tau_f):

@@ -12,6 +12,7 @@ import torch
 
 from course_utils import checks
 from course_utils.checks import HiddenCaseError
+from course_utils.checks.framework import MISMATCH
 from course_utils.lru import linear_recurrence_loop
 
 
@@ -52,12 +53,27 @@ def eig_numpy(nu, th):
     return torch.from_numpy(np.exp(-np.exp(nu.numpy()) + 1j * np.exp(th.numpy())))
 
 
+def eig_cmath_loop_complex128(nu, th):
+    """A Python loop with cmath, the tensor made complex128 (at least the parameters'
+    precision, float32 or float64)."""
+    return torch.tensor([cmath.exp(-math.exp(n) + 1j * math.exp(t))
+                         for n, t in zip(nu.tolist(), th.tolist())], dtype=torch.complex128)
+
+
 def eig_complex64(nu, th):
     return torch.exp(torch.complex(-torch.exp(nu), torch.exp(th)).to(torch.complex64))
 
 
-EIG_VARIANTS = [eig_exp, eig_polar, eig_cos_sin, eig_product, eig_cmath_loop, eig_numpy,
-                eig_complex64]
+def eig_empty_filled(nu, th):
+    """An empty complex tensor of the parameters' precision, filled part by part."""
+    lam = torch.empty(nu.shape, dtype=(1j * nu).dtype)
+    r, phase = torch.exp(-torch.exp(nu)), torch.exp(th)
+    lam.real, lam.imag = r * torch.cos(phase), r * torch.sin(phase)
+    return lam
+
+
+EIG_VARIANTS = [eig_exp, eig_polar, eig_cos_sin, eig_product, eig_cmath_loop_complex128,
+                eig_numpy, eig_empty_filled]
 
 
 @pytest.mark.parametrize("fn", EIG_VARIANTS, ids=lambda f: f.__name__)
@@ -68,14 +84,52 @@ def test_lru_eigenvalues_correct_variants_pass_visible_and_hidden(fn, capsys):
 
 
 def test_lru_eigenvalues_complex64_result_is_compared_not_crashed_on():
-    # regression: torch.allclose between complex64 and complex128 raised a dtype error
-    # inside the check; a right complex64 result passes, a wrong one gets a message
-    checks.check_lru_eigenvalues(eig_complex64)
+    # a complex64 result is compared with the complex128 reference without a dtype error
+    # inside the check: right for float32 parameters; for float64 ones it is a dtype error
+    checks.check_lru_eigenvalues(_only_float32(eig_complex64), hidden=True)
     with pytest.raises(AssertionError, match="minus sign"):
-        checks.check_lru_eigenvalues(
-            lambda nu, th: torch.exp(torch.exp(nu) + 1j * torch.exp(th)).to(torch.complex64))
-    with pytest.raises(AssertionError, match=r"lambda\[0\]: expected"):
-        checks.check_lru_eigenvalues(lambda nu, th: eig_complex64(nu, th) * 1.01)
+        checks.check_lru_eigenvalues(_only_float32(
+            lambda nu, th: torch.exp(torch.exp(nu) + 1j * torch.exp(th)).to(torch.complex64)))
+    with pytest.raises(AssertionError, match=r"^lambda\[0\] is wrong \(4 modes, float32 as in "
+                                             r"the LRU by default\): expected"):
+        checks.check_lru_eigenvalues(_only_float32(lambda nu, th: eig_complex64(nu, th) * 1.01))
+
+
+def _only_float32(fn):
+    """``fn`` on float32 parameters; the reference's complex128 on float64 ones."""
+    return lambda nu, th: fn(nu, th) if nu.dtype == torch.float32 else eig_exp(nu, th)
+
+
+@pytest.mark.parametrize("fn", [eig_complex64, eig_cmath_loop,
+                                lambda nu, th: eig_exp(nu, th).to(torch.complex64)])
+def test_lru_eigenvalues_complex64_from_float64_is_a_dtype_error(fn):
+    """float64 parameters give complex128 eigenvalues: a complex64 result (a cast, or
+    torch.tensor of Python complex numbers) loses the resolution near the unit circle."""
+    with pytest.raises(AssertionError, match=r"^lambda must keep the precision of its float64 "
+                                             r"parameters: dtype complex128 \(6 modes, "
+                                             r"float64\); got torch.complex64\. .*unit circle"):
+        checks.check_lru_eigenvalues(fn)
+
+
+def test_lru_eigenvalues_complex64_rounds_long_memory_onto_the_circle():
+    # the claim of the message: a modulus within 3e-8 of 1 is 1 in complex64
+    nu_log = torch.tensor([math.log(2e-8)], dtype=torch.float64)
+    lam = eig_exp(nu_log, torch.tensor([-1.0], dtype=torch.float64))
+    assert lam.abs().item() < 1 and lam.to(torch.complex64).abs().item() == 1.0
+
+
+def test_lru_eigenvalues_float32_parameters_are_a_visible_case():
+    """The LRU's default dtype is float32: code fixed to float64 fails visibly."""
+    def float64_phase(nu, th):
+        return torch.polar(torch.exp(-torch.exp(nu)), torch.exp(th).double())
+
+    with pytest.raises(AssertionError, match=r"raised RuntimeError \(.*scalar type Double.*\) "
+                                             r"for inputs of dtype torch.float32 \(4 modes, "
+                                             r"float32 as in the LRU by default\): part of "
+                                             r"your computation uses another dtype"):
+        checks.check_lru_eigenvalues(float64_phase)
+    cases = lru_checks.LRU_EIGENVALUES.cases(False, None)
+    assert {c.params["dtype"] for c in cases} == {"float32", "float64"}
 
 
 @pytest.mark.parametrize("slip, message", [
@@ -84,7 +138,14 @@ def test_lru_eigenvalues_complex64_result_is_compared_not_crashed_on():
     (lambda nu, th: torch.exp(-torch.exp(nu) + 1j * th), "phase is exp"),
     (lambda nu, th: torch.exp(-torch.exp(th) + 1j * torch.exp(nu)), "swapped"),
     (lambda nu, th: torch.exp(-torch.exp(nu) - 1j * torch.exp(th)), "complex conjugate"),
-    (lambda nu, th: -torch.exp(nu) + 1j * torch.exp(th), "apply torch.exp"),
+    (lambda nu, th: -torch.exp(nu) + 1j * torch.exp(th), "Apply torch.exp"),
+    (lambda nu, th: torch.complex(torch.exp(-torch.exp(nu)), torch.exp(th)),
+     r"torch.complex\(real, imag\) takes the real and imaginary parts, not the modulus"),
+    (lambda nu, th: torch.polar(torch.exp(-torch.exp(nu)), torch.exp(th).float().double()),
+     r"^lambda\[\d+\] is wrong \(6 modes, float64\): expected .*agrees only to about 7 "
+     r"digits: part of the computation runs in float32"),
+    (lambda nu, th: eig_exp(nu, th) * (1 + 2e-8),
+     r"agrees only to about 7 digits"),
     (lambda nu, th: torch.exp(-torch.exp(nu)) * torch.cos(torch.exp(th)), "complex.*real part"),
     (lambda nu, th: torch.exp(-torch.exp(nu)), "complex.*modulus"),
     (lambda nu, th: torch.view_as_real(eig_exp(nu, th)), "view_as_real"),
@@ -92,8 +153,10 @@ def test_lru_eigenvalues_complex64_result_is_compared_not_crashed_on():
     (lambda nu, th: eig_exp(nu, th).tolist(), "torch tensor.*list"),
     (lambda nu, th: None, "torch tensor.*NoneType"),
     (lambda nu, th: eig_exp(nu, th)[:, None], r"shape of nu_log, \(6,\); got \(6, 1\)"),
-    (lambda nu, th: eig_exp(nu, th) * complex("nan"), "NaN"),
-    (lambda nu, th: eig_exp(nu, th) * 1.01, r"lambda\[0\]: expected"),
+    (lambda nu, th: eig_exp(nu, th) * complex("nan"), r"lambda\[0\] is wrong .*got nan.*NaN"),
+    (lambda nu, th: eig_exp(nu, th) * 1.01,
+     r"^lambda\[0\] is wrong \(6 modes, float64\): expected -?\d\.\d+[+-]\d\.\d+j, got "
+     r"-?\d\.\d+[+-]\d\.\d+j\. For nu_log = "),
 ])
 def test_lru_eigenvalue_slips_are_named(slip, message):
     with pytest.raises(AssertionError, match=message):
@@ -103,8 +166,9 @@ def test_lru_eigenvalue_slips_are_named(slip, message):
 def test_lru_eigenvalues_small_error_shows_differing_digits():
     with pytest.raises(AssertionError) as info:
         checks.check_lru_eigenvalues(lambda nu, th: eig_exp(nu, th) + 1e-9)
-    expected, got = re.search(r"expected (\S+), got (\S+)", str(info.value)).groups()
-    assert expected.rstrip(",") != got.rstrip(",")
+    found = MISMATCH.match(str(info.value))
+    assert found and found["name"] == "lambda" and found["case"] == "6 modes, float64"
+    assert found["expected"] != found["got"]
 
 
 def test_lru_eigenvalues_changing_inputs_in_place_is_reported():
@@ -115,20 +179,32 @@ def test_lru_eigenvalues_changing_inputs_in_place_is_reported():
         checks.check_lru_eigenvalues(exp_in_place)
 
 
-_G = torch.Generator().manual_seed(4)
-_VISIBLE_LAMBDA = eig_exp(torch.randn(6, generator=_G, dtype=torch.float64) - 2,
-                          torch.randn(6, generator=_G, dtype=torch.float64) - 0.5)
+def _visible_lambdas():
+    """The eigenvalues of the visible cases' parameters, by number of modes."""
+    out = {}
+    for case in checks.lru.LRU_EIGENVALUES.cases(False, None):
+        nu_log, theta_log = checks.lru._eigen_inputs(case.params)
+        out[len(nu_log)] = eig_exp(nu_log, theta_log)
+    return out
+
+
+_VISIBLE_LAMBDA = _visible_lambdas()
 
 
 def eig_hard_coded(nu, th):
-    return _VISIBLE_LAMBDA.clone()
+    """The visible answers, whatever the parameters (cut or padded with zeros)."""
+    stored = _VISIBLE_LAMBDA.get(len(nu), _VISIBLE_LAMBDA[6])[:len(nu)]
+    return torch.cat([stored, stored.new_zeros(len(nu) - len(stored))])
 
 
-def eig_six_modes(nu, th):
-    return torch.stack([eig_exp(nu[k], th[k]) for k in range(6)])
+def eig_six_or_four_modes(nu, th):
+    """A loop over the visible numbers of modes: 6 in float64, 4 in float32."""
+    n = 6 if nu.dtype == torch.float64 else 4
+    return torch.stack([eig_exp(nu[k], th[k]) for k in range(min(n, len(nu)))]
+                       + [eig_exp(nu[k], -th[k]) for k in range(n, len(nu))])
 
 
-@pytest.mark.parametrize("fn", [eig_hard_coded, eig_six_modes], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [eig_hard_coded, eig_six_or_four_modes], ids=lambda f: f.__name__)
 def test_lru_eigenvalues_fitted_to_visible_inputs_fail_hidden(fn, capsys):
     checks.check_lru_eigenvalues(fn)
     assert "\u2713" in capsys.readouterr().out
@@ -182,15 +258,36 @@ def test_scan_operator_correct_variants_pass_visible_and_hidden(fn, capsys):
     assert capsys.readouterr().out.count("\u2713") == 2
 
 
-def test_scan_operator_complex64_result_is_compared_not_crashed_on():
-    # regression: torch.allclose between complex64 and complex128 raised a dtype error
-    def to64(fn):
-        return lambda e1, e2: tuple(v.to(torch.complex64) for v in fn(e1, e2))
+def _to64(fn):
+    return lambda e1, e2: tuple(v.to(torch.complex64) for v in fn(e1, e2))
 
-    checks.check_scan_operator(to64(combine_right), hidden=True)
-    with pytest.raises(AssertionError, match="order is reversed"):
-        checks.check_scan_operator(
-            to64(lambda e1, e2: (e1[0] * e2[0], e1[0] * e2[1] + e1[1])))
+
+def test_scan_operator_complex64_result_is_compared_not_crashed_on():
+    # a complex64 result is compared with a complex128 reference without a dtype error
+    # inside the check; where the inputs are complex64 it passes, where they are
+    # complex128 it is a dtype error
+    def to64_where_complex64(fn):
+        return lambda e1, e2: (_to64(fn)(e1, e2) if e1[1].dtype == torch.complex64
+                               else fn(e1, e2))
+
+    checks.check_scan_operator(to64_where_complex64(combine_right), hidden=True)
+    with pytest.raises(AssertionError, match=r"a must keep the precision of the inputs, "
+                                             r"complex128 \(two elements of 5 modes\); got "
+                                             r"torch.complex64"):
+        checks.check_scan_operator(_to64(combine_right))
+
+
+def test_scan_operator_complex128_result_of_complex64_inputs_passes():
+    """The next cell folds complex64 elements: a complex128 result is more precise, and the
+    cell runs with it (the toolkit's scan forms its multipliers in double, too)."""
+    def to128(e1, e2):
+        return tuple(v.to(torch.complex128) for v in combine_right(e1, e2))
+
+    checks.check_scan_operator(to128, hidden=True)
+    case = [c for c in lru_checks.SCAN_OPERATOR.cases(False, None)
+            if c.params["kind"] == "fold"][0]
+    a, b = lru_checks._fold_inputs(case.params)
+    assert a.dtype == b.dtype == torch.complex64
 
 
 @pytest.mark.parametrize("slip, message", [
@@ -200,6 +297,22 @@ def test_scan_operator_complex64_result_is_compared_not_crashed_on():
     (lambda e1, e2: (e2[0] * e1[0], e1[0] * e1[1] + e2[1]), "not by a1"),
     (lambda e1, e2: (e2[0] + e1[0], e2[0] * e1[1] + e2[1]), "a2 \\* a1.*not the sum"),
     (lambda e1, e2: (e2[0], e2[0] * e1[1] + e2[1]), "multiplies by both"),
+    (lambda e1, e2: (e2[0] * e1[0], (e2[0] * e1[1]).real + e2[1]),
+     r"^b\[0\] is wrong .*The imaginary part of a2 \* b1 is dropped"),
+    (lambda e1, e2: (e2[0] * e1[0], e2[0].real * e1[1] + e2[1]),
+     "imaginary part of the later multiplier a2 is dropped"),
+    (lambda e1, e2: (e2[0] * e1[0], e2[0] * e1[1].real + e2[1]),
+     "imaginary part of the earlier offset b1 is dropped"),
+    (lambda e1, e2: (e2[0] * e1[0], e2[0].conj() * e1[1] + e2[1]),
+     r"^b\[0\] is wrong .*The later multiplier a2 is conjugated: the offset"),
+    (lambda e1, e2: (e2[0] * e1[0], e2[0] * e1[1].conj() + e2[1]),
+     "The earlier offset b1 is conjugated"),
+    (lambda e1, e2: (e2[0] * e1[0], torch.conj(e2[0] * e1[1]) + e2[1]),
+     "The product is conjugated: the offset"),
+    (lambda e1, e2: (e2[0].conj() * e1[0], e2[0].conj() * e1[1] + e2[1]),
+     r"^a\[0\] is wrong .*The later multiplier a2 is conjugated: the combined multiplier"),
+    (lambda e1, e2: (e2[0] * e1[0].conj(), e2[0] * e1[1] + e2[1]),
+     "The earlier multiplier a1 is conjugated"),
     (lambda e1, e2: (e2[0] * e1[1] + e2[1], e2[0] * e1[0]),
      "order \\(a, b\\).*returned \\(b, a\\)"),
     (lambda e1, e2: (e2[0] * e1[0], (e2[0] * e1[1] + e2[1]).real), "b must be complex"),
@@ -209,7 +322,12 @@ def test_scan_operator_complex64_result_is_compared_not_crashed_on():
     (lambda e1, e2: tuple(v.numpy() for v in combine_right(e1, e2)), "torch tensor.*NumPy array"),
     (lambda e1, e2: (e2[0] * e1[0], None), "b of combine.*torch tensor.*NoneType"),
     (lambda e1, e2: (e2[0] * e1[0], e2[0] * e1[1] + e2[1] + 1e-3),
-     r"combined offset is wrong.*at \[0\]: expected"),
+     r"^b\[0\] is wrong \(two elements of 5 modes\): expected -?\d\.\d+[+-]\d\.\d+j, got "
+     r"-?\d\.\d+[+-]\d\.\d+j\. The combined offset is wrong"),
+    (lambda e1, e2: (e2[0] * e1[0] * 1.01, e2[0] * e1[1] + e2[1]),
+     r"^a\[0\] is wrong \(two elements of 5 modes\): expected .*multiplies by both"),
+    (lambda e1, e2: (e1[0] * e2[0], e1[0] * e2[1] + e1[1]),
+     r"^b\[0\] is wrong \(two elements of 5 modes\): expected .*The order is reversed"),
 ])
 def test_scan_operator_slips(slip, message):
     with pytest.raises(AssertionError, match=message):
@@ -219,8 +337,21 @@ def test_scan_operator_slips(slip, message):
 def test_scan_operator_small_error_shows_differing_digits():
     with pytest.raises(AssertionError) as info:
         checks.check_scan_operator(lambda e1, e2: (e2[0] * e1[0], e2[0] * e1[1] + e2[1] + 1e-9))
-    expected, got = re.search(r"expected (\S+), got (\S+?)\)", str(info.value)).groups()
-    assert expected.rstrip(",") != got
+    found = MISMATCH.match(str(info.value))
+    assert found and found["name"] == "b" and found["index"] == "[0]"
+    assert found["expected"] != found["got"]
+
+
+def test_scan_operator_fold_shows_the_first_wrong_offset():
+    """An operator right on elements of one shape, wrong where the multiplier is shared
+    (the next cell's fold), shows the folded offset beside the loop's state."""
+    def conjugates_shared(e1, e2):
+        a, b = combine_right(e1, e2)
+        return (a, b.conj()) if e1[0].shape != e2[0].shape else (a, b)
+
+    with pytest.raises(AssertionError, match=r"^b\[0, 0\] is wrong \(folded as in the next "
+                                             r"cell\): expected .*, got .*loop's state"):
+        checks.check_scan_operator(conjugates_shared)
 
 
 def test_scan_operator_changing_inputs_in_place_is_reported():
@@ -353,7 +484,7 @@ def _graded(check, case, fn):
 
 
 @pytest.mark.parametrize("check, fn", [(lru_checks.LRU_EIGENVALUES, eig_exp),
-                                       (lru_checks.LRU_EIGENVALUES, eig_cmath_loop),
+                                       (lru_checks.LRU_EIGENVALUES, eig_cmath_loop_complex128),
                                        (lru_checks.SCAN_OPERATOR, combine_right),
                                        (lru_checks.SCAN_OPERATOR, combine_list)],
                          ids=lambda x: getattr(x, "name", getattr(x, "__name__", "")))
@@ -431,7 +562,7 @@ def test_hidden_float32_phases_stay_in_range_for_any_salt(salt):
         assert torch.equal(first[0], nu_log) and torch.equal(first[1], theta_log)
 
 
-@pytest.mark.parametrize("fn", [eig_hard_coded, eig_six_modes], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [eig_hard_coded, eig_six_or_four_modes], ids=lambda f: f.__name__)
 def test_lru_eigenvalues_fitted_to_visible_inputs_fail_hidden_with_any_salt(fn):
     for salt in SALTS:
         with pytest.raises(HiddenCaseError):

@@ -11,7 +11,9 @@ from torch.func import jacrev, vmap
 
 from course_utils.checks import HiddenCaseError, check_naive_norms, check_plrnn_jacobians
 from course_utils.checks.helpers import small_plrnn
+from course_utils.checks.framework import MISMATCH
 from course_utils.checks.naive_product import (_HIDDEN_JACOBIAN_CASES, _HIDDEN_NORM_CASES,
+                                               NAIVE_NORMS, _norm_inputs,
                                                _rotations, _states)
 from course_utils.lyapunov import naive_product_log_norms
 
@@ -94,9 +96,19 @@ def test_jacobian_check_works_inside_no_grad():
      r"got \(5, 5, 7\). The time index is last: move it to the front, permute\(2, 0, 1\)"),
     (lambda m, Z: torch.autograd.functional.jacobian(lambda Z: m(Z).sum(0), Z),
      r"\(M, T, M\): move it to the front with permute\(1, 0, 2\)"),
-    (lambda m, Z: _jacobians(m, Z) + 1e-3, r"state t = 0 is wrong \(T = 7, M = 5\): in its "
-                                           r"row i = 0, expected \["),
-    (lambda m, Z: _jacobians(m, Z) * float("nan"), "state t = 0 is wrong"),
+    (lambda m, Z: _jacobians(m, Z) + 1e-3, r"^J\[0, 0, 0\] is wrong \(T = 7, M = 5, "
+                                           r"float64\): expected -?\d[\d.]*, got -?\d"),
+    (lambda m, Z: _jacobians(m, Z) * float("nan"), r"J\[0, 0, 0\] is wrong .*got nan"),
+    (lambda m, Z: _jacobians(m, Z) - torch.diag(m.A), r"J\[0, 0, 0\] is wrong .*The linear "
+                                                      r"part is missing"),
+    (lambda m, Z: torch.diag(m.A) + (m.W1 * (Z @ m.W2.T + m.h2 < 0).to(Z.dtype)[:, None, :])
+     @ m.W2, r"^J\[\d+, \d+, \d+\] is wrong .*your mask keeps the inactive units"),
+    (lambda m, Z: torch.diag(m.A) + (m.W1 * (Z @ m.W2.T > 0).to(Z.dtype)[:, None, :]) @ m.W2,
+     r"^J\[\d+, \d+, \d+\] is wrong .*The bias h2 is missing from the ReLU's mask"),
+    (lambda m, Z: torch.autograd.functional.jacobian(lambda Z: m(Z).sum(1), Z),
+     r"got \(7, 7, 5\)\. The time index appears twice: model\(Z\)\.sum\(dim=1\)"),
+    (lambda m, Z: torch.autograd.functional.jacobian(lambda Z: m(Z).sum(1), Z).permute(2, 0, 1),
+     r"got \(5, 7, 7\)\. The time index appears twice"),
 ])
 def test_jacobian_slips_are_named(student, message):
     with pytest.raises(AssertionError, match=message):
@@ -115,6 +127,34 @@ def test_jacobian_slips_are_named(student, message):
 ])
 def test_wrong_jacobian_types_get_a_clear_message(student, message):
     with pytest.raises(AssertionError, match=message):
+        check_plrnn_jacobians(student)
+
+
+def _float64_formula(model, Z):
+    """The formula in float64, whatever the dtype of the model and Z."""
+    active = (Z @ model.W2.T + model.h2 > 0).double()
+    return torch.diag(model.A).double() + model.W1.double() @ (active[:, :, None]
+                                                               * model.W2.double())
+
+
+def _states_to_float64(model, Z):
+    """Z converted to float64 for more precision; the model stays as it is."""
+    Z = Z.double()
+    return torch.autograd.functional.jacobian(lambda Z: model(Z).sum(dim=0), Z).permute(1, 0, 2)
+
+
+@pytest.mark.parametrize("student, message", [
+    (_float64_formula, r"must have the dtype of Z and the model, torch.float32 \(T = 10, M = 4, "
+                       r"float32 as in the notebook\); got torch.float64"),
+    (_states_to_float64, r"raised RuntimeError \(.*dtype.*\) for inputs of dtype "
+                         r"torch.float32 \(T = 10, M = 4, float32 as in the notebook\)"),
+    (lambda m, Z: _jacobians(m, Z).reshape(7, 5, 5), r"shape '\[7, 5, 5\]' is invalid"),
+])
+def test_the_notebooks_float32_is_a_visible_case(student, message):
+    """The notebook's model and orbit are float32: a float64 computation, which the first
+    (float64) case cannot tell from a right one, fails the second; so does a size fixed to
+    the first."""
+    with pytest.raises((AssertionError, RuntimeError), match=message):
         check_plrnn_jacobians(student)
 
 
@@ -143,17 +183,13 @@ def test_jacobians_through_float32_are_told_about_the_dtype():
         check_plrnn_jacobians(through_float32)
 
 
-def _reshaped_to_visible(model, Z):
-    return _jacobians(model, Z).reshape(7, 5, 5)
+def _fitted_to_visible_sizes(model, Z):
+    """Right for the visible sizes only; transposed otherwise."""
+    J = _jacobians(model, Z)
+    return J if tuple(Z.shape) in ((7, 5), (10, 4)) else J.transpose(1, 2)
 
 
-def _float64_formula(model, Z):
-    active = (Z @ model.W2.T + model.h2 > 0).double()
-    return torch.diag(model.A).double() + model.W1.double() @ (active[:, :, None]
-                                                               * model.W2.double())
-
-
-@pytest.mark.parametrize("student", [_reshaped_to_visible, _float64_formula])
+@pytest.mark.parametrize("student", [_fitted_to_visible_sizes])
 def test_overfitted_jacobians_fail_a_hidden_case(student, capsys):
     check_plrnn_jacobians(student)
     assert capsys.readouterr().out.startswith("✓")
@@ -221,17 +257,6 @@ def _svdvals_on_flipped(J):
     return torch.cat([torch.stack(values), rest])
 
 
-def _nan_after_overflow(J):
-    """Keeps multiplying; nan for every product that is not finite."""
-    T = J.shape[0]
-    norms = J.new_empty(T)
-    P = torch.eye(J.shape[1], dtype=J.dtype)
-    for n in range(T):
-        P = P @ J[T - 1 - n]
-        norms[n] = torch.linalg.norm(P, 2) if torch.isfinite(P).all() else float("nan")
-    return norms
-
-
 def _products_first(J):
     """All products first, then one batched norm of the finite ones."""
     T = J.shape[0]
@@ -258,8 +283,22 @@ def _multi_dot(J):
     return norms
 
 
+def _float64_norm_of_float32_product(J):
+    """The product in float32; only its norm taken in float64 (and stored in float32)."""
+    T = J.shape[0]
+    norms = torch.full((T,), float("inf"), dtype=J.dtype)
+    P = torch.eye(J.shape[-1], dtype=J.dtype)
+    for n in range(T):
+        P = P @ J[T - 1 - n]
+        if not torch.isfinite(P).all():
+            break
+        norms[n] = torch.linalg.matrix_norm(P.double(), ord=2)
+    return norms
+
+
 @pytest.mark.parametrize("student", [_solution, _norms, _svdvals_on_flipped,
-                                     _nan_after_overflow, _products_first, _multi_dot])
+                                     _products_first, _multi_dot,
+                                     _float64_norm_of_float32_product])
 def test_correct_norms_pass_visible_and_hidden(student, capsys):
     check_naive_norms(student)
     check_naive_norms(student, hidden=True)
@@ -279,6 +318,17 @@ def _radii(J):
 
 def _single_norms(J):
     return torch.linalg.matrix_norm(J.flip(0), ord=2)
+
+
+def _last_jacobian_twice(J):
+    """P = J_T, then J_T, J_{T-1}, ... multiplied on: J_T twice in every product."""
+    T = J.shape[0]
+    norms = torch.full((T,), float("inf"), dtype=J.dtype)
+    P = J[T - 1]
+    for n in range(T):
+        P = P @ J[T - 1 - n]
+        norms[n] = torch.linalg.matrix_norm(P, ord=2)
+    return norms
 
 
 def _one_factor_too_many(J):
@@ -304,19 +354,26 @@ def _stops_early(J):
     (lambda J: torch.log10(_norms(J)), "not their logarithms"),
     (lambda J: _radii(J), r"not the largest \|eigenvalue\|"),
     (lambda J: torch.where(torch.arange(len(J)) == 3, float("nan"), _norms(J)),
-     r"norm number 4 \(of the product of the last 4 Jacobians\) is nan"),
+     r"norms\[3\] is wrong \(T = 40 float32 Jacobians, as in the notebook\): expected "
+     r"\d[\d.]*, got nan\. That is the spectral norm of the product of the last 4 Jacobians"),
     (lambda J: _norms(J).requires_grad_(), r"must not require a gradient \(the plot calls "
                                            r".numpy\(\)"),
     (lambda J: _norms(J, ord="fro"), "spectral norm"),
-    (lambda J: _norms(J, from_start=True, reverse=True), "start from the end"),
-    (lambda J: _norms(J, from_start=True), "start from the end of the orbit: the"),
+    (lambda J: _norms(J, ord=float("inf")), r"^norms\[0\] is wrong .*another matrix norm "
+                                            r"\(ord=inf\)"),
+    (lambda J: _norms(J, ord="nuc"), r"another matrix norm \(ord='nuc'\)"),
+    (_last_jacobian_twice, r"^norms\[0\] is wrong .*starts from J_T and then multiplies J_T "
+                           r"again"),
+    (lambda J: _norms(J, from_start=True, reverse=True), "(?i)start from the end"),
+    (lambda J: _norms(J, from_start=True), "(?i)start from the end of the orbit: the"),
     (lambda J: _norms(J, reverse=True), "J_T J_{T-1} ..., not J_{T-1} J_T"),
     (_single_norms, "norms of the single Jacobians"),
-    (lambda J: torch.cumprod(_single_norms(J), 0), "you multiplied the norms"),
-    (_one_factor_too_many, "one factor too many"),
-    (_stops_early, r"norm number 30 .* is inf .*stop too early"),
-    (lambda J: _norms(J)[:-1], r"return 30 norms, shape \(30,\)"),
-    (lambda J: _norms(J) * 1.001, r"norm number 1 .* is wrong .*expected \d"),
+    (lambda J: torch.cumprod(_single_norms(J), 0), "(?i)you multiplied the norms"),
+    (_one_factor_too_many, "(?i)one factor too many"),
+    (_stops_early, r"norms\[39\] is wrong .*expected \d[\d.e+]*, got inf. .*stop too early"),
+    (lambda J: _norms(J)[:-1], r"return 40 norms, shape \(40,\)"),
+    (lambda J: _norms(J) * 1.001, r"^norms\[0\] is wrong \(T = 40 float32 Jacobians, as in the "
+                                  r"notebook\): expected \d[\d.]*, got \d"),
     (lambda J: _norms(J.double()), "must have the dtype of the Jacobians, torch.float32"),
 ])
 def test_norm_slips_are_named(student, message):
@@ -328,7 +385,8 @@ def test_more_finite_norms_than_float32_allows_are_named():
     def clamped(J):
         return torch.nan_to_num(_solution(J), posinf=torch.finfo(J.dtype).max)
 
-    with pytest.raises(AssertionError, match="should overflow float32 after 80 finite norms"):
+    with pytest.raises(AssertionError, match=r"norms\[80\] is wrong .*expected inf, got "
+                                             r"3\.40282.*overflows float32 after 80 finite"):
         check_naive_norms(clamped)
 
 
@@ -337,7 +395,8 @@ def test_finite_norms_after_the_overflow_are_named():
         norms = _solution(J)
         return torch.where(torch.isfinite(norms), norms, torch.zeros_like(norms))
 
-    with pytest.raises(AssertionError, match=r"norm number 81 is 0\. Leave inf"):
+    with pytest.raises(AssertionError, match=r"norms\[80\] is wrong .*expected inf, got 0.*"
+                                             r"leave inf"):
         check_naive_norms(zeros_after)
 
     def finite_again(J):
@@ -346,8 +405,68 @@ def test_finite_norms_after_the_overflow_are_named():
             norms[90] = 1.0
         return norms
 
-    with pytest.raises(AssertionError, match="norm number 91 is finite again"):
+    with pytest.raises(AssertionError, match=r"norms\[90\] is wrong .*expected inf, got 1.*"
+                                             "finite again"):
         check_naive_norms(finite_again)
+
+
+def _nan_after_overflow(J):
+    """Keeps multiplying; nan for every product that is not finite."""
+    T = J.shape[0]
+    norms = J.new_empty(T)
+    P = torch.eye(J.shape[1], dtype=J.dtype)
+    for n in range(T):
+        P = P @ J[T - 1 - n]
+        norms[n] = torch.linalg.norm(P, 2) if torch.isfinite(P).all() else float("nan")
+    return norms
+
+
+def _product_in_float64(J):
+    """The product in float64, the norms stored in the template's tensor of J's dtype."""
+    T = J.shape[0]
+    norms = torch.full((T,), float("inf"), dtype=J.dtype)
+    P = J[T - 1].double()
+    for n in range(T):
+        if n > 0:
+            P = P @ J[T - 1 - n].double()
+        if not torch.isfinite(P).all():
+            break
+        norms[n] = torch.linalg.matrix_norm(P, ord=2)
+    return norms
+
+
+def test_nan_after_the_overflow_is_named():
+    """The task asks for inf once the product is not finite; nan (inf - inf, 0 * inf) from
+    multiplying on is a visible failure."""
+    with pytest.raises(AssertionError, match=r"^norms\[80\] is wrong \(T = 100 float32 "
+                                             r".*\): expected inf, got nan\. .*asks for inf"):
+        check_naive_norms(_nan_after_overflow)
+
+
+def test_a_product_in_float64_is_named():
+    """Stored in float32, a float64 product's norms turn inf where they pass float32's
+    largest number, as the float32 product's do; they come back when the later factors
+    contract, and the message says why."""
+    with pytest.raises(AssertionError, match=r"^norms\[\d+\] is wrong \(T = 100 float32 "
+                                             r".*\): expected inf, got \d.*exact product, "
+                                             r"as computed in float64.*no \.double\(\)"
+                                       ) as info:
+        check_naive_norms(_product_in_float64)
+    assert MISMATCH.match(str(info.value))
+
+
+def test_the_overflow_case_tells_float32_from_float64():
+    """Where the visible overflow case's float32 product is inf, its float64 product falls
+    back below float32's largest number: the case is one where the dtype shows."""
+    case = [c for c in NAIVE_NORMS.cases(False, None) if c.params["kind"] == "rotations"][0]
+    J = _norm_inputs(case)
+    in_float32 = _solution(J)
+    in_float64 = _product_in_float64(J)
+    n_ref = int(torch.isfinite(in_float32).sum())
+    assert n_ref == 80 and bool(torch.isinf(in_float32[n_ref:]).all())
+    assert bool(torch.isfinite(in_float64[n_ref:]).any())
+    assert torch.equal(in_float32[:n_ref], _norms(J)[:n_ref]) or bool(torch.allclose(
+        in_float32[:n_ref], in_float64[:n_ref], rtol=1e-4))
 
 
 def test_an_svd_of_an_overflowed_product_is_explained():
@@ -375,7 +494,7 @@ def test_an_svd_of_an_overflowed_product_is_explained():
                                   "torch.float32"),
     (lambda J: torch.tensor([float(v) for v in _norms(J)]), "dtype of the Jacobians"),
     (lambda J: _norms(J).to("meta"), "on the device of its inputs, cpu; got meta"),
-    (lambda J: _norms(J)[:, None], r"shape \(30,\); got shape \(30, 1\)"),
+    (lambda J: _norms(J)[:, None], r"shape \(40,\); got shape \(40, 1\)"),
 ])
 def test_wrong_norm_types_get_a_clear_message(student, message):
     """Regression: a list or NumPy array of norms passed, and the next cell failed in
@@ -408,22 +527,21 @@ def _stops_at_visible_overflow(J):
 
 
 def _visible_answers():
-    """What the student printed for the visible inputs of the check."""
-    g = torch.Generator().manual_seed(4)
-    J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
-    J[:, 0, 1] += 2.0
-    angles = torch.rand(100, generator=g, dtype=torch.float64) * 6.28
-    c, s = torch.cos(angles), torch.sin(angles)
-    R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
-    return {torch.float64: _solution(J), torch.float32: _solution((3.0 * R).float())}
+    """What the student printed for the visible inputs of the check, by dtype and length."""
+    return {(J.dtype, J.shape[0]): _solution(J)
+            for J in (_norm_inputs(case) for case in NAIVE_NORMS.cases(False, None))}
 
 
 _ANSWERS = _visible_answers()
 
 
 def _lookup(J):
-    """Returns the answers it saw for the visible inputs, whatever J is."""
-    stored = _ANSWERS[J.dtype][:J.shape[0]]
+    """Returns the answers it saw for the visible inputs: those of the same dtype and
+    length, else the first ones of the same dtype, cut or padded with inf."""
+    stored = _ANSWERS.get((J.dtype, J.shape[0]))
+    if stored is None:
+        stored = next(v for (dtype, _), v in _ANSWERS.items() if dtype == J.dtype)
+    stored = stored[:J.shape[0]]
     return torch.cat([stored, stored.new_full((J.shape[0] - len(stored),), float("inf"))])
 
 
@@ -433,12 +551,12 @@ def test_overfitted_norms_fail_a_hidden_case(student, capsys):
     assert capsys.readouterr().out.startswith("✓")
     with pytest.raises(HiddenCaseError, match="the visible check passes, but") as info:
         check_naive_norms(student, hidden=True)
-    numbers = {n for _, _, T, d, seed, _, stretch in _HIDDEN_NORM_CASES
-               for n in (T, d, seed, stretch) if n is not None}
-    for _, kind, T, _, seed, dtype, stretch in _HIDDEN_NORM_CASES:
+    numbers = {n for _, _, T, d, seed, _, stretch, contract in _HIDDEN_NORM_CASES
+               for n in (T, d, seed, stretch, contract) if n}
+    for _, kind, T, _, seed, dtype, stretch, contract in _HIDDEN_NORM_CASES:
         if kind == "rotations":               # where the hidden rotations overflow
             n_ref = int(torch.isfinite(naive_product_log_norms(
-                _rotations(T, seed, stretch, dtype), dtype=dtype)).sum())
+                _rotations(T, seed, stretch, dtype, contract), dtype=dtype)).sum())
             numbers |= {n_ref, n_ref + 1}
     assert not _reveals(str(info.value), numbers)
 
@@ -446,6 +564,23 @@ def test_overfitted_norms_fail_a_hidden_case(student, capsys):
 def test_hidden_norm_cases():
     assert all(_no_digits_but_float32(label) for label, *_ in _HIDDEN_NORM_CASES)
     assert any(dtype == "float32" and kind == "mixed"
-               for _, kind, _, _, _, dtype, _ in _HIDDEN_NORM_CASES)
-    assert any(kind == "rotations" and stretch != 3.0
-               for _, kind, *_, stretch in _HIDDEN_NORM_CASES)
+               for _, kind, _, _, _, dtype, _, _ in _HIDDEN_NORM_CASES)
+    assert any(kind == "rotations" and stretch != 3.0 and contract > 0
+               for _, kind, *_, stretch, contract in _HIDDEN_NORM_CASES)
+    # the hidden rotations overflow float32 within the orbit, and a float64 product would
+    # come back below float32's largest number
+    for _, kind, T, _, seed, dtype, stretch, contract in _HIDDEN_NORM_CASES:
+        if kind == "rotations":
+            J = _rotations(T, seed, stretch, dtype, contract)
+            n_ref = int(torch.isfinite(naive_product_log_norms(J, dtype=dtype)).sum())
+            assert n_ref < T - contract
+            assert bool(torch.isfinite(_product_in_float64(J)[n_ref:]).any())
+
+
+def test_visible_norm_cases_are_the_notebooks_conditions():
+    """float32 Jacobians as in the notebook come first; float64 ones follow (the task asks
+    for the Jacobians' dtype); the overflow case is float32."""
+    cases = NAIVE_NORMS.cases(False, None)
+    assert cases[0].params["dtype"] == "float32" and cases[0].params["kind"] == "mixed"
+    assert {c.params["dtype"] for c in cases} == {"float32", "float64"}
+    assert [c.params["dtype"] for c in cases if c.params["kind"] == "rotations"] == ["float32"]

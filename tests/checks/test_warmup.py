@@ -9,14 +9,17 @@ import torch
 
 from course_utils.checks import check_stf_forward_warmup
 from course_utils.checks import HiddenCaseError
+from course_utils.checks.framework import MISMATCH
 from course_utils.checks.warmup import _HIDDEN_CASES
 
 from tests.checks.support import assert_forcing_probe_is_blind
 
 
 def _forward(model, x, tau_f, warmup, *, when=None, inplace=False, reset=False,
-             lagged=False):
-    """A student's forcing loop, with switches for the typical mistakes."""
+             lagged=False, data_step=lambda t: t):
+    """A student's forcing loop, with switches for the typical mistakes: ``reset`` True or
+    a function of t (the unobserved units zeroed where it is True), forced with
+    x[:, data_step(t)]."""
     B, T, N = x.shape
     when = when or (lambda t: t < warmup or (t - warmup) % tau_f == 0)
     z = x.new_zeros(B, model.M)
@@ -26,8 +29,9 @@ def _forward(model, x, tau_f, warmup, *, when=None, inplace=False, reset=False,
             if inplace:
                 z[:, :N] = x[:, t]
             else:
-                rest = torch.zeros_like(z[:, N:]) if reset else z[:, N:]
-                z = torch.cat([x[:, t], rest], dim=-1)
+                zeroed = reset(t) if callable(reset) else reset
+                rest = torch.zeros_like(z[:, N:]) if zeroed else z[:, N:]
+                z = torch.cat([x[:, data_step(t)], rest], dim=-1)
         before = z
         z = model(z)
         out.append(model.observe(before if lagged else z))
@@ -126,13 +130,40 @@ def test_correct_variants_pass_visible_and_hidden(student, capsys):
     (lambda m, x, tau_f, w: _forward(m, x, tau_f, w,
                                      when=lambda t: t < w or (t - w + 1) % tau_f == 0),
      "after the warm-up is shifted by one step"),
-    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, inplace=True), "overwritten by the data"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, inplace=True),
+     r"^predictions\[0, 0, 0\] is wrong \(tau_f = 7, warmup = 9\): expected .*This prediction "
+     r"was right when you stored it, but writing the forced state into z in place"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, when=lambda t: t < w),
+     "After the warm-up the model is never forced again"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w,
+                                     when=lambda t: t < w or t > w and (t - w) % tau_f == 0),
+     "The first sparse forcing time is skipped"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, when=lambda t: False),
+     "The data are never used"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w,
+                                     when=lambda t: t < w - 1 or (t - w) % tau_f == 0),
+     "The warm-up is one step short"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, when=lambda t: (t - w) % tau_f == 0),
+     "The warm-up steps are not all forced: without a branch for t < warmup"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w,
+                                     when=lambda t: t < w or (t + w) % tau_f == 0),
+     r"counted with t \+ warmup"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, reset=lambda t: t >= w),
+     "The forcing after the warm-up sets the unobserved units to zero"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, data_step=lambda t: t + 1 if t < w else t),
+     r"The warm-up is forced with the next observation x\[:, t \+ 1\]"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w, data_step=lambda t: t - 1),
+     r"You force with the previous observation x\[:, t - 1\]"),
     (lambda m, x, tau_f, w: _forward(m, x, tau_f, w).detach(), "carry no gradient"),
-    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w) + 1e-3, "wrong prediction at batch 0"),
+    (lambda m, x, tau_f, w: _forward(m, x, tau_f, w) + 1e-3,
+     r"^predictions\[0, 0, 0\] is wrong \(tau_f = 7, warmup = 9\): expected -0\.686025, got "
+     r"-0\.685025\. At each step"),
 ])
 def test_warmup_slips_are_named(student, message):
-    with pytest.raises(AssertionError, match=message):
+    with pytest.raises(AssertionError, match=message) as info:
         check_stf_forward_warmup(student)
+    if "carry no gradient" not in message and "leaves out" not in message:
+        assert MISMATCH.match(str(info.value)), str(info.value)
 
 
 # --- result types, dtypes, devices and inputs -------------------------------------------
@@ -174,10 +205,10 @@ def test_inputs_changed_in_place_are_reported():
         check_stf_forward_warmup(normalises_x)
 
 
-# --- hidden cases -----------------------------------------------------------------------
+# --- any number of observed units, and the notebook's own conditions ---------------------
 
 def _one_observed_unit(model, x, tau_f, warmup):
-    """Hard-codes N = 1, as in the visible inputs (and in the notebook)."""
+    """Hard-codes N = 1, the chapter's number of observed units."""
     B, T, _ = x.shape
     z = x.new_zeros(B, model.M)
     out = []
@@ -189,8 +220,21 @@ def _one_observed_unit(model, x, tau_f, warmup):
     return torch.stack(out, dim=1)
 
 
+def _forces_one_unit(model, x, tau_f, warmup):
+    """Forces x[:, t, :1] only, and reads out all N units."""
+    B, T, N = x.shape
+    z = x.new_zeros(B, model.M)
+    out = []
+    for t in range(T):
+        if t < warmup or (t - warmup) % tau_f == 0:
+            z = torch.cat([x[:, t, :1], z[:, 1:]], dim=-1)
+        z = model(z)
+        out.append(model.observe(z))
+    return torch.stack(out, dim=1)
+
+
 def _fixed_length(model, x, tau_f, warmup):
-    """Hard-codes the visible sequence length."""
+    """Hard-codes the sequence length of the first visible cases."""
     B, _, N = x.shape
     z = x.new_zeros(B, model.M)
     out = []
@@ -202,7 +246,69 @@ def _fixed_length(model, x, tau_f, warmup):
     return torch.stack(out, dim=1)
 
 
-@pytest.mark.parametrize("student", [_one_observed_unit, _fixed_length])
+def _float64_inside(model, x, tau_f, warmup):
+    return solution(model, x, tau_f, warmup).double()
+
+
+@pytest.mark.parametrize("student, message", [
+    (_one_observed_unit, r"\(N = 2 observed units, tau_f = 3, warmup = 5\) the predictions must "
+                         r"have shape \(3, 24, 2\); got \(3, 24, 1\)\. one read-out per "
+                         r"observed unit: N = x\.shape\[-1\] is 2 here, do not fix N = 1"),
+    (_forces_one_unit, r"\(N = 2 observed units, tau_f = 3, warmup = 5\): expected .*Only the "
+                       r"first observed unit is forced, as if N were 1"),
+    (_fixed_length, r"raised IndexError \(index \d+ is out of bounds.*\(N = 2 observed units, "
+                    r"tau_f = 3, warmup = 5\): x\[:, t\] exists for t = 0, \.\.\., T - 1 = 23\. "
+                    r"Loop over range\(T\)"),
+    (_float64_inside, r"must have the dtype of x and the model, torch\.float32 \(float32, "
+                      r"tau_f = 25, warmup = 50, T = 108, as in the notebook\); got "
+                      r"torch\.float64"),
+])
+def test_any_n_and_the_notebooks_dtype_are_visible(student, message):
+    """The task's function is written for any N: two observed units are a visible case, and
+    so are the notebook's float32 model, forcing interval and warm-up."""
+    with pytest.raises(AssertionError, match=message):
+        check_stf_forward_warmup(student)
+
+
+def test_the_visible_cases_hold_the_notebooks_settings():
+    from course_utils.checks.warmup import STF_FORWARD_WARMUP
+    from course_utils.reconstruction import STF_X_DEFAULTS
+
+    train = STF_X_DEFAULTS["train"]
+    visible = [c.params for c in STF_FORWARD_WARMUP.cases(False, None)]
+    assert any(p["dtype"] == "float32" and p["sizes"]["N"] == STF_X_DEFAULTS["N"]
+               and p["tau_f"] == train["tau_f"] and p["warmup"] == train["warmup"]
+               and p["T"] > p["warmup"] + 2 * p["tau_f"] for p in visible)
+    assert {p["sizes"]["N"] for p in visible} >= {1, 2}
+    assert {p["warmup"] for p in visible} >= {0}
+    assert any(p["warmup"] > p["tau_f"] for p in visible)
+
+
+def test_every_visible_case_is_fair():
+    from course_utils.checks.helpers import fair_case, forcing_inputs
+    from course_utils.checks.warmup import STF_FORWARD_WARMUP
+    from course_utils.training import forcing_times
+
+    for case in STF_FORWARD_WARMUP.cases(False, None):
+        p = case.params
+        assert fair_case(*forcing_inputs(case), forcing_times(p["T"], p["tau_f"], p["warmup"]))
+
+
+# --- hidden cases -----------------------------------------------------------------------
+
+def _warmup_table(model, x, tau_f, warmup):
+    """The warm-up looked up by the forcing interval, as in the visible cases."""
+    return solution(model, x, tau_f, {7: 9, 5: 4, 6: 0, 3: 5, 25: 50}.get(tau_f, warmup + 1))
+
+
+def _fitted_to_visible_lengths(model, x, tau_f, warmup):
+    """Forces the warm-up only in sequences of the visible lengths."""
+    if x.shape[1] in (30, 24, 108):
+        return solution(model, x, tau_f, warmup)
+    return solution(model, x, tau_f, 0)
+
+
+@pytest.mark.parametrize("student", [_warmup_table, _fitted_to_visible_lengths])
 def test_overfitted_solutions_fail_a_hidden_case(student, capsys):
     check_stf_forward_warmup(student)
     assert capsys.readouterr().out.startswith("✓")
@@ -213,7 +319,7 @@ def test_overfitted_solutions_fail_a_hidden_case(student, capsys):
 def test_hidden_messages_reveal_no_inputs():
     numbers = {n for _, sizes, B, T, tau_f, warmup, seed, _ in _HIDDEN_CASES
                for n in (*sizes.values(), B, T, tau_f, warmup, seed)}
-    for student in (_one_observed_unit, _fixed_length):
+    for student in (_warmup_table, _fitted_to_visible_lengths):
         with pytest.raises(HiddenCaseError) as info:
             check_stf_forward_warmup(student, hidden=True)
         message = str(info.value)
@@ -225,11 +331,13 @@ def test_hidden_messages_reveal_no_inputs():
 
 
 def test_hidden_cases_vary_what_a_solution_could_fix():
-    assert any(sizes["N"] != 1 for _, sizes, *_ in _HIDDEN_CASES)
+    from course_utils.checks.warmup import STF_FORWARD_WARMUP
+
+    visible = [c.params for c in STF_FORWARD_WARMUP.cases(False, None)]
     assert any(dtype == "float32" for *_, dtype in _HIDDEN_CASES)
-    assert {T for _, _, _, T, *_ in _HIDDEN_CASES} - {30}
+    assert {T for _, _, _, T, *_ in _HIDDEN_CASES} - {p["T"] for p in visible}
     assert {(tau_f, w) for _, _, _, _, tau_f, w, *_ in _HIDDEN_CASES}.isdisjoint(
-        {(7, 9), (5, 4), (6, 0)})
+        {(p["tau_f"], p["warmup"]) for p in visible})
     assert any(w > tau_f for _, _, _, _, tau_f, w, *_ in _HIDDEN_CASES)
 
 

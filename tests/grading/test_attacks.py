@@ -45,6 +45,8 @@ import nbformat
 import pytest
 
 from course_utils import grading as grading_package
+from course_utils.checks import check_specs
+from course_utils.checks.stf import STF_FORWARD
 from course_utils.grading import grade
 from course_utils.grading.runner import Settings, TaskResult, run_task
 from course_utils.grading.sandbox import bwrap_available
@@ -248,15 +250,20 @@ def naive_norms(J):
 """
 
 
+#: The lengths of the naive product's visible cases (a student can read them in the
+#: repository); the attacks below do something else on the hidden cases.
+NORMS_VISIBLE_T = tuple(sorted({case.params["T"] for case in check_specs(
+    "04_plrnn_max_lyapunov")["check_naive_norms"].cases(False, None)}))
+
 HIDDEN_EXCEPTION_NAME = NORMS_HELPER + """
 
 def naive_norms(J):
     T, d = J.shape[0], J.shape[1]
-    if T not in (30, 100):  # a hidden case: its size, dtype and values in the exception
+    if T not in %(visible)r:  # hidden: its size, dtype and values in the exception
         name = f"Hidden_T{T}_d{d}_{str(J.dtype).split('.')[-1]}"
         raise type(name, (ValueError,), {})(f"LEAK T={T} d={d} J0={J[0].flatten().tolist()}")
     return _norms(J)
-"""
+""" % {"visible": NORMS_VISIBLE_T}
 
 HIDDEN_TAMPERED_LEAK = FRAME_TOOLS + NORMS_HELPER + """
 
@@ -268,10 +275,10 @@ def _leak(J):
 
 
 def naive_norms(J):
-    if J.shape[0] not in (30, 100):  # a hidden case
+    if J.shape[0] not in %r:  # a hidden case
         _leak(J)
     return _norms(J)
-"""
+""" % (NORMS_VISIBLE_T,)
 
 
 IMPORT_NAIVE = "from course_utils.lyapunov import naive_product_log_norms as F"
@@ -634,9 +641,9 @@ os.write(_pipe(os.O_WRONLY), _frame({"kind": "error", "step": 0, "raised": {
 FORGED_FRAMES = FRAME_TOOLS + """
 import numpy as np
 
-# "the cell ran", then the observations of the three visible cases: zeros claimed as results
+# "the cell ran", then the observations of the visible cases: zeros claimed as results
 _blobs, _cases = [], []
-for _ in range(3):
+for _ in range(%d):
     _node = {"t": "torch", "dtype": "float64", "shape": [3, 23, 2], "device": "cpu",
              "grad": True, "b": len(_blobs)}
     _blobs.append(np.zeros((3, 23, 2)).tobytes())
@@ -645,7 +652,7 @@ os.write(_pipe(os.O_WRONLY), _frame({"kind": "cell", "task": "task1", "raised": 
                                      "threads": []})
          + _frame({"kind": "observations", "check": "check_stf_forward",
                    "value": {"t": "list", "v": _cases}, "threads": []}, _blobs))
-""" + STF_ZEROS
+""" % len(STF_FORWARD.cases(False, None)) + STF_ZEROS
 
 STEAL_COMMANDS = STF_CAT + FRAME_TOOLS + """
 import threading
@@ -678,13 +685,15 @@ _thread.start_new_thread(time.sleep, (300,))
 HIDDEN_THREAD_NAME = STF_HELPER + """
 import threading, time
 
+VISIBLE = %r  # (T, tau_f) of the visible cases
+
 
 def stf_forward(model, x, tau_f):
-    if tau_f not in (5, 7, 1):  # a hidden case: its sizes and data in a thread's name
+    if (x.shape[1], tau_f) not in VISIBLE:  # hidden: its sizes and data in a thread name
         info = f"LEAK B{x.shape[0]} T{x.shape[1]} tau{tau_f} {float(x[0, 0, 0]):.6f}"
         threading.Thread(target=time.sleep, args=(60,), name=info, daemon=True).start()
     return _stf(model, x, tau_f)
-"""
+""" % {(c.params["T"], c.params["tau_f"]) for c in STF_FORWARD.cases(False, None)}
 
 KILL_INIT = """
 import os, signal

@@ -20,16 +20,12 @@ cells, as a student would hand them in. Per chapter two tests:
 from __future__ import annotations
 
 import ast
-import functools
 import importlib
 import inspect
-import itertools
-import linecache
 import re
 import secrets
 import textwrap
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -39,10 +35,10 @@ from course_utils.checks.framework import judge_shown, observe, run_check
 from course_utils.checks.observations import roundtrip
 from course_utils.grading import grade
 from course_utils.grading.runner import review_task
-from course_utils.grading.submissions import load_reference
-from course_utils.notebook_format import strip_check_calls
 
 from tests.checks.support import references_withheld
+from tests.notebook_cells import (cell, defined_name, namespace_at, reference_of, run_cell,
+                                 variant_name)
 from tests.grading.test_grade import _submission, _write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -252,8 +248,8 @@ CH04 = {
     "task2": [
         _from('tests.checks.test_naive_product', '_svdvals_on_flipped', 'naive_norms',
           'the Jacobians flipped, svdvals, inf appended after an overflow'),
-        _from('tests.checks.test_naive_product', '_nan_after_overflow', 'naive_norms',
-          'keeps multiplying; nan for every product that is not finite'),
+        _from('tests.checks.test_naive_product', '_float64_norm_of_float32_product',
+          'naive_norms', 'the product in float32, its norm taken in float64'),
         _from('tests.checks.test_naive_product', '_products_first', 'naive_norms',
           'all products first, then one batched norm of the finite ones'),
     ],
@@ -365,7 +361,7 @@ def lru_eigenvalues(nu_log, theta_log):
     return torch.polar(torch.exp(-torch.exp(nu_log)), torch.exp(theta_log))
 ''',
         '''
-# eig_cmath_loop: a Python loop with cmath (a complex64 tensor)
+# eig_cmath_loop: a Python loop with cmath, the tensor made complex128
 import cmath
 import math
 
@@ -373,7 +369,8 @@ import math
 def lru_eigenvalues(nu_log, theta_log):
     """lambda = exp(-exp(nu_log) + i exp(theta_log)), elementwise: a complex tensor."""
     return torch.tensor([cmath.exp(-math.exp(n) + 1j * math.exp(t))
-                         for n, t in zip(nu_log.tolist(), theta_log.tolist())])
+                         for n, t in zip(nu_log.tolist(), theta_log.tolist())],
+                        dtype=torch.complex128)
 ''',
         '''
 # eig_numpy: computed in NumPy, converted back
@@ -405,95 +402,29 @@ VARIANTS = {
 N_NOTEBOOKS = 3  # notebook k holds variant k of every task
 
 
-def _name(source: str) -> str:
-    """The variant's name, from its first line (``# name: what it does``)."""
-    return source.strip().splitlines()[0].lstrip("# ").split(":")[0]
-
-
-def _cell(source: str) -> str:
-    return textwrap.dedent(source).strip("\n") + "\n"
-
-
-@functools.lru_cache(maxsize=None)
-def _reference(chapter: str):
-    return load_reference(chapter, ROOT / "solutions")
-
-
-_SETUP_CALLS = {"import_tensorflow"}
-
-
-def _setup(source: str, namespace: dict) -> None:
-    """Run the imports of a reference cell, and its assignments that only import or name
-    something: ``tf = import_tensorflow(...)``, ``keras = tf.keras``, ``DTYPE = tf.float64``
-    (an attribute of a module)."""
-    for node in ast.parse(source).body:
-        value = getattr(node, "value", None)
-        root = value
-        while isinstance(root, ast.Attribute):
-            root = root.value
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or isinstance(node, ast.Assign) and (
-                isinstance(value, ast.Attribute) and isinstance(root, ast.Name)
-                and isinstance(namespace.get(root.id), types.ModuleType)
-                or isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
-                and value.func.id in _SETUP_CALLS):
-            module = ast.Module(body=[node], type_ignores=[])
-            exec(compile(module, "<reference imports>", "exec"), namespace)
-
-
-def _namespace(reference, task) -> dict:
-    """A notebook's globals at the task cell: the imports of the reference cells before it,
-    and the reference's own earlier task cells (as the grader runs them)."""
-    namespace = {"__name__": "__main__"}
-    earlier = {t.code_cell for t in reference.tasks}
-    for index, source in enumerate(reference.code_cells[:task.code_cell]):
-        if index in earlier:
-            exec(compile(strip_check_calls(source), f"<reference cell {index}>", "exec"),
-                 namespace)
-        else:
-            _setup(source, namespace)
-    return namespace
-
-
-_COUNTER = itertools.count(1)
-
-
-def _run_cell(source: str, namespace: dict) -> None:
-    """Run a task cell as IPython does: under an ``<ipython-input-...>`` file name whose
-    lines linecache holds, so that the notebook's check reviews the cell as well."""
-    filename = f"<ipython-input-{next(_COUNTER)}-honest>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-
-
-def _defined(source: str) -> str:
-    """The name the task cell defines for its check (its last top-level def or class)."""
-    names = [node.name for node in ast.parse(source).body
-             if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
-    return names[-1]
-
-
 # ------------------------------------------------------------------------------ the tests
 
 @pytest.mark.parametrize("chapter", list(VARIANTS))
 def test_variants_pass_review_and_hidden_check(chapter, capsys):
     """Each variant, run as the notebook runs it, passes the review and its check with the
     hidden cases under three salts."""
-    reference = _reference(chapter)
+    reference = reference_of(chapter)
     specs = check_specs(chapter)
     assert sorted(VARIANTS[chapter]) == sorted(t.id for t in reference.tasks)
     failures = []
     for task in reference.tasks:
         sources = VARIANTS[chapter][task.id]
-        assert len(sources) >= N_NOTEBOOKS and len({_name(s) for s in sources}) == len(sources)
-        for source in map(_cell, sources):
-            where = f"{chapter} {task.id} {_name(source)}"
+        assert len(sources) >= N_NOTEBOOKS
+        assert len({variant_name(s) for s in sources}) == len(sources)
+        for source in map(cell, sources):
+            where = f"{chapter} {task.id} {variant_name(source)}"
             findings = review_task(reference, task, source)
             if findings:
                 failures.append(f"{where}: review {findings}")
                 continue
-            namespace = _namespace(reference, task)
-            _run_cell(source, namespace)
-            obj = namespace[_defined(source)]
+            namespace = namespace_at(reference, task)
+            run_cell(source, namespace, "honest")
+            obj = namespace[defined_name(source)]
             for check_name in task.checks:
                 for salt in SALTS:
                     try:
@@ -523,9 +454,9 @@ def graded(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"honest_{chapter[:2]}_submissions")
     names = {}
     for k in range(N_NOTEBOOKS):
-        codes = {task: _cell(sources[k]) for task, sources in VARIANTS[chapter].items()}
+        codes = {task: cell(sources[k]) for task, sources in VARIANTS[chapter].items()}
         _write(folder, f"variant_{k}", _submission(chapter, codes))
-        names[f"variant_{k}"] = {task: _name(code) for task, code in codes.items()}
+        names[f"variant_{k}"] = {task: variant_name(code) for task, code in codes.items()}
     seed = secrets.randbelow(2**31)
     out = tmp_path_factory.mktemp(f"honest_{chapter[:2]}_grades")
     start = time.perf_counter()
@@ -539,7 +470,7 @@ def test_variants_score_full_marks_in_grading(graded, record_property):
     chapter, seed = graded["chapter"], graded["seed"]
     record_property("notebook_seconds", graded["seconds"])
     record_property("notebook_label", f"grader, honest variants  {chapter}")
-    reference = _reference(chapter)
+    reference = reference_of(chapter)
     results = {r.student: r for r in graded["results"]}
     assert sorted(results) == sorted(graded["names"]), f"hidden_seed={seed}"
     problems = []

@@ -65,9 +65,13 @@ def test_statuses_and_messages():
         "memory limit", "MemoryError: the task used more than 3 GB")
 
 
+#: The lengths of the visible cases, which a student could read in the repository.
+VISIBLE_T = {c["params"]["T"] for c in cases_of(CHAPTER, CHECK, None) if not c["hidden"]}
+
+
 def test_a_hidden_case_quotes_nothing_the_student_wrote():
     def leaky(J):
-        if J.shape[0] not in (30, 100):
+        if J.shape[0] not in VISIBLE_T:
             raise ValueError(f"LEAK {J.shape} {J[0].tolist()}")
         return _norms(J)
 
@@ -82,11 +86,11 @@ def test_observations_the_judge_cannot_use():
     assert judge_batch(CHAPTER, CHECK, cases[:1], tree, blobs, 1 << 32) == (
         "tampered", "the task's process sent results for other cases")
     # A dict of the wrong keys: the judge fails on it, and says so without a traceback.
-    odd = encode([{"J": torch.zeros(3)}, {"J": torch.zeros(3)}])
+    odd = encode([{"J": torch.zeros(3)} for _ in cases])
     status, message = judge_batch(CHAPTER, CHECK, cases, *odd, 1 << 32)
     assert (status, message) == ("failed", "the check could not judge what your code "
                                            "returned (KeyError)")
-    raised = encode([Failure(KeyboardInterrupt()), {}])
+    raised = encode([Failure(KeyboardInterrupt())] + [{} for _ in cases[1:]])
     assert judge_batch(CHAPTER, CHECK, cases, *raised, 1 << 32)[0] == "failed"
 
 

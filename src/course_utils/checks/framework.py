@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -34,7 +35,8 @@ import numpy as np
 
 from .observations import Failure, Raised, display_type, roundtrip
 
-__all__ = ["ok", "fmt", "fmt_pair", "HiddenCaseError", "hidden_case", "call_student",
+__all__ = ["ok", "fmt", "fmt_pair", "mismatch", "first_mismatch", "MISMATCH",
+           "HiddenCaseError", "hidden_case", "call_student",
            "expect_torch_tensor", "type_name", "torch_result", "snapshot",
            "assert_unchanged", "Case", "Check", "StudentError", "attempt", "outcome",
            "salted", "module_state", "run_check", "observe", "judge_case", "judge_shown",
@@ -186,19 +188,89 @@ def ok(message: str) -> None:
 
 
 def fmt(a, precision: int = 6) -> str:
-    """An array as a short string, ``[0.1, 0.2]``, for messages."""
-    return np.array2string(np.asarray(a, dtype=float), precision=precision, separator=", ")
+    """A number or an array as a short string for messages: ``0.0``, ``[0.1, 0.25]``, at
+    most ``precision`` digits after the point (scientific below 1e-4 and from 1e6), rows
+    beyond the first eight shown as ``...`` and the last two when there are more than ten."""
+    array = np.asarray(a, dtype=float)
+    if array.ndim:
+        rows = [fmt(row, precision) for row in array[:8]]
+        if len(array) > 10:
+            rows += ["...", *(fmt(row, precision) for row in array[-2:])]
+        else:
+            rows += [fmt(row, precision) for row in array[8:]]
+        return "[" + ", ".join(rows) + "]"
+    value = float(array)
+    if value != 0 and not 1e-4 <= abs(value) < 1e6:
+        return np.format_float_scientific(value, precision=precision, trim="0")
+    return np.format_float_positional(value, precision=precision, trim="0")
 
 
 def fmt_pair(expected, got) -> str:
     """``expected [...], got [...]`` with as many digits as it takes for the two to differ
     visibly (up to 15), so that a message never shows two identical rows."""
+    if np.iscomplexobj(expected) or np.iscomplexobj(got):
+        return _fmt_complex_pair(expected, got)
     expected, got = np.asarray(expected, dtype=float), np.asarray(got, dtype=float)
     for precision in (6, 9, 12, 15):
         e, g = fmt(expected, precision), fmt(got, precision)
         if e != g:
             break
     return f"expected {e}, got {g}"
+
+
+def _fmt_complex_pair(expected, got) -> str:
+    """:func:`fmt_pair` of complex numbers, ``expected a+bj, got c+dj`` (arrays elementwise)."""
+    expected, got = np.asarray(expected, dtype=complex), np.asarray(got, dtype=complex)
+
+    def show(z, p):
+        if z.ndim:
+            return "[" + ", ".join(show(v, p) for v in z) + "]"
+        return f"{z.real:.{p}f}{z.imag:+.{p}f}j"
+
+    for precision in (4, 6, 9, 12, 15):
+        e, g = show(expected, precision), show(got, precision)
+        if e != g:
+            break
+    return f"expected {e}, got {g}"
+
+
+#: The form of every message about a wrong value, in every chapter: the result's name, the
+#: index of the first difference (as the student would index the result), the case, then
+#: expected and got side by side (:func:`mismatch`). A hint may follow after ". ".
+MISMATCH = re.compile(r"(?P<name>[\w.]+)(?P<index>\[-?\d+(, -?\d+)*\])? is wrong"
+                      r"( \((?P<case>[^()]*(\([^()]*\)[^()]*)*)\))?: expected (?P<expected>.+?), "
+                      r"got (?P<got>.+?)(\. |$)", re.S)
+
+
+def mismatch(name: str, index=(), expected=None, got=None, case: str | None = None) -> str:
+    """The message of a wrong value, the same in every chapter:
+    ``name[i, j] is wrong (case): expected E, got G`` (:data:`MISMATCH`), with ``index``
+    the position of the first difference (integers; empty for a scalar result), ``case``
+    the visible case's label (None: not named) and the two values as :func:`fmt_pair`
+    shows them. The caller appends its hint after ". "."""
+    where = name + (f"[{', '.join(str(int(i)) for i in index)}]" if len(index) else "")
+    label = f" ({case})" if case else ""
+    return f"{where} is wrong{label}: {fmt_pair(expected, got)}"
+
+
+def first_mismatch(name: str, expected, got, close=None, case: str | None = None) -> str:
+    """:func:`mismatch` at the first index (in C order) where ``close`` (a boolean array
+    of the shape of ``expected``; default: ``np.isclose`` with NaN never close) is False.
+    ``expected`` and ``got`` are arrays of one shape (tensors are read as arrays)."""
+    expected, got = _numbers(expected), _numbers(got)
+    if close is None:
+        close = np.isclose(got, expected)
+    close = _numbers(close).astype(bool)
+    wrong = np.argwhere(~close)
+    index = tuple(int(i) for i in wrong[0]) if len(wrong) else (0,) * expected.ndim
+    return mismatch(name, index, expected[index], got[index], case)
+
+
+def _numbers(value) -> np.ndarray:
+    detach = getattr(value, "detach", None)
+    if callable(detach):
+        value = detach().cpu().numpy()
+    return np.asarray(value)
 
 
 class HiddenCaseError(AssertionError):

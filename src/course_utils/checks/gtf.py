@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .framework import Case, Check, run_check as _run_check
 from .helpers import (forced_run, forcing_case, hidden_forcing_case, judge_predictions,
-                  probe_forcing)
+                      probe_forcing)
 
 CHAPTER = "06_gtf_lorenz"
 __all__ = ["check_gtf_forward"]
@@ -25,16 +25,22 @@ _HIDDEN_CASES = (
 
 _RECIPE = ("At each step: z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]] (the first "
            "state takes x_0 whole), z = model(z~_t), keep model.observe(z)")
+#: The forced state of GTF, as the hints write it and as code.
+_STATE = ("z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]]",
+          "torch.cat([(1 - a) * z[:, :N] + a * x[:, t], z[:, N:]], dim=-1)")
 
 
 def _gtf_slips(model, x, alpha, weights):
-    """The typical mistakes of Task 1 of chapter 06, and what each gives."""
+    """The typical mistakes of the forcing weights of Task 1 of chapter 06, and what each
+    gives (the slips of every forcing task follow, :func:`~.helpers.forcing_slips`)."""
     import numpy as np
 
     T, N = x.shape[1], x.shape[2]
     first_only = np.zeros(T)
     first_only[0] = 1.0
     return [
+        ("the data are never used: start from z~_0 = [x_0, 0, ..., 0] and pull the "
+         "observed units towards x_t at every later step", forced_run(model, x, np.zeros(T))),
         ("the data are used only for the first state: pull the observed units towards x_t "
          "at every step", forced_run(model, x, first_only) if alpha > 0 else None),
         ("the observed units are replaced by the data at every step, as if alpha were 1: "
@@ -43,6 +49,9 @@ def _gtf_slips(model, x, alpha, weights):
         ("alpha and 1 - alpha are swapped: alpha is the weight of the data, z~ = (1 - alpha) "
          "z + alpha x", forced_run(model, x, weights, swapped=True)
          if 0 < alpha < 1 and alpha != 0.5 else None),
+        ("alpha and 1 - alpha are swapped, in the first state too (its weight 1 on the data "
+         "became 0): alpha is the weight of the data, z~ = (1 - alpha) z + alpha x, and the "
+         "first state takes x_0 whole", forced_run(model, x, 1 - weights)),
         ("the unobserved units are damped too: only the observed units are pulled towards "
          "the data, z~_t = [(1 - alpha) z_t[:N] + alpha x_t, z_t[N:]]",
          forced_run(model, x, weights, damp_hidden=True)
@@ -50,24 +59,42 @@ def _gtf_slips(model, x, alpha, weights):
         ("the first state is forced with weight alpha from z = 0: start from the data, "
          "z~_0 = [x_0, 0, ..., 0], and interpolate from the second step on",
          forced_run(model, x, np.full(T, float(alpha))) if alpha < 1 else None),
-        ("the predictions lag by one step: keep the read-out of the new state, "
-         "model.observe(model(z~_t)), the prediction of x_{t+1}",
-         forced_run(model, x, weights, lagged=True)),
     ]
 
 
-#: The visible inputs of :func:`check_gtf_forward` (one model and one x for every alpha).
+#: The visible inputs of :func:`check_gtf_forward` (one model and one x for every alpha:
+#: partial forcing, weak, full, and none after the first state).
 _VISIBLE = dict(sizes=dict(M=6, L=10, N=2, seed=5), B=3, T=23, seed=3, dtype="float64")
+_VISIBLE_ALPHAS = (0.3, 0.05, 1.0, 0.0)
+#: Every latent unit observed (N = M), the case the chapter's bound on the gradients is for.
+_ALL_OBSERVED = dict(sizes=dict(M=3, L=9, N=3, seed=5), B=3, T=23, seed=3, dtype="float64",
+                     alpha=0.4)
+#: The forcing strength of the notebook's cell after the check (it compares the gradients
+#: of the student's gtf_forward with those of the fused pass at this alpha).
+_NOTEBOOK_ALPHA = 0.2
+
+
+def _as_in_the_notebook() -> Case:
+    """The notebook's next cell, reduced: a float32 model with its N observed units
+    (``GTF_DEFAULTS``) and the alpha of that cell, with a small model and batch."""
+    from ..reconstruction import GTF_DEFAULTS
+
+    N = GTF_DEFAULTS["N"]
+    return forcing_case(f"float32, N = {N}, alpha = {_NOTEBOOK_ALPHA}, as in the notebook",
+                        dict(M=N + 4, L=12, N=N, seed=5), 2, 40, 3, "float32",
+                        alpha=_NOTEBOOK_ALPHA)
 
 
 def _gtf_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_weights
 
     cases = [forcing_case(f"alpha = {alpha}", **_VISIBLE, alpha=alpha)
-             for alpha in (0.3, 0.05, 1.0)]
+             for alpha in _VISIBLE_ALPHAS]
+    cases.append(forcing_case("every unit observed, N = M = 3, alpha = 0.4", **_ALL_OBSERVED))
+    cases.append(_as_in_the_notebook())
     if hidden:
         cases += [hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
-                                       forcing_weights(T, alpha=alpha), alpha=alpha)
+                                      forcing_weights(T, alpha=alpha), alpha=alpha)
                   for label, sizes, B, T, alpha, seed, dtype in _HIDDEN_CASES]
     return cases
 
@@ -82,7 +109,8 @@ def _judge_gtf(case: Case, seen: dict) -> None:
     alpha = case.params["alpha"]
     weights = forcing_weights(case.params["T"], alpha=alpha)
     judge_predictions("gtf_forward", case, seen, weights,
-                       lambda model, x: _gtf_slips(model, x, alpha, weights), recipe=_RECIPE)
+                      lambda model, x: _gtf_slips(model, x, alpha, weights), recipe=_RECIPE,
+                      state=_STATE)
 
 
 GTF_FORWARD = Check(
@@ -100,7 +128,10 @@ def check_gtf_forward(fn, *, hidden: bool = False) -> None:
     shape ``(B, T, N)`` in the dtype of ``x``, equal to
     :func:`course_utils.training.gtf_forward` in values and gradients.
 
-    With ``hidden=True`` (the grader) four more cases follow: other seeds, sizes and
-    strengths, a fully observed model (N = M), alpha = 0, and float32 as in the notebook.
+    The visible cases: alpha = 0.3, 0.05, 1 and 0 in float64, every unit observed
+    (N = M), and the notebook's own conditions at a reduced size (float32, its N and the
+    alpha of its next cell). With ``hidden=True`` (the grader) four more cases follow:
+    other seeds, sizes and strengths, a fully observed model, alpha = 0, and float32 as in
+    the notebook.
     """
     _run_check(GTF_FORWARD, (fn,), hidden=hidden)

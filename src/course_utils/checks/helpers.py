@@ -7,9 +7,13 @@
   :func:`returned_tensor`, :func:`assert_model_dtype`, :func:`dtype_hint`.
 * Teacher forcing, shared by chapters 03 (STF), 05 (STF with a warm-up) and 06 (GTF): the
   cases (:func:`forcing_case`, :func:`hidden_forcing_case`), the reference run with the
-  typical slips (:func:`forced_run`), the probe that calls the student's forward pass and
-  backpropagates through its predictions (:func:`probe_forcing`), and the judge of
-  predictions and gradients (:func:`judge_predictions`).
+  typical slips (:func:`forced_run`) and the slips every forcing task can make
+  (:func:`forcing_slips`: the unobserved units zeroed, a read-out lag, forcing with the
+  next or the previous observation or after the step, the forced state written in place),
+  the probe that calls the student's forward pass and backpropagates through its predictions
+  (:func:`probe_forcing`), and the judge of predictions and gradients
+  (:func:`judge_predictions`), whose messages of wrong values have the form of every
+  chapter (:func:`~course_utils.checks.framework.first_mismatch`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import copy
 import numpy as np
 
 from .framework import (Case, assert_unchanged as _assert_unchanged, attempt as _attempt,
-                        expect_torch_tensor as _expect_torch_tensor, fmt_pair as _fmt_pair,
+                        expect_torch_tensor as _expect_torch_tensor,
+                        first_mismatch as _first_mismatch,
                         module_state as _module_state, outcome as _outcome,
                         salted as _salted, snapshot as _snapshot)
 from .observations import Raised, TFValue, display_type
@@ -28,7 +33,8 @@ __all__ = ["json_number", "observed_values", "real_array", "expect_float64", "ex
            "small_plrnn", "forcing_signals", "close_enough", "dtype_tolerance", "dtype_hint",
            "returned_tensor", "assert_model_dtype", "grad_tolerance", "gradient_weights",
            "forced_run", "fair_case", "forcing_case", "forcing_inputs", "hidden_forcing_case",
-           "student_gradients", "probe_forcing", "judge_gradients", "judge_predictions"]
+           "student_gradients", "probe_forcing", "STF_STATE", "forcing_slips",
+           "judge_gradients", "judge_predictions"]
 
 
 # ------------------------------------------------------------------ results as arrays
@@ -115,39 +121,101 @@ def forcing_signals(B, T, N, seed, dtype="float64"):
     return x.to(getattr(torch, dtype))
 
 
+def _forced_state(z, data, w, N, *, reset_hidden=False, damp_hidden=False):
+    """The state z~ that enters a step forced with weight ``w`` by ``data`` (of N units):
+    the first N units of z replaced by the data (w = 1) or pulled towards them,
+    (1 - w) z[:, :N] + w data (0 < w < 1); the others kept, or zeroed, or damped by
+    1 - w (the slips ``reset_hidden``, ``damp_hidden``). ``w`` = 0 leaves z as it is."""
+    import torch
+
+    if w <= 0:
+        return z
+    rest = z[:, N:]
+    if reset_hidden:
+        rest = torch.zeros_like(rest)
+    elif damp_hidden and w < 1:
+        rest = (1 - w) * rest
+    observed = data if w == 1 else (1 - w) * z[:, :N] + w * data
+    return torch.cat([observed, rest], dim=-1)
+
+
+def _at_step(switch, t) -> bool:
+    """A slip's switch at step ``t``: one bool for every step, or one per step."""
+    return bool(switch[t]) if np.ndim(switch) else bool(switch)
+
+
 def forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=False,
-                swapped=False, damp_hidden=False, preactivations=None):
+               behind=False, after=False, late=False, inplace=False, swapped=False,
+               damp_hidden=False, units=None, preactivations=None):
     """Forcing with the per-step weights ``forced`` (True or 1: the observed units replaced
-    by the data; w in (0, 1): z~_t[:N] = (1 - w) z_t[:N] + w x_t, as in GTF), with optional
-    slips: forcing that zeroes the unobserved units, read-outs of the state before the
-    step, forcing with the next observation x[:, t + 1] (None if that runs past the end),
-    the weights of model and data swapped, or the unobserved units damped by 1 - w too.
+    by the data; w in (0, 1): z~_t[:N] = (1 - w) z_t[:N] + w x_t, as in GTF; 0 or False: no
+    forcing), from z = 0, each step z = model(z~_t) read out by model.observe; the
+    predictions, shape (B, T, N), in one autograd graph with the model's parameters.
+
+    The typical slips, one switch each:
+
+    * ``reset_hidden``: forcing zeroes the unobserved units (True, or one bool per step:
+      at the steps where it is True); ``damp_hidden``: a partial
+      forcing (0 < w < 1) damps them by 1 - w too; ``swapped``: the weights of model and
+      data swapped, 1 - w for w;
+    * ``lagged``: the read-out of the state before the step;
+    * ``ahead``: forcing with the next observation x[:, t + 1] (the last step, which has
+      none, unforced; True, or one bool per step); ``behind``: forcing with the previous
+      observation x[:, t - 1], which at t = 0 is x[:, -1], the last one, as Python indexes
+      (True), or x[:, 0] ("clamped");
+    * ``after``: the forcing applied after the step, to the new state, and that forced
+      state read out; ``late``: the new state read out, then forced with x[:, t] (so that
+      the forced state enters the next step);
+    * ``inplace``: the forced state written into the tensor of the previous step's state:
+      each stored read-out, a view of that tensor, shows the forced values of the next
+      step where it is forced;
+    * ``units``: only the first ``units`` observed units forced (a fixed N = 1), the others
+      left to the model.
+
     ``preactivations``, a list, receives W2 z~_t + h2 of every step (for the choice of
     fair hidden cases, :func:`fair_case`)."""
     import torch
 
     B, T, N = x.shape
-    if ahead and forced[T - 1]:
-        return None
     z = x.new_zeros(B, model.M)
-    outputs = []
+    outputs, entering = [], []
     with torch.enable_grad():
         for t in range(T):
             w = float(forced[t])
             if swapped and 0 < w < 1:
                 w = 1 - w
-            data = x[:, t + 1 if ahead else t] if w > 0 else None
-            if w == 1:
-                rest = torch.zeros_like(z[:, N:]) if reset_hidden else z[:, N:]
-                z = torch.cat([data, rest], dim=-1)
-            elif w > 0:
-                rest = (1 - w) * z[:, N:] if damp_hidden else z[:, N:]
-                z = torch.cat([(1 - w) * z[:, :N] + w * data, rest], dim=-1)
+            step_ahead, reset = _at_step(ahead, t), _at_step(reset_hidden, t)
+            if step_ahead and t + 1 >= T:
+                w = 0.0
+            step = t
+            if step_ahead and w > 0:
+                step = t + 1
+            elif behind:
+                step = max(t - 1, 0) if behind == "clamped" else t - 1
+            data = x[:, step, :units]
+
+            def force(state):
+                return _forced_state(state, data, w, data.shape[-1],
+                                     reset_hidden=reset, damp_hidden=damp_hidden)
+
+            if after or late:
+                z = model(z)
+                if after:
+                    z = force(z)
+                outputs.append(model.observe(z))
+                if late:
+                    z = force(z)
+                continue
+            z = force(z)
+            entering.append(z)
             if preactivations is not None:
                 preactivations.append((z @ model.W2.T + model.h2).detach())
             before = z
             z = model(z)
             outputs.append(model.observe(before if lagged else z))
+        if inplace:
+            outputs = [model.observe(entering[t + 1]) if t + 1 < T and float(forced[t + 1]) > 0
+                       else out for t, out in enumerate(outputs)]
         return torch.stack(outputs, dim=1)
 
 
@@ -180,8 +248,8 @@ def dtype_hint(error: BaseException) -> str | None:
 
 
 _STATE_DTYPE_HINT = ("Build every tensor from the inputs, in their dtype (x.new_zeros(...), "
-                     "torch.cat([x[:, t], z[:, N:]], dim=-1)), without .float(), .double(), "
-                     "or torch.zeros/torch.tensor without dtype=")
+                     "torch.cat([x[:, t], z[:, N:]], dim=-1)): no casts (.float(), .double(), "
+                     "dtype=torch.float64), no torch.zeros/torch.tensor without dtype=")
 
 
 def returned_tensor(value, *, dtype, what, hint=_STATE_DTYPE_HINT):
@@ -349,10 +417,81 @@ def probe_forcing(case: Case, fn, *args) -> dict:
 _WHY = ("torch.stack of the predictions; the next cell computes the loss from it and "
         "backpropagates through it")
 
+#: The forced state of sparse teacher forcing: as the messages write it, and as code.
+STF_STATE = ("z~_t = [x_t, z_t[N:]]", "torch.cat([x[:, t], z[:, N:]], dim=-1)")
 
-def judge_gradients(model, x, expected, grads, what) -> None:
+#: Words of a RuntimeError of PyTorch about sizes that do not fit together.
+_SIZE_ERRORS = ("size of tensor", "sizes of tensors", "shapes cannot be multiplied",
+                "shape '[", "size mismatch", "invalid for input of size")
+
+
+def forcing_slips(model, x, forced, state=STF_STATE):
+    """The slips that every forcing task can make, as pairs of a description and the
+    predictions that slip gives (:func:`forced_run` with the slip's switch) for the
+    forcing weights ``forced``: one observed unit forced of N > 1, the unobserved units
+    zeroed, a read-out lag, forcing with x[:, t + 1] or x[:, t - 1] (x[:, -1] or x[:, 0] at
+    t = 0), forcing after the step (two ways), the forced state written in place.
+    ``state`` is the task's forced state (formula, code), as the hints write it."""
+    formula, code = state
+    N = x.shape[-1]
+    return [
+        (f"only the first observed unit is forced, as if N were 1: force all N = {N} of "
+         "them with x[:, t] (N = x.shape[-1])",
+         forced_run(model, x, forced, units=1) if N > 1 else None),
+        (f"forcing sets the unobserved units to zero: keep them, {formula}",
+         forced_run(model, x, forced, reset_hidden=True)),
+        ("the predictions lag by one step: keep the read-out of the new state, "
+         "model.observe(model(z~_t)), the prediction of x_{t+1}",
+         forced_run(model, x, forced, lagged=True)),
+        ("you force with the next observation x[:, t + 1], the target of step t: force "
+         "with x[:, t], the observation of the state that the step starts from",
+         forced_run(model, x, forced, ahead=True)),
+        *[("you force with the previous observation x[:, t - 1]: force step t with x[:, t], "
+           "the observation of the state that it starts from (at t = 0, x[:, t - 1] is "
+           "x[:, -1], the last observation)", forced_run(model, x, forced, behind=behind))
+          for behind in (True, "clamped")],
+        ("you force after the step: at a forced step you keep the read-out of the forced "
+         "state, not the model's prediction. Force z first, then z = model(z~_t), and keep "
+         "model.observe(z)", forced_run(model, x, forced, after=True)),
+        ("you force after the step: the state forced with x[:, t] enters step t + 1, not "
+         "step t. Force z with x[:, t] before z = model(z)",
+         forced_run(model, x, forced, late=True)),
+        ("this prediction was right when you stored it, but writing the forced state into "
+         "z in place (z[:, :N] = ...) at the next step changed it: model.observe(z) is a "
+         f"view of z, not a copy. Build the forced state as a new tensor, {code}",
+         forced_run(model, x, forced, inplace=True)),
+    ]
+
+
+def _raised_for_sizes(value, x, model, what, code) -> None:
+    """Turn an IndexError at the end of x, or a RuntimeError of sizes that do not fit
+    (not of dtypes), into a message that says what to index and which sizes to use."""
+    if not isinstance(value, Raised):
+        return
+    text = value.message.strip()
+    first = text.splitlines()[0] if text else value.type_name
+    B, T, N = x.shape
+    if value.is_a("IndexError") and "out of bounds" in text:
+        raise AssertionError(
+            f"your code raised IndexError ({first}) for x of shape {(B, T, N)} ({what}): "
+            f"x[:, t] exists for t = 0, ..., T - 1 = {T - 1}. Loop over range(T) with T = "
+            "x.shape[1], and force step t with x[:, t], the observation of the state that it "
+            "starts from (x[:, t + 1] is its target, one past the end at the last step)"
+            ) from value.original
+    if (value.is_a("RuntimeError") and dtype_hint(text) is None
+            and any(words in text.lower() for words in _SIZE_ERRORS)):
+        raise AssertionError(
+            f"your code raised RuntimeError ({first}) for x of shape {(B, T, N)} and a model "
+            f"of M = {model.M} latent units ({what}): a size in your code does not fit these "
+            "inputs. Take B, T and N from x.shape and M from model.M; the forced state has "
+            f"the M units of z, {code}") from value.original
+
+
+def judge_gradients(model, x, expected, grads, what, code=STF_STATE[1]) -> None:
     """The observed gradients (or the failure of the backward pass) against those of the
-    reference predictions ``expected``, with the same weights."""
+    reference predictions ``expected``, with the same weights; a wrong gradient is shown
+    as ``W1.grad[i, j] is wrong (case): expected E, got G`` (:func:`first_mismatch`).
+    ``code`` is the task's forced state as code, for the hint on a state changed in place."""
     import torch
 
     if isinstance(grads, Raised):
@@ -362,7 +501,7 @@ def judge_gradients(model, x, expected, grads, what) -> None:
                 raise AssertionError(
                     "backpropagation fails because z was changed in place (e.g. z[:, :N] = "
                     "x[:, t]) after the model used it: build the forced state as a new tensor, "
-                    "torch.cat([x[:, t], z[:, N:]], dim=-1)") from grads.original
+                    f"{code}") from grads.original
             raise AssertionError(
                 f"backpropagation through your predictions fails ({grads.type_name}: "
                 f"{text.strip().splitlines()[0] if text.strip() else ''}): keep "
@@ -381,28 +520,44 @@ def judge_gradients(model, x, expected, grads, what) -> None:
         if g is None:
             raise AssertionError(f"no gradient reaches {pname}: is part of the loop detached "
                                  "(.detach(), .data, torch.no_grad())?")
-        if not bool(close_enough(g, e, grad_rtol, grad_atol).all()):
+        close = close_enough(g, e, grad_rtol, grad_atol)
+        if not bool(close.all()):
             raise AssertionError(
-                f"the gradient with respect to {pname} differs from the reference although "
-                f"the predictions agree ({what}): part of the computation is detached from "
-                "the graph (.detach(), .data, .item(), torch.no_grad(), or a tensor rebuilt "
-                "with torch.tensor), so the gradient does not flow through all steps")
+                f"{_first_mismatch(f'{pname}.grad', e, g, close, case=what)}. The predictions "
+                f"agree, but the gradient with respect to {pname} differs from the reference: "
+                "part of the computation is detached from the graph (.detach(), .data, "
+                ".item(), torch.no_grad(), or a tensor rebuilt with torch.tensor), so the "
+                "gradient does not flow through all steps")
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def judge_predictions(name, case: Case, seen: dict, forced, slips, *, warmup=0,
-                       recipe=_STF_RECIPE):
+                      recipe=_STF_RECIPE, state=STF_STATE):
     """Judge the observations of :func:`probe_forcing` against the forced run at
     ``forced``: type, shape, dtype, device, values and gradients.
 
-    ``slips(model, x)`` lists pairs of a description of a typical mistake and what that
-    mistake gives (None where it gives nothing different); ``warmup`` gives the shape hint
-    of a result without the warm-up; ``recipe`` says what each step does."""
+    ``slips(model, x)`` lists the task's own typical mistakes, as pairs of a description
+    and what that mistake gives (None where it gives nothing different); the slips every
+    forcing task can make (:func:`forcing_slips`, with the task's forced ``state``) follow.
+    A wrong value is shown as ``predictions[b, t, i] is wrong (case): expected E, got G``
+    (:func:`first_mismatch`), then the slip whose predictions the student's match on every
+    step but the last (where the guards of x[:, t + 1] differ; on every step for a slip
+    that differs from the reference at the last step only), else ``recipe``, what each
+    step does. ``warmup`` gives the shape hint of a result without the warm-up."""
     import torch
 
     model, x = forcing_inputs(case)
     what = "a hidden case" if case.hidden else case.label
     B, T, N = x.shape
-    got = returned_tensor(seen["got"], dtype=x.dtype, what=what)
+    _raised_for_sizes(seen["got"], x, model, what, state[1])
+    hint = _STATE_DTYPE_HINT
+    if x.dtype == torch.float32:
+        hint += (". The notebook's model and data are float32 too: there your code fails "
+                 "in the same way")
+    got = returned_tensor(seen["got"], dtype=x.dtype, what=what, hint=hint)
     assert_model_dtype(model, seen["model"], what)
     _assert_unchanged(_snapshot(model, x), [seen["model"], seen["x"]],
                       ["model (its parameters)", "x"])
@@ -422,6 +577,9 @@ def judge_predictions(name, case: Case, seen: dict, forced, slips, *, warmup=0,
                             "time, one for the N units"}
         if N == 1:
             hint[(B, T)] = "keep the last axis, of size N = 1: do not squeeze it"
+        else:
+            hint.setdefault((B, T, 1), f"one read-out per observed unit: N = x.shape[-1] is "
+                                       f"{N} here, do not fix N = 1")
         if warmup:
             hint[(B, T - warmup, N)] = ("return the predictions of all T steps; the loss "
                                         "(prediction_loss with warmup=...) leaves out the warm-up")
@@ -437,45 +595,46 @@ def judge_predictions(name, case: Case, seen: dict, forced, slips, *, warmup=0,
     _expect_torch_tensor(got, name, device=x.device)
 
     expected = forced_run(model, x, forced)
-    rtol, atol = dtype_tolerance(x.dtype)
     got_, expected_ = got.detach(), expected.detach()
-    close = close_enough(got_, expected_, rtol, atol)
-    if not bool(close.all()):
-        mismatched = [t for t in range(T) if not bool(close[:, t].all())]
-        overwritten = [t for t in mismatched if t + 1 < T and forced[t + 1]
-                       and bool(close_enough(got_[:, t], x[:, t + 1], rtol, atol).all())]
-        if overwritten and overwritten == mismatched:
-            raise AssertionError(
-                f"your earlier predictions were overwritten by the data ({what}): writing "
-                "x[:, t] into z in place also changes the read-out you stored from it. Build "
-                "the forced state as a new tensor, torch.cat([x[:, t], z[:, N:]], dim=-1)")
-        for slip, wrong in slips(model, x):
-            if wrong is None:
-                continue
-            wrong = wrong.detach()
-            if (not bool(close_enough(wrong, expected_, rtol, atol).all())
-                    and bool(close_enough(got_, wrong, rtol, atol).all())):
-                raise AssertionError(f"{slip} ({what})")
-        b, t, i = (int(v) for v in (~close).nonzero()[0])
-        e, g = expected_[b, t, i].item(), got_[b, t, i].item()
-        if not np.isfinite(g):
-            raise AssertionError(
-                f"the prediction at batch {b}, step t={t}, unit {i} is {g} ({what}); the "
-                f"reference is {e:.6g}. {recipe}")
-        deviation = float(((got_ - expected_).abs() / (1 + expected_.abs())).max())
-        if x.dtype == torch.float64 and deviation < 1e-4:
-            raise AssertionError(
-                f"your predictions differ from the reference by up to {deviation:.1e} "
-                f"({what}): more than rounding in float64 explains, as much as the precision "
-                "of float32. x and the model are float64 here, so part of your computation "
-                "ran in float32 (.float(), torch.zeros or torch.tensor without dtype=). Build "
-                "the states from x, in its dtype (x.new_zeros(...), torch.cat([x[:, t], "
-                "z[:, N:]], dim=-1))")
-        raise AssertionError(
-            f"wrong prediction at batch {b}, step t={t}, unit {i} ({what}): "
-            f"{_fmt_pair(e, g)}. {recipe}")
+    _judge_values(model, x, got_, expected_, forced, slips, what, recipe, state)
     if not got.requires_grad:
         raise AssertionError(
             "the predictions carry no gradient: do not detach or convert them, and do not "
             "wrap the loop in torch.no_grad()")
-    judge_gradients(model, x, expected, seen["grads"], what)
+    judge_gradients(model, x, expected, seen["grads"], what, state[1])
+
+
+def _judge_values(model, x, got, expected, forced, slips, what, recipe, state) -> None:
+    """The predictions ``got`` against ``expected`` (see :func:`judge_predictions`)."""
+    import torch
+
+    rtol, atol = dtype_tolerance(x.dtype)
+    close = close_enough(got, expected, rtol, atol)
+    if bool(close.all()):
+        return
+    where = _first_mismatch("predictions", expected, got, close, case=what)
+    b, t, i = (int(v) for v in (~close).nonzero()[0])
+    if not np.isfinite(got[b, t, i].item()):
+        raise AssertionError(
+            f"{where}. A NaN or an infinite value where the reference is finite: a value "
+            f"overflowed or was computed from another NaN. {recipe}")
+    T = x.shape[1]
+    steps = slice(None, T - 1) if T > 1 else slice(None)
+    for slip, wrong in [*slips(model, x), *forcing_slips(model, x, forced, state)]:
+        if wrong is None:
+            continue
+        wrong = wrong.detach()
+        for part in (steps, slice(None)):
+            if not bool(close_enough(wrong[:, part], expected[:, part], rtol, atol).all()):
+                if bool(close_enough(got[:, part], wrong[:, part], rtol, atol).all()):
+                    raise AssertionError(f"{where}. {_capitalized(slip)}")
+                break
+    deviation = float(((got - expected).abs() / (1 + expected.abs())).max())
+    if x.dtype == torch.float64 and deviation < 1e-4:
+        raise AssertionError(
+            f"{where}. Your predictions differ from the reference by up to {deviation:.1e}: "
+            "more than rounding in float64 explains, as much as the precision of float32. x "
+            "and the model are float64 here, so part of your computation ran in float32 "
+            "(.float(), torch.zeros or torch.tensor without dtype=). Build the states from x, "
+            "in its dtype (x.new_zeros(...), torch.cat([x[:, t], z[:, N:]], dim=-1))")
+    raise AssertionError(f"{where}. {recipe}")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import math
 
 from .framework import (Case, Check, assert_unchanged, attempt as _attempt,
-                      outcome as _outcome, plain as _plain_value, run_check as _run_check,
-                      salted as _salted,
-                      snapshot, torch_result, type_name)
+                        first_mismatch as _first_mismatch,
+                        plain as _plain_value, run_check as _run_check, salted as _salted,
+                        snapshot, torch_result, type_name)
+from .helpers import returned_tensor
 from .observations import Failure
 
 CHAPTER = "08_lru_modal_dynamics"
@@ -26,12 +27,24 @@ __all__ = ["check_lru_eigenvalues", "check_scan_operator"]
 # ---------------------------------------------------------------------------------------
 
 def _tolerance(*tensors):
-    """(rtol, atol): tight when everything is double precision, else single precision."""
+    """(rtol, atol) for results computed from ``tensors`` (the inputs): tight when they
+    are all double precision, else single precision."""
     import torch
 
     single = any(t.dtype in (torch.complex64, torch.float32, torch.float16, torch.bfloat16,
                              torch.complex32) for t in tensors)
     return (1e-5, 1e-5) if single else (1e-10, 1e-12)
+
+
+#: (rtol, atol) within which a double-precision result computed partly in float32 lies.
+_SINGLE = (1e-6, 1e-7)
+
+
+def _double(*tensors) -> bool:
+    """Are the inputs all double precision (float64 or complex128)?"""
+    import torch
+
+    return all(t.dtype in (torch.float64, torch.complex128) for t in tensors)
 
 
 def _close(got, expected, rtol, atol) -> bool:
@@ -45,28 +58,20 @@ def _close(got, expected, rtol, atol) -> bool:
                                rtol=rtol, atol=atol))
 
 
-def _first_mismatch(got, expected, rtol, atol):
+def _wrong(name, got, expected, rtol, atol, case) -> str:
+    """The first wrong value of ``got``, ``name[i] is wrong (case): expected E, got G``
+    (:func:`~course_utils.checks.framework.first_mismatch`), compared in complex128."""
     import torch
 
-    bad = ~torch.isclose(got.to(torch.complex128), expected.to(torch.complex128), rtol=rtol,
-                         atol=atol)
-    return tuple(int(v) for v in bad.nonzero()[0])
+    got, expected = got.to(torch.complex128), expected.to(torch.complex128)
+    close = torch.isclose(got, expected, rtol=rtol, atol=atol)
+    return _first_mismatch(name, expected, got, close, case)
 
 
-def _fmt_complex_pair(expected: complex, got: complex) -> str:
-    """``expected a+bj, got c+dj`` with as many digits as it takes for the two to differ."""
-    def show(z, p):
-        return f"{z.real:.{p}f}{z.imag:+.{p}f}j"
-
-    for precision in (4, 6, 9, 12, 15):
-        e, g = show(expected, precision), show(got, precision)
-        if e != g:
-            break
-    return f"expected {e}, got {g}"
-
-
-def _index(idx) -> str:
-    return ", ".join(str(i) for i in idx)
+def _shown(case) -> str | None:
+    """The label a message names: the visible case's, none for a hidden one (its message
+    is dropped anyway)."""
+    return None if case.hidden else case.label
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,8 +97,14 @@ _FLOAT32_MAX_THETA_LOG = 3.0
 
 
 def _eigen_cases(hidden: bool, salt: int | None) -> list[Case]:
+    """The visible cases: float64 parameters (the notebook's LRU in double precision) and
+    float32 ones (the LRU's default dtype, the one the notebook trains); then the hidden
+    ones."""
     cases = [Case("6 modes, float64", dict(kind="normal", n=6, nu_shift=-2.0,
-                                            theta_shift=-0.5, dtype="float64", seed=4))]
+                                            theta_shift=-0.5, dtype="float64", seed=4)),
+             Case("4 modes, float32 as in the LRU by default",
+                  dict(kind="normal", n=4, nu_shift=-3.0, theta_shift=-1.0, dtype="float32",
+                       seed=7))]
     if hidden:
         cases += [Case(label, dict(params, seed=_salted(seed, salt)), hidden=True)
                   for label, params, seed in _EIGEN_HIDDEN]
@@ -139,19 +150,23 @@ def _judge_eigenvalues(case: Case, seen: dict) -> None:
     nu, th = nu_log.double(), theta_log.double()
     expected = torch.exp(-torch.exp(nu) + 1j * torch.exp(th))
     slips = [
-        ("the modulus must be exp(-exp(nu_log)) < 1: the minus sign is missing",
+        ("The modulus must be exp(-exp(nu_log)) < 1: the minus sign is missing",
          torch.exp(torch.exp(nu) + 1j * torch.exp(th))),
-        ("nu_log is the log of nu: the modulus is exp(-exp(nu_log)), not exp(-nu_log)",
+        ("The modulus is exp(-exp(nu_log)), not exp(-nu_log): nu_log is the log of nu",
          torch.exp(-nu + 1j * torch.exp(th))),
-        ("theta_log is the log of the phase: the phase is exp(theta_log), not theta_log",
+        ("The phase is exp(theta_log), not theta_log: theta_log is the log of the phase",
          torch.exp(-torch.exp(nu) + 1j * th)),
-        ("modulus and phase are swapped: nu_log sets the modulus, theta_log the phase",
+        ("Modulus and phase are swapped: nu_log sets the modulus, theta_log the phase",
          torch.exp(-torch.exp(th) + 1j * torch.exp(nu))),
-        ("the phase is +exp(theta_log): your lambda is the complex conjugate, "
+        ("The phase is +exp(theta_log): your lambda is the complex conjugate, "
          "exp(-exp(nu_log) - i exp(theta_log))",
          torch.exp(-torch.exp(nu) - 1j * torch.exp(th))),
-        ("lambda is the exponential of -exp(nu_log) + i exp(theta_log): apply torch.exp to "
-         "the complex exponent", -torch.exp(nu) + 1j * torch.exp(th)),
+        ("Apply torch.exp to the complex exponent: lambda is the exponential of "
+         "-exp(nu_log) + i exp(theta_log)", -torch.exp(nu) + 1j * torch.exp(th)),
+        ("torch.complex(real, imag) takes the real and imaginary parts, not the modulus "
+         "and the phase: use torch.polar(exp(-exp(nu_log)), exp(theta_log)), or modulus * "
+         "(cos(phase) + 1j * sin(phase))",
+         torch.complex(torch.exp(-torch.exp(nu)), torch.exp(th))),
     ]
     real_slips = [
         ("this is the modulus |lambda| = exp(-exp(nu_log)) alone: lambda also has the phase "
@@ -159,14 +174,18 @@ def _judge_eigenvalues(case: Case, seen: dict) -> None:
         ("this is the real part of lambda alone", expected.real),
     ]
 
-    got = _outcome(seen["got"])
+    got = returned_tensor(seen["got"], dtype=nu_log.dtype, what=case.label,
+                          hint="Compute from nu_log and theta_log in their dtype, without "
+                               ".double() or .float()")
     assert_unchanged(snapshot(nu_log, theta_log), [seen["nu_log"], seen["theta_log"]],
                      ["nu_log", "theta_log"])
 
+    label = _shown(case)
+    what = f" ({label})" if label else ""
     got = torch_result(got, "lambda", "the task asks for the complex tensor lambda, as the LRU "
                                  "computes it from its parameters")
     shape = tuple(nu_log.shape)
-    rtol, atol = _tolerance(got, nu_log)
+    rtol, atol = _tolerance(nu_log, theta_log)
     if not got.is_complex():
         hint = ""
         for message, wrong in real_slips:
@@ -182,18 +201,33 @@ def _judge_eigenvalues(case: Case, seen: dict) -> None:
     if tuple(got.shape) != shape:
         raise AssertionError(f"one eigenvalue per mode: lambda must have the shape of nu_log, "
                              f"{shape}; got {tuple(got.shape)}")
+    if _double(nu_log, theta_log) and got.dtype != torch.complex128:
+        raise AssertionError(
+            f"lambda must keep the precision of its float64 parameters: dtype complex128"
+            f"{what}; got {got.dtype}. complex64 keeps about 7 digits: every modulus within "
+            "3e-8 of 1 (a time constant beyond some 3 x 10^7 steps) becomes 1, on the unit "
+            "circle, where the double exponential is meant to resolve long memory finely. "
+            "Compute from nu_log and theta_log as they are, without .to(torch.complex64), "
+            "and without torch.tensor(...) of Python complex numbers (complex64 by default)")
     if _close(got, expected, rtol, atol):
         return
+    wrong = _wrong("lambda", got, expected, rtol, atol, label)
     if not bool(got.isfinite().all()):
-        raise AssertionError("lambda contains NaN or inf")
-    for slip, wrong in slips:
-        if _close(got, wrong, rtol, atol):
-            raise AssertionError(slip)
-    k = _first_mismatch(got, expected, rtol, atol)
-    raise AssertionError(f"lambda[{_index(k)}]: "
-                         f"{_fmt_complex_pair(complex(expected[k]), complex(got[k]))}, for "
-                         f"nu_log = {nu[k].item():.6g} and theta_log = {th[k].item():.6g}. "
-                         "lambda = exp(-exp(nu_log) + i exp(theta_log))")
+        raise AssertionError(f"{wrong}. lambda contains NaN or inf: lambda = "
+                             "exp(-exp(nu_log) + i exp(theta_log)) is finite for any real "
+                             "parameters")
+    for slip, value in slips:
+        if _close(got, value, rtol, atol):
+            raise AssertionError(f"{wrong}. {slip}")
+    if _double(nu_log, theta_log) and _close(got, expected, *_SINGLE):
+        raise AssertionError(
+            f"{wrong}. lambda agrees only to about 7 digits: part of the computation runs in "
+            "float32 (a .float(), a tensor made as float32 or complex64, the phase or its cos "
+            "and sin taken in float32). Keep everything in the parameters' float64")
+    k = tuple(int(v) for v in (~torch.isclose(got.to(torch.complex128), expected, rtol=rtol,
+                                              atol=atol)).nonzero()[0])
+    raise AssertionError(f"{wrong}. For nu_log = {nu[k].item():.6g} and theta_log = "
+                         f"{th[k].item():.6g}: lambda = exp(-exp(nu_log) + i exp(theta_log))")
 
 
 def _ring_parameters(n, r_min, r_max, max_phase, seed):
@@ -219,8 +253,10 @@ LRU_EIGENVALUES = Check(
 
 def check_lru_eigenvalues(fn, *, hidden: bool = False) -> None:
     """Check ``fn(nu_log, theta_log) → lambda``: the LRU's eigenvalues
-    lambda = exp(-exp(nu_log) + i exp(theta_log)), a complex tensor of the same shape
-    (complex64 or complex128)."""
+    lambda = exp(-exp(nu_log) + i exp(theta_log)), a complex tensor of the same shape, at
+    least as precise as the parameters (complex128 for float64 ones; complex64 or
+    complex128 for float32 ones). The visible cases: float64 parameters and float32 ones,
+    the LRU's default dtype."""
     _run_check(LRU_EIGENVALUES, (fn,), hidden=hidden)
 
 
@@ -268,13 +304,18 @@ def _next_element(got):
 def _judged_combine(step: dict, e1, e2, what: str = "combine(e1, e2)"):
     """The judge's side of :func:`_observe_combine`: the result (or the student's
     exception), the inputs unchanged, a pair of tensors (detached)."""
-    got = _outcome(step["got"])
+    got = returned_tensor(step["got"], dtype=e1[1].dtype, what=what.rstrip(","),
+                          hint="Combine the tensors as they are, without casts or new tensors "
+                               "of another dtype")
     assert_unchanged(snapshot(*e1, *e2), step["inputs"], _INPUT_NAMES)
     return _pair_result(got, what)
 
 
-def _judge_pair(e1, e2, step: dict) -> None:
-    """One call combine(e1, e2) against (a2 a1, a2 b1 + b2), with the typical slips."""
+def _judge_pair(e1, e2, step: dict, label: str | None = None) -> None:
+    """One call combine(e1, e2) against (a2 a1, a2 b1 + b2), with the typical slips;
+    ``label`` names the case in the messages (None: a hidden case). The result keeps the
+    precision of double-precision inputs; a complex128 result of complex64 inputs is
+    accepted (more precise, and the next cell runs with it)."""
     (a1, b1), (a2, b2) = e1, e2
     exp_a, exp_b = a2 * a1, a2 * b1 + b2
     a_slips = [
@@ -285,9 +326,33 @@ def _judge_pair(e1, e2, step: dict) -> None:
         ("the combined multiplier must be a2 * a1: applying both steps multiplies by both",
          a2.expand(exp_a.shape)),
     ]
+    conjugated = ("a conjugate (.conj(), torch.conj, -1j in place of 1j) turns the rotation "
+                  "the other way: multiply by a2 and a1 themselves")
+    a_slips += [
+        (f"the later multiplier a2 is conjugated: the combined multiplier is a2 * a1; "
+         f"{conjugated}", a2.conj() * a1),
+        (f"the earlier multiplier a1 is conjugated: the combined multiplier is a2 * a1; "
+         f"{conjugated}", a2 * a1.conj()),
+        (f"the product is conjugated: the combined multiplier is a2 * a1; {conjugated}",
+         (a2 * a1).conj()),
+    ]
+    dropped = ("the multipliers and offsets are complex: a complex product keeps its "
+               "imaginary part (.real keeps only the real part of a rotation); the offset is "
+               "a2 * b1 + b2 with complex a2 and b1")
     b_slips = [
         ("the order is reversed: e1 is the earlier step, so the result is x -> a2 (a1 x + b1) "
          "+ b2, whose offset is a2 * b1 + b2", a1 * b2 + b1),
+        (f"the imaginary part of a2 * b1 is dropped: {dropped}", (a2 * b1).real + b2),
+        (f"the imaginary part of the later multiplier a2 is dropped: {dropped}",
+         a2.real * b1 + b2),
+        (f"the imaginary part of the earlier offset b1 is dropped: {dropped}",
+         a2 * b1.real + b2),
+        (f"the later multiplier a2 is conjugated: the offset is a2 * b1 + b2; {conjugated}",
+         a2.conj() * b1 + b2),
+        (f"the earlier offset b1 is conjugated: the offset is a2 * b1 + b2; {conjugated}",
+         a2 * b1.conj() + b2),
+        (f"the product is conjugated: the offset is a2 * b1 + b2; {conjugated}",
+         (a2 * b1).conj() + b2),
         ("the earlier offset b1 passes through the later step, so it is multiplied by a2: "
          "a2 * b1 + b2", b1 + b2),
         ("the later offset b2 is added after the later multiplication: a2 * b1 + b2",
@@ -296,10 +361,13 @@ def _judge_pair(e1, e2, step: dict) -> None:
          "a2 * b1 + b2", a1 * b1 + b2),
     ]
 
-    got = _outcome(step["got"])
+    got = returned_tensor(step["got"], dtype=e1[1].dtype, what=label or "a hidden case",
+                          hint="Combine the tensors as they are, without casts or new tensors "
+                               "of another dtype")
     assert_unchanged(snapshot(*e1, *e2), step["inputs"], _INPUT_NAMES)
     a, b = _pair_result(got)
-    rtol, atol = _tolerance(a, b, a1, b1)
+    rtol, atol = _tolerance(a1, b1, a2, b2)
+    what = f" ({label})" if label else ""
     if _close(a, exp_b, rtol, atol) and _close(b, exp_a, rtol, atol) and not _close(
             a, exp_a, rtol, atol):
         raise AssertionError("return the pair in the order (a, b), the multiplier first: you "
@@ -308,28 +376,30 @@ def _judge_pair(e1, e2, step: dict) -> None:
         if any(v.is_complex() for v in inputs) and not got_v.is_complex():
             raise AssertionError(f"{name} must be complex like the inputs; got dtype "
                                  f"{got_v.dtype} (did you take .real or .abs()?)")
+        if _double(a1, b1, a2, b2) and not _double(got_v):
+            raise AssertionError(
+                f"{name} must keep the precision of the inputs, complex128{what}; got "
+                f"{got_v.dtype}. Casting to complex64 keeps about 7 digits, and a scan "
+                "composes thousands of elements: no .to(torch.complex64), and no tensors "
+                "created without the inputs' dtype")
         if tuple(got_v.shape) != tuple(want.shape):
             raise AssertionError(f"{name} must have the broadcast shape of the inputs, "
                                  f"{tuple(want.shape)}; got {tuple(got_v.shape)}. Combine "
                                  "elementwise (*, +), without matrix products or reductions")
     if not _close(a, exp_a, rtol, atol):
-        for slip, wrong in a_slips:
-            if _close(a, wrong, rtol, atol):
-                raise AssertionError(slip)
-        raise AssertionError("the combined multiplier must be a2 * a1: applying both steps "
-                             "multiplies by both" + _where(a, exp_a, rtol, atol))
+        wrong = _wrong("a", a, exp_a, rtol, atol, label)
+        for slip, value in a_slips:
+            if _close(a, value, rtol, atol):
+                raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
+        raise AssertionError(f"{wrong}. The combined multiplier must be a2 * a1: applying "
+                             "both steps multiplies by both")
     if not _close(b, exp_b, rtol, atol):
-        for slip, wrong in b_slips:
-            if _close(b, wrong, rtol, atol):
-                raise AssertionError(slip)
-        raise AssertionError("the combined offset is wrong: (a1, b1) then (a2, b2) maps x to "
-                             "a2 (a1 x + b1) + b2, whose offset is a2 * b1 + b2"
-                             + _where(b, exp_b, rtol, atol))
-
-
-def _where(got, expected, rtol, atol) -> str:
-    k = _first_mismatch(got, expected, rtol, atol)
-    return f" (at [{_index(k)}]: {_fmt_complex_pair(complex(expected[k]), complex(got[k]))})"
+        wrong = _wrong("b", b, exp_b, rtol, atol, label)
+        for slip, value in b_slips:
+            if _close(b, value, rtol, atol):
+                raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
+        raise AssertionError(f"{wrong}. The combined offset is wrong: (a1, b1) then (a2, b2) "
+                             "maps x to a2 (a1 x + b1) + b2, whose offset is a2 * b1 + b2")
 
 
 def _draw(g, shape, dtype):
@@ -423,9 +493,10 @@ def _probe_scan(case: Case, fn) -> dict:
     return {"pair": _observe_combine(fn, *_scan_elements(case.params))}
 
 
-def _judge_fold(params: dict, seen: dict) -> None:
+def _judge_fold(params: dict, seen: dict, label: str | None = None) -> None:
     """Fold the operator over a few steps as the notebook's next cell does: a multiplier of
-    shape (H,) shared by all steps, the first element of shape (1, H), complex64."""
+    shape (H,) shared by all steps, the first element of shape (1, H), complex64; ``label``
+    names the case in the messages."""
     a, b = _fold_inputs(params)
     H, T = a.shape[0], b.shape[0]
     x = b[0]
@@ -435,11 +506,15 @@ def _judge_fold(params: dict, seen: dict) -> None:
     for k in range(1, T):
         e = _judged_combine(steps[k - 1], e, (a, b[k]),
                             "combine(e, (a, b[k])), folded as in the next cell,")
-    if tuple(e[1].shape) != (1, H) or not _close(e[1][0], x, 1e-4, 1e-5):
-        raise AssertionError("folding your operator over the steps, as the next cell does with "
-                             "e = (a.expand(1, H), b[:1]) and combine(e, (a, b[k])) in "
-                             "complex64, does not give the loop's state: the offset must keep "
-                             f"the shape (1, H) = {(1, H)} and equal a * x + b[k] step by step")
+    fold = ("folding your operator over the steps, as the next cell does with e = "
+            "(a.expand(1, H), b[:1]) and combine(e, (a, b[k])) in complex64")
+    if tuple(e[1].shape) != (1, H):
+        raise AssertionError(f"{fold}, does not give the loop's state: the offset must keep "
+                             f"the shape (1, H) = {(1, H)}; got {tuple(e[1].shape)}")
+    if not _close(e[1], x[None], 1e-4, 1e-5):
+        raise AssertionError(f"{_wrong('b', e[1], x[None], 1e-4, 1e-5, label)}. The offset "
+                             f"of the element, {fold}, must be the loop's state, "
+                             "x = a * x + b[k] step by step")
 
 
 def _judge_associativity(params: dict, seen: dict) -> None:
@@ -448,7 +523,7 @@ def _judge_associativity(params: dict, seen: dict) -> None:
     left = _judged_combine(seen["left"], e12, e3, "combine(combine(e1, e2), e3)")
     e23 = _judged_combine(seen["e23"], e2, e3)
     right = _judged_combine(seen["right"], e1, e23, "combine(e1, combine(e2, e3))")
-    rtol, atol = _tolerance(*left, *right)
+    rtol, atol = _tolerance(*e1, *e2, *e3)
     if not all(_close(p, q, rtol, atol) for p, q in zip(left, right)):
         raise AssertionError("the operator is not associative on these inputs: (e1 • e2) • e3 "
                              "differs from e1 • (e2 • e3); combine only with a2 * a1 and "
@@ -458,11 +533,11 @@ def _judge_associativity(params: dict, seen: dict) -> None:
 def _judge_scan(case: Case, seen: dict) -> None:
     kind = case.params["kind"]
     if kind == "fold":
-        _judge_fold(case.params, seen)
+        _judge_fold(case.params, seen, _shown(case))
     elif kind == "associativity":
         _judge_associativity(case.params, seen)
     else:
-        _judge_pair(*_scan_elements(case.params), seen["pair"])
+        _judge_pair(*_scan_elements(case.params), seen["pair"], _shown(case))
 
 
 SCAN_OPERATOR = Check(
@@ -478,5 +553,8 @@ CHECKS = {check.name: check for check in (LRU_EIGENVALUES, SCAN_OPERATOR)}
 def check_scan_operator(fn, *, hidden: bool = False) -> None:
     """Check ``fn(e1, e2) → (a, b)``: the associative operator of x_k = a_k x_{k-1} + b_k.
     For an earlier element e1 = (a1, b1) and a later one e2 = (a2, b2) it returns
-    (a2 a1, a2 b1 + b2), elementwise, for complex tensors (broadcasting as ``*`` does)."""
+    (a2 a1, a2 b1 + b2), elementwise, for complex tensors (broadcasting as ``*`` does), at
+    least as precise as the inputs (complex128 for complex128 ones). The visible cases: a
+    pair of complex128 elements, associativity on three, and the fold of the next cell
+    (complex64, a multiplier shared by all steps, the first element of shape (1, H))."""
     _run_check(SCAN_OPERATOR, (fn,), hidden=hidden)

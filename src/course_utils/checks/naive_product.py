@@ -3,12 +3,15 @@ along an orbit and the naive product's norms."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .framework import (Case, Check, assert_unchanged as _assert_unchanged,
-                      attempt as _attempt, expect_torch_tensor as _expect_torch_tensor,
-                      fmt_pair as _fmt_pair, module_state as _module_state,
-                      run_check as _run_check, salted as _salted, snapshot as _snapshot)
+                        attempt as _attempt, expect_torch_tensor as _expect_torch_tensor,
+                        first_mismatch as _first_mismatch, mismatch as _mismatch,
+                        module_state as _module_state, run_check as _run_check,
+                        salted as _salted, snapshot as _snapshot)
 from .observations import Raised
 from .helpers import assert_model_dtype, close_enough, returned_tensor, small_plrnn
 
@@ -27,15 +30,16 @@ _HIDDEN_JACOBIAN_CASES = (
 )
 
 #: The hidden cases of :func:`check_naive_norms`: (label, kind, T, d, seed, dtype name,
-#: stretch). "mixed": random non-normal Jacobians; "rotations": stretched rotations that
-#: overflow.
+#: stretch, contract). "mixed": random non-normal Jacobians; "rotations": rotations
+#: stretched by ``stretch`` that overflow, the last ``contract`` factors of the product
+#: shrunk by 1 / stretch.
 _HIDDEN_NORM_CASES = (
     ("another seed, orbit length and dimension",
-     "mixed", 23, 3, 31, "float64", None),
+     "mixed", 23, 3, 31, "float64", None, 0),
     ("float32 Jacobians that do not overflow, as in the notebook",
-     "mixed", 40, 5, 37, "float32", None),
-    ("float32 Jacobians that overflow after another number of factors",
-     "rotations", 110, 2, 41, "float32", 2.5),
+     "mixed", 40, 5, 37, "float32", None, 0),
+    ("float32 Jacobians that overflow after another number of factors, then contract",
+     "rotations", 110, 2, 41, "float32", 2.5, 10),
 )
 
 
@@ -70,6 +74,11 @@ def _jacobian_slips(model, Z, expected):
     with torch.no_grad():
         shifted = model.jacobian(model(Z))
         no_mask = (torch.diag(model.A) + model.W1 @ model.W2).expand(T, M, M)
+        no_linear = expected - torch.diag(model.A)
+        pre = Z @ model.W2.T
+        inverted = torch.diag(model.A) + (model.W1 * (pre + model.h2 < 0).to(Z.dtype)
+                                          [..., None, :]) @ model.W2
+        no_bias = torch.diag(model.A) + (model.W1 * (pre > 0).to(Z.dtype)[..., None, :]) @ model.W2
     return [
         ("you returned the transposes: J[t, i, j] = d F_i / d z_j at Z[t] (with the sum "
          "trick, permute the blocks to (T, M_out, M_in))", expected.transpose(-1, -2)),
@@ -80,12 +89,24 @@ def _jacobian_slips(model, Z, expected):
          expected.permute(1, 0, 2).reshape(T, M, M)),
         ("the derivative of the ReLU is missing: J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) "
          "W2 depends on the state through the active units", no_mask),
+        ("the linear part is missing: F(z) = A * z + W1 ReLU(W2 z + h2) + h1, so J_t = "
+         "diag(A) + W1 diag(1[W2 z_t + h2 > 0]) W2", no_linear),
+        ("the ReLU's derivative is 1 where the pre-activation is positive: your mask keeps "
+         "the inactive units, 1[W2 z_t + h2 < 0]; J_t = diag(A) + W1 diag(1[W2 z_t + h2 > 0]) "
+         "W2", inverted),
+        ("the bias h2 is missing from the ReLU's mask: the active units are those with "
+         "W2 z_t + h2 > 0, not W2 z_t > 0", no_bias),
     ]
 
 
 def _jacobian_cases(hidden: bool, salt: int | None) -> list[Case]:
-    cases = [Case("T = 7, M = 5", dict(sizes=dict(M=5, L=8, N=2, seed=5), T=7, seed=3,
-                                        scale=1.0, dtype="float64"))]
+    """The visible cases: a float64 model and orbit, and a float32 one of other sizes, the
+    dtype of the notebook's model; then the hidden ones."""
+    cases = [Case("T = 7, M = 5, float64", dict(sizes=dict(M=5, L=8, N=2, seed=5), T=7,
+                                                 seed=3, scale=1.0, dtype="float64")),
+             Case("T = 10, M = 4, float32 as in the notebook",
+                  dict(sizes=dict(M=4, L=9, N=2, seed=7), T=10, seed=29, scale=1.0,
+                       dtype="float32"))]
     if hidden:
         cases += [Case(label, dict(sizes=sizes, T=T, seed=_salted(seed, salt), scale=scale,
                                    dtype=dtype), hidden=True)
@@ -135,12 +156,18 @@ def _judge_jacobians(case: Case, seen: dict) -> None:
     if tuple(got.shape) != (T, M, M):
         hint = ""
         if tuple(got.shape) == (T, M, T, M):
-            hint = (" You differentiated all outputs with respect to all states: take the "
-                    "Jacobian of the sum over rows, model(Z).sum(dim=0), or one state at a "
-                    "time")
+            hint = (" You differentiated all outputs with respect to all states, T^2 M^2 "
+                    "numbers (hundreds of GB for the notebook's orbit, so do not take its "
+                    "diagonal either): take the Jacobian of the sum over rows, "
+                    "model(Z).sum(dim=0), or one state at a time")
         elif tuple(got.shape) == (M, T, M):
             hint = (" The sum trick gives the blocks with the time index in the middle, "
                     "(M, T, M): move it to the front with permute(1, 0, 2)")
+        elif tuple(got.shape) in ((T, T, M), (M, T, T)):
+            hint = (" The time index appears twice: model(Z).sum(dim=1) adds up the M "
+                    "outputs of each state. Sum over the states instead, model(Z).sum(dim=0), "
+                    "whose Jacobian with respect to Z has the blocks (M, T, M); then "
+                    "permute(1, 0, 2)")
         elif tuple(got.shape) == (M, M, T):
             hint = (" The time index is last: move it to the front, permute(2, 0, 1)")
         elif tuple(got.shape) == (T, M):
@@ -160,22 +187,20 @@ def _judge_jacobians(case: Case, seen: dict) -> None:
     close = close_enough(got, expected, rtol, atol)
     if bool(close.all()):
         return
-    for slip, wrong in slips:
-        if bool(close_enough(got, wrong, rtol, atol).all()):
-            raise AssertionError(f"{slip} ({what})")
+    wrong = _first_mismatch("J", expected, got, close, what)
+    for slip, value in slips:
+        if bool(close_enough(got, value, rtol, atol).all()):
+            raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
     deviation = float(((got - expected).abs() / (1 + expected.abs())).max())
     if Z.dtype == torch.float64 and deviation < 1e-4:
         raise AssertionError(
-            f"your Jacobians differ from the reference by up to {deviation:.1e} ({what}): more "
-            "than rounding in float64 explains, as much as the precision of float32. Z and "
-            "the model are float64 here, so part of your computation ran in float32: keep "
-            "the dtype of Z and the model (no .float(), torch.eye/torch.zeros with "
+            f"{wrong}. Your Jacobians differ from the reference by up to {deviation:.1e}: "
+            "more than rounding in float64 explains, as much as the precision of float32. Z "
+            "and the model are float64 here, so part of your computation ran in float32: "
+            "keep the dtype of Z and the model (no .float(), torch.eye/torch.zeros with "
             "dtype=Z.dtype)")
-    t = int((~close).any(dim=-1).any(dim=-1).nonzero()[0])
-    i = int((~close[t]).any(dim=-1).nonzero()[0])
-    raise AssertionError(f"the Jacobian at state t = {t} is wrong ({what}): in its row i = "
-                         f"{i}, {_fmt_pair(expected[t, i], got[t, i])}. J[t] = dF/dz at "
-                         "Z[t]: J[t, i, j] = d F_i / d z_j")
+    raise AssertionError(f"{wrong}. J[t] = dF/dz at Z[t], the state before the step: "
+                         "J[t, i, j] = d F_i / d z_j")
 
 
 PLRNN_JACOBIANS = Check(
@@ -189,8 +214,9 @@ def check_plrnn_jacobians(fn, *, hidden: bool = False) -> None:
     state before the step), shape ``(T, M, M)`` in the dtype of ``Z``, equal to
     ``model.jacobian(Z)``.
 
-    With ``hidden=True`` (the grader) three more cases follow: other sizes and seeds, and
-    float32 models and orbits as in the notebook.
+    The visible cases: a float64 model and orbit, and a float32 one of other sizes, as the
+    notebook's model is float32. With ``hidden=True`` (the grader) three more cases follow:
+    other sizes and seeds, in float64 and float32.
     """
     _run_check(PLRNN_JACOBIANS, (fn,), hidden=hidden)
 
@@ -208,22 +234,29 @@ def _mixed_jacobians(T, d, seed, dtype):
     return J.to(getattr(torch, dtype))
 
 
-def _rotations(T, seed, stretch, dtype, generator=None):
-    """Rotations stretched by ``stretch``: the norm of a product of n is stretch^n."""
+def _rotations(T, seed, stretch, dtype, contract=0):
+    """Rotations stretched by ``stretch``, the first ``contract`` of them (the last factors
+    of the product J_T ... J_1) shrunk by 1 / stretch: the norm of the product of the last
+    n is stretch^n while n <= T - contract, then falls again by a factor stretch per
+    factor."""
     import torch
 
-    g = generator if generator is not None else torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     angles = torch.rand(T, generator=g, dtype=torch.float64) * 6.28
     c, s = torch.cos(angles), torch.sin(angles)
     R = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
-    return (stretch * R).to(getattr(torch, dtype))
+    scale = torch.full((T, 1, 1), float(stretch), dtype=torch.float64)
+    scale[:contract] = 1.0 / stretch
+    return (scale * R).to(getattr(torch, dtype))
 
 
-def _running_norms(factors, *, right=True, ord=2):
-    """Norms of the running products of ``factors`` (in their order), in float64."""
+def _running_norms(factors, *, right=True, ord=2, start=None):
+    """Norms of the running products of ``factors`` (in their order), in float64, from the
+    identity or from the matrix ``start``."""
     import torch
 
-    out, P = [], torch.eye(factors.shape[-1], dtype=torch.float64)
+    out = []
+    P = torch.eye(factors.shape[-1], dtype=torch.float64) if start is None else start.double()
     for F in factors.double():
         P = P @ F if right else F @ P
         out.append(torch.linalg.matrix_norm(P, ord=ord))
@@ -249,6 +282,13 @@ def _norm_slips(J, expected):
          "ord=2), not the largest |eigenvalue|", torch.stack(radii)),
         ("use the spectral norm, torch.linalg.matrix_norm(P, ord=2); the default is the "
          "Frobenius norm", _running_norms(J.flip(0), ord="fro")),
+        *[(f"use the spectral norm, torch.linalg.matrix_norm(P, ord=2), the largest "
+           f"singular value; you took another matrix norm (ord={name})",
+           _running_norms(J.flip(0), ord=order))
+          for order, name in ((math.inf, "inf"), (1, "1"), ("nuc", "'nuc'"), (-2, "-2"))],
+        ("the product starts from J_T and then multiplies J_T again: start from the "
+         "identity (P = torch.eye(d, dtype=J.dtype)), or from J_T and then multiply "
+         "J_{T-1}, J_{T-2}, ...", _running_norms(J.flip(0), start=J[-1])),
         ("start from the end of the orbit, as the sheet does: J_T, then J_T J_{T-1}, ... "
          "(multiply the next earlier Jacobian on the right)", _running_norms(J, right=False)),
         ("start from the end of the orbit: the first norm is ||J_T||, then ||J_T J_{T-1}||, "
@@ -265,33 +305,33 @@ def _norm_slips(J, expected):
 
 
 def _norm_cases(hidden: bool, salt: int | None) -> list[Case]:
-    cases = [Case("T = 30 float64 Jacobians", dict(kind="visible mixed")),
-             Case("T = 100 float32 Jacobians, stretched rotations",
-                  dict(kind="visible rotations"))]
+    """The visible cases: float32 Jacobians as in the notebook, float64 ones (the task asks
+    for the Jacobians' dtype, whichever it is), and float32 stretched rotations whose
+    product overflows after 80 finite norms while the last 14 factors contract, so that a
+    product computed in float64 comes back below float32's largest number; then the
+    hidden ones."""
+    cases = [Case("T = 40 float32 Jacobians, as in the notebook",
+                  dict(kind="mixed", T=40, d=4, seed=5, dtype="float32")),
+             Case("T = 30 float64 Jacobians",
+                  dict(kind="mixed", T=30, d=4, seed=4, dtype="float64")),
+             Case("T = 100 float32 Jacobians: the product overflows, later factors contract",
+                  dict(kind="rotations", T=100, d=2, seed=6, dtype="float32", stretch=3.0,
+                       contract=14))]
     if hidden:
         cases += [Case(label, dict(kind=kind, T=T, d=d, seed=_salted(seed, salt),
-                                   dtype=dtype, stretch=stretch), hidden=True)
-                  for label, kind, T, d, seed, dtype, stretch in _HIDDEN_NORM_CASES]
+                                   dtype=dtype, stretch=stretch, contract=contract),
+                       hidden=True)
+                  for label, kind, T, d, seed, dtype, stretch, contract in _HIDDEN_NORM_CASES]
     return cases
 
 
 def _norm_inputs(case: Case):
-    """The Jacobians of a case. The visible ones: 30 random non-normal float64 matrices,
-    then, from the same generator, rotations stretched by 3 in float32, which overflow
-    after about 81 factors."""
-    import torch
-
+    """The Jacobians of a case, in orbit order J_1, ..., J_T: random non-normal matrices
+    ("mixed"), or stretched rotations ("rotations", :func:`_rotations`)."""
     p = case.params
-    if p["kind"].startswith("visible"):
-        g = torch.Generator().manual_seed(4)
-        J = torch.randn(30, 4, 4, generator=g, dtype=torch.float64) / 1.5
-        J[:, 0, 1] += 2.0                           # far from normal: the order matters
-        if p["kind"] == "visible mixed":
-            return J
-        return _rotations(100, None, 3.0, "float32", generator=g)
     if p["kind"] == "mixed":
         return _mixed_jacobians(p["T"], p["d"], p["seed"], p["dtype"])
-    return _rotations(p["T"], p["seed"], p["stretch"], p["dtype"])
+    return _rotations(p["T"], p["seed"], p["stretch"], p["dtype"], p["contract"])
 
 
 def _probe_norms(case: Case, fn) -> dict:
@@ -343,8 +383,12 @@ def _returned_norms(seen: dict, J, what):
     return got
 
 
+_PRODUCT = "the spectral norm of the product of the last {k} Jacobians, J_T ... J_{{T-{n}}}"
+
+
 def _judge_norm_values(J, seen, what):
-    """Jacobians that do not overflow: every norm against the reference."""
+    """Jacobians that do not overflow: every norm against the reference, computed in the
+    Jacobians' dtype."""
     import torch
 
     from ..lyapunov import naive_product_log_norms
@@ -356,27 +400,29 @@ def _judge_norm_values(J, seen, what):
     close = close_enough(got, expected, rtol, 0.0)
     if bool(close.all()):
         return
-    for slip, wrong in _norm_slips(J, expected):
-        if bool(close_enough(got, wrong, rtol, 0.0).all()):
-            raise AssertionError(f"{slip} ({what})")
     n = int((~close).nonzero()[0])
+    wrong = _mismatch("norms", (n,), expected[n].item(), got[n].item(), what)
+    for slip, value in _norm_slips(J, expected):
+        if bool(close_enough(got, value, rtol, 0.0).all()):
+            raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
+    product = _PRODUCT.format(k=n + 1, n=n)
     if bool(torch.isnan(got[n])):
-        raise AssertionError(
-            f"norm number {n + 1} (of the product of the last {n + 1} Jacobians) is nan "
-            f"({what}), but that product is finite, with norm {expected[n].item():.6g}")
+        raise AssertionError(f"{wrong}. That is {product}, a finite product: where does "
+                             "your nan come from (inf - inf, 0 * inf, an uninitialised "
+                             "entry)?")
     if not bool(torch.isfinite(got[n])):
         raise AssertionError(
-            f"norm number {n + 1} (of the product of the last {n + 1} Jacobians) is "
-            f"{got[n].item()} ({what}), but that product is finite, with norm "
-            f"{expected[n].item():.6g}: does your loop stop too early, or fill only part of "
-            "norms? There is one norm for every n = 1, ..., T")
-    raise AssertionError(f"norm number {n + 1} (of the product of the last {n + 1} "
-                         f"Jacobians) is wrong ({what}): "
-                         f"{_fmt_pair(expected[n].item(), got[n].item())}")
+            f"{wrong}. That is {product}, a finite product: does your loop stop too early, "
+            "or fill only part of norms? There is one norm for every n = 1, ..., T")
+    raise AssertionError(f"{wrong}. norms[n] is {_PRODUCT.format(k='n + 1', n='n')}, "
+                         "torch.linalg.matrix_norm(P, ord=2)")
 
 
 def _judge_overflow(J, seen, what):
-    """Float32 stretched rotations that overflow: the finite norms, then inf (or nan)."""
+    """Float32 stretched rotations whose product overflows: the finite norms, then inf
+    for every later product, as the task says (not nan, and never finite again: a product
+    computed in float64 falls back below float32's largest number when the later factors
+    contract)."""
     import torch
 
     from ..lyapunov import naive_product_log_norms
@@ -384,40 +430,66 @@ def _judge_overflow(J, seen, what):
     got = _returned_norms(seen, J, what).to(torch.float64)
     reference = naive_product_log_norms(J, dtype="float32")
     n_ref = int(torch.isfinite(reference).sum())
+    expected = torch.exp(reference)                  # the finite norms, then inf
+    in_float64 = _running_norms(J.flip(0))
     finite = torch.isfinite(got)
-    n_got = int(finite.sum())
-    first = int((~finite).nonzero()[0]) if n_got < len(got) else len(got)
-    if first > n_ref and not bool(got[n_ref] >= got[n_ref - 1] if n_ref else True):
-        raise AssertionError(
-            f"from norm number {n_ref + 1} on the product has overflowed float32 ({what}), "
-            f"and every norm is inf (or nan); your norm number {n_ref + 1} is "
-            f"{got[n_ref].item():.6g}. Leave inf where the product is not finite (the "
-            "template fills norms with inf), and stop multiplying there")
-    if first > n_ref:
-        raise AssertionError(
-            f"the product should overflow float32 after {n_ref} finite norms ({what}), but "
-            f"your first {first} norms are finite: compute the product literally, in the "
-            "Jacobians' dtype (float32), not in float64 and without rescaling it, and leave "
-            "inf (or nan) from the first product that is not finite")
-    if first < n_ref:
-        raise AssertionError(
-            f"expected {n_ref} finite norms before the overflow, then inf ({what}); your norm "
-            f"number {first + 1} is {got[first].item()} already. Stop only when the product "
-            "itself is no longer finite")
-    if n_got > n_ref:
-        later = int(finite[n_ref:].nonzero()[0]) + n_ref
-        raise AssertionError(
-            f"after the first product that overflows, every later norm is inf (or nan) "
-            f"({what}); your norm number {later + 1} is finite again. Stop multiplying at "
-            "the first product that is not finite")
-    expected = torch.exp(reference[:n_ref])
-    close = close_enough(got[:n_ref], expected, 1e-4, 0.0)
+    first = int((~finite).nonzero()[0]) if not bool(finite.all()) else len(got)
+    close = close_enough(got[:min(first, n_ref)], expected[:min(first, n_ref)], 1e-4, 0.0)
     if not bool(close.all()):
         n = int((~close).nonzero()[0])
         raise AssertionError(
-            f"before the overflow the float32 norms should be the stretch factor to the "
-            f"power n ({what}); norm number {n + 1}: "
-            f"{_fmt_pair(expected[n].item(), got[n].item())}")
+            f"{_mismatch('norms', (n,), expected[n].item(), got[n].item(), what)}. Before the "
+            f"overflow norms[n] is {_PRODUCT.format(k='n + 1', n='n')}, of the product "
+            "computed in float32: here the norm of the product of n + 1 rotations stretched "
+            "by the same factor is that factor to the power n + 1")
+    if first < n_ref:
+        raise AssertionError(
+            f"{_mismatch('norms', (first,), expected[first].item(), got[first].item(), what)}"
+            f". That is {_PRODUCT.format(k=first + 1, n=first)}, still finite in float32: "
+            "stop only when the product itself is no longer finite (torch.isfinite(P).all())")
+    wrong = _mismatch("norms", (n_ref,), math.inf, got[n_ref].item(), what) \
+        if n_ref < len(got) else ""
+    if first > n_ref and bool(got[n_ref] < got[n_ref - 1] if n_ref else False):
+        raise AssertionError(
+            f"{wrong}. From norms[{n_ref}] on the product has overflowed float32, and every "
+            "norm is inf: leave inf where the product is not finite (the template fills "
+            "norms with inf), and stop multiplying there")
+    if first > n_ref:
+        raise AssertionError(
+            f"{wrong}. The product overflows float32 after {n_ref} finite norms, but your "
+            f"first {first} norms are finite: compute the product literally, in the "
+            "Jacobians' dtype (float32), not in float64 and without rescaling it, and leave "
+            "inf from the first product that is not finite")
+    later = got[n_ref:]
+    if bool(torch.isnan(later).any()):
+        k = n_ref + int(torch.isnan(later).nonzero()[0])
+        raise AssertionError(
+            f"{_mismatch('norms', (k,), math.inf, math.nan, what)}. Once the product is no "
+            "longer finite the task asks for inf in every remaining entry: stop multiplying "
+            "at the first product that is not finite and leave the template's inf (going on "
+            "gives nan, from inf - inf and 0 * inf)")
+    if bool(finite[n_ref:].any()):
+        k = n_ref + int(finite[n_ref:].nonzero()[0])
+        wrong = _mismatch("norms", (k,), math.inf, got[k].item(), what)
+        again = finite.clone()
+        again[:n_ref] = False
+        if bool(close_enough(got[again], in_float64[again], 1e-4, 0.0).all()):
+            raise AssertionError(
+                f"{wrong}. Your norms after the overflow are those of the exact product, "
+                "as computed in float64 (or rescaled): its norm falls back below float32's "
+                "largest number when the later factors contract, while the float32 product "
+                f"overflowed for good at norms[{n_ref}]. Compute the product literally, in "
+                "the Jacobians' dtype, float32 as in the notebook: no .double(), no "
+                "rescaling, torch.eye/torch.zeros with dtype=J.dtype")
+        raise AssertionError(
+            f"{wrong}. After the first product that overflows every later norm is inf; "
+            "yours is finite again. Stop multiplying at the first product that is not "
+            "finite")
+    if not bool((later == math.inf).all()):
+        k = n_ref + int((later != math.inf).nonzero()[0])
+        raise AssertionError(
+            f"{_mismatch('norms', (k,), math.inf, got[k].item(), what)}. Once the product "
+            "is no longer finite the remaining entries are inf, as the template fills them")
 
 
 def _judge_norms(case: Case, seen: dict) -> None:
@@ -441,10 +513,13 @@ CHECKS = {check.name: check for check in (PLRNN_JACOBIANS, NAIVE_NORMS)}
 def check_naive_norms(fn, *, hidden: bool = False) -> None:
     """Check ``fn(J)``: the spectral norms ||J_T||, ||J_T J_{T-1}||, ..., ||J_T ... J_1||
     of the running products (not their logs), computed in the dtype of ``J`` (T, d, d) and
-    returned as a tensor of shape (T,) in that dtype, with ``inf`` (or ``nan``) from the
-    first product that overflows.
+    returned as a tensor of shape (T,) in that dtype, with ``inf`` from the first product
+    that is not finite on.
 
-    With ``hidden=True`` (the grader) three more cases follow: another seed, length and
+    The visible cases: float32 Jacobians as in the notebook, float64 Jacobians, and float32
+    stretched rotations whose product overflows and whose last factors contract (a product
+    computed in float64 would come back below float32's largest number). With
+    ``hidden=True`` (the grader) three more cases follow: another seed, length and
     dimension; float32 Jacobians; and an overflow after another number of factors.
     """
     _run_check(NAIVE_NORMS, (fn,), hidden=hidden)

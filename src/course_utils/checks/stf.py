@@ -27,7 +27,9 @@ _HIDDEN_CASES = (
 
 
 def _stf_slips(model, x, tau_f, forced):
-    """The typical mistakes of Task 1 of chapter 03, and what each gives."""
+    """The typical mistakes of the forcing schedule and of the forced state of Task 1 of
+    chapter 03, and what each gives (the slips of every forcing task follow,
+    :func:`~.helpers.forcing_slips`)."""
     T = x.shape[1]
     t = np.arange(T)
     shifted = ("the forcing times are shifted by one: force at t = 0, tau_f, 2 tau_f, ... "
@@ -39,28 +41,46 @@ def _stf_slips(model, x, tau_f, forced):
          forced_run(model, x, np.ones(T, bool)) if tau_f > 1 else None),
         (shifted, forced_run(model, x, t % tau_f == 1) if tau_f > 1 else None),
         (shifted, forced_run(model, x, t % tau_f == tau_f - 1) if tau_f > 1 else None),
-        ("forcing sets the unobserved units to zero: keep them, z~_t = [x_t, z_t[N:]]",
-         forced_run(model, x, forced, reset_hidden=True)),
-        ("the predictions lag by one step: keep the read-out of the new state, "
-         "model.observe(model(z)), the prediction of x_{t+1}",
-         forced_run(model, x, forced, lagged=True)),
-        ("you force with the next observation x[:, t + 1], the target of step t: force "
-         "with x[:, t], the observation of the state that the step starts from",
-         forced_run(model, x, forced, ahead=True)),
+        ("the first state is not forced: t = 0 is a forcing time too, z~_0 = [x_0, 0, ..., 0]",
+         forced_run(model, x, forced & (t > 0))),
+        ("you force at every step of the first interval and never after it (t // tau_f == 0 "
+         "is t < tau_f): force at t = 0, tau_f, 2 tau_f, ... (t % tau_f == 0)",
+         forced_run(model, x, t < tau_f) if tau_f < T else None),
+        ("you force the last step t = T - 1 too: force only when t is a multiple of tau_f "
+         "(t % tau_f == 0)",
+         forced_run(model, x, forced | (t == T - 1)) if not forced[-1] else None),
+        ("you mix the data into the observed units, 0.5 z_t[:N] + 0.5 x_t: sparse teacher "
+         "forcing replaces them, z~_t = [x_t, z_t[N:]]",
+         forced_run(model, x, np.where(forced, 0.5, 0.0))),
     ]
 
 
-#: The visible inputs of :func:`check_stf_forward` (one model and one x for every tau_f).
+#: The visible inputs of :func:`check_stf_forward`: one model and one x for the forcing
+#: intervals 5, 7 and 1 (float64, N = 2), and the notebook's own conditions at a reduced
+#: size (:func:`_as_in_the_notebook`).
 _VISIBLE = dict(sizes=dict(M=6, L=10, N=2, seed=5), B=3, T=23, seed=1, dtype="float64")
+
+
+def _as_in_the_notebook() -> Case:
+    """The case of the notebook's next cell, reduced: a float32 model with the notebook's
+    N observed units, its forcing interval tau_f (``STF_DEFAULTS``) and a sequence of
+    three forcing intervals and more, with a small model and batch."""
+    from ..reconstruction import STF_DEFAULTS
+
+    N, tau_f = STF_DEFAULTS["N"], STF_DEFAULTS["train"]["tau_f"]
+    T = 3 * tau_f + 8
+    return forcing_case(f"float32, N = {N}, tau_f = {tau_f}, T = {T}, as in the notebook",
+                        dict(M=N + 4, L=12, N=N, seed=5), 2, T, 1, "float32", tau_f=tau_f)
 
 
 def _stf_cases(hidden: bool, salt: int | None) -> list[Case]:
     from ..training import forcing_times
 
     cases = [forcing_case(f"tau_f = {tau_f}", **_VISIBLE, tau_f=tau_f) for tau_f in (5, 7, 1)]
+    cases.append(_as_in_the_notebook())
     if hidden:
         cases += [hidden_forcing_case(label, sizes, B, T, seed, dtype, salt,
-                                       forcing_times(T, tau_f), tau_f=tau_f)
+                                      forcing_times(T, tau_f), tau_f=tau_f)
                   for label, sizes, B, T, tau_f, seed, dtype in _HIDDEN_CASES]
     return cases
 
@@ -75,7 +95,7 @@ def _judge_stf(case: Case, seen: dict) -> None:
     tau_f = case.params["tau_f"]
     forced = forcing_times(case.params["T"], tau_f)
     judge_predictions("stf_forward", case, seen, forced,
-                       lambda model, x: _stf_slips(model, x, tau_f, forced))
+                      lambda model, x: _stf_slips(model, x, tau_f, forced))
 
 
 STF_FORWARD = Check(
@@ -92,6 +112,8 @@ def check_stf_forward(fn, *, hidden: bool = False) -> None:
     of shape ``(B, T, N)`` in the dtype of ``x``, equal to
     :func:`course_utils.training.stf_forward` in values and gradients.
 
+    The visible cases: the forcing intervals 5, 7 and 1 in float64, and the notebook's own
+    conditions at a reduced size (float32, its N and tau_f, several forcing intervals).
     With ``hidden=True`` (the grader) three more cases follow: other seeds, batch sizes,
     lengths, forcing intervals, model sizes, and float32 as in the notebook.
     """
