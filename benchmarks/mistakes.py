@@ -26,27 +26,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the corpus is the tests' own
 
-from course_utils.checks import check_specs  # noqa: E402
 from course_utils.checks.framework import run_check  # noqa: E402
 from tests.checks.mistakes import corpus  # noqa: E402
-from tests.notebook_cells import (defined_name, namespace_at, reference_of,  # noqa: E402
-                                  run_cell, task_of)
+from tests.notebook_cells import checks_and_object  # noqa: E402
 
 SALT = 3
 
 
 def verdict(chapter: str, task_id: str, mistake) -> str:
     """"visible", "hidden" or "none": which check rejects the mistake first."""
-    task = task_of(chapter, task_id)
-    namespace = namespace_at(reference_of(chapter), task)
-    run_cell(mistake.source, namespace, "benchmark")
-    specs, obj = check_specs(chapter), namespace[defined_name(mistake.source)]
+    checks, obj = checks_and_object(chapter, task_id, mistake.source, "benchmark")
     for hidden in (False, True):
         try:
             with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                for name in task.checks:
-                    run_check(specs[name], (obj,), hidden=hidden, salt=SALT)
+                for check in checks:
+                    run_check(check, (obj,), hidden=hidden, salt=SALT)
         except Exception:  # noqa: BLE001 - any rejection counts
             return "hidden" if hidden else "visible"
     return "none"

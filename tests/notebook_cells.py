@@ -95,3 +95,16 @@ def defined_name(source: str) -> str:
     names = [node.name for node in ast.parse(source).body
              if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
     return names[-1]
+
+
+def checks_and_object(chapter: str, task_id: str, source: str, tag: str = "test"):
+    """A task cell run as the notebook runs it (:func:`run_cell` in :func:`namespace_at`):
+    the task's checks (:class:`~course_utils.checks.framework.Check`, in their order) and
+    the object the cell defines for them."""
+    from course_utils.checks import check_specs
+
+    task = task_of(chapter, task_id)
+    namespace = namespace_at(reference_of(chapter), task)
+    run_cell(source, namespace, tag)
+    specs = check_specs(chapter)
+    return [specs[name] for name in task.checks], namespace[defined_name(source)]

@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from course_utils.checks import check_specs
 from course_utils.checks.framework import MISMATCH, HiddenCaseError, run_check
 
 from tests.checks.mistakes import corpus
-from tests.notebook_cells import defined_name, namespace_at, reference_of, run_cell, task_of
+from tests.notebook_cells import checks_and_object, reference_of
 
 CORPUS = corpus()
 MIN_MISTAKES = 10  # per task
@@ -23,15 +22,6 @@ ENTRIES = [(chapter, task_id, mistake) for chapter, tasks in CORPUS.items()
            for task_id, mistakes in tasks.items() for mistake in mistakes]
 #: A message that shows a value beside another: "expected 0.5, got 0.7".
 _SHOWS_VALUES = re.compile(r"expected [^,;]{1,80}, got (-?[\d\[(]|nan|inf)")
-
-
-def _attempt(chapter: str, task_id: str, mistake):
-    """The task's checks and the object the mistake's cell defines, as in the notebook."""
-    reference, task = reference_of(chapter), task_of(chapter, task_id)
-    namespace = namespace_at(reference, task)
-    run_cell(mistake.source, namespace, "mistake")
-    specs = check_specs(chapter)
-    return [specs[name] for name in task.checks], namespace[defined_name(mistake.source)]
 
 
 def test_every_task_has_its_corpus():
@@ -55,7 +45,7 @@ def test_every_task_has_its_corpus():
 @pytest.mark.parametrize("chapter, task_id, mistake", ENTRIES,
                          ids=[f"{c[:2]}-{t}-{m.name}" for c, t, m in ENTRIES])
 def test_mistake_is_caught(chapter, task_id, mistake, capsys):
-    checks, obj = _attempt(chapter, task_id, mistake)
+    checks, obj = checks_and_object(chapter, task_id, mistake.source, "mistake")
     if mistake.caught == "hidden":
         for check in checks:
             run_check(check, (obj,))

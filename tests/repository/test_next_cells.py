@@ -18,7 +18,7 @@ import pytest
 
 from tests.checks.mistakes import corpus
 from tests.grading.test_honest import VARIANTS
-from tests.notebook_cells import ROOT, cell, reference_of
+from tests.notebook_cells import ROOT, cell, reference_of, variant_name
 
 TIMEOUT = 900  # seconds per chapter, all its variants
 
@@ -71,8 +71,8 @@ def test_accepted_solutions_leave_the_next_cells_running(chapter, tmp_path, reco
     if control:
         variants["task1"] = variants["task1"] + [_CONTROL]
     results = run_variants(chapter, variants, tmp_path)
-    expected = sorted((task, cell_.strip().splitlines()[0].lstrip("# ").split(":")[0])
-                      for task, cells in variants.items() for cell_ in cells)
+    expected = sorted((task, variant_name(source))
+                      for task, sources in variants.items() for source in sources)
     assert sorted((r["task"], r["variant"]) for r in results) == expected
     cells = reference_of(chapter).code_cells
     failures = [f"{r['task']} {r['variant']}: code cell {r['cell']} failed: {r['error']}\n"
