@@ -35,7 +35,7 @@ import numpy as np
 
 from .observations import Failure, Raised, display_type, roundtrip
 
-__all__ = ["ok", "fmt", "fmt_pair", "mismatch", "first_mismatch", "MISMATCH",
+__all__ = ["ok", "fmt", "fmt_pair", "mismatch", "first_mismatch", "with_hint", "MISMATCH",
            "HiddenCaseError", "hidden_case", "call_student",
            "expect_torch_tensor", "type_name", "torch_result", "snapshot",
            "assert_unchanged", "Case", "Check", "StudentError", "attempt", "outcome",
@@ -264,6 +264,12 @@ def first_mismatch(name: str, expected, got, close=None, case: str | None = None
     wrong = np.argwhere(~close)
     index = tuple(int(i) for i in wrong[0]) if len(wrong) else (0,) * expected.ndim
     return mismatch(name, index, expected[index], got[index], case)
+
+
+def with_hint(message: str, hint: str) -> str:
+    """``message`` (a :func:`mismatch`) followed by ``hint`` as its own sentence, after ". ",
+    its first letter capitalized."""
+    return f"{message}. {hint[:1].upper()}{hint[1:]}"
 
 
 def _numbers(value) -> np.ndarray:

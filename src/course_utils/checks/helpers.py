@@ -26,7 +26,7 @@ from .framework import (Case, assert_unchanged as _assert_unchanged, attempt as 
                         expect_torch_tensor as _expect_torch_tensor,
                         first_mismatch as _first_mismatch,
                         module_state as _module_state, outcome as _outcome,
-                        salted as _salted, snapshot as _snapshot)
+                        salted as _salted, snapshot as _snapshot, with_hint as _with_hint)
 from .observations import Raised, TFValue, display_type
 
 __all__ = ["json_number", "observed_values", "real_array", "expect_float64", "expect_shape",
@@ -530,10 +530,6 @@ def judge_gradients(model, x, expected, grads, what, code=STF_STATE[1]) -> None:
                 "gradient does not flow through all steps")
 
 
-def _capitalized(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
 def judge_predictions(name, case: Case, seen: dict, forced, slips, *, warmup=0,
                       recipe=_STF_RECIPE, state=STF_STATE):
     """Judge the observations of :func:`probe_forcing` against the forced run at
@@ -627,7 +623,7 @@ def _judge_values(model, x, got, expected, forced, slips, what, recipe, state) -
         for part in (steps, slice(None)):
             if not bool(close_enough(wrong[:, part], expected[:, part], rtol, atol).all()):
                 if bool(close_enough(got[:, part], wrong[:, part], rtol, atol).all()):
-                    raise AssertionError(f"{where}. {_capitalized(slip)}")
+                    raise AssertionError(_with_hint(where, slip))
                 break
     deviation = float(((got - expected).abs() / (1 + expected.abs())).max())
     if x.dtype == torch.float64 and deviation < 1e-4:

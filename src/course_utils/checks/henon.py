@@ -29,7 +29,7 @@ from ..henon import HENON_A, HENON_B, henon_jacobian, henon_map, henon_orbit
 from ..lyapunov import lyapunov_from_jacobians
 from .framework import (Case, Check, assert_unchanged, attempt as _attempt, first_mismatch,
                         fmt as _fmt, mismatch, outcome as _outcome, run_check as _run_check,
-                        salted as _salted)
+                        salted as _salted, with_hint)
 from .helpers import expect_float64, expect_shape, json_number, observed_values, real_array
 from .observations import Failure, Raised, display_type
 
@@ -1011,7 +1011,7 @@ def _judge_qr_orbit(seen: dict, case: Case, jacobians: np.ndarray, transient: in
             "Q, R = np.linalg.qr(J_t @ Q)")
     if _float32_close(got, want, rtol=2e-6, atol=5e-7):
         hint = _FLOAT32_HINT.format(how="astype(np.float32), dtype=np.float32, tf.float32")
-        raise AssertionError(f"{wrong}. {hint[0].upper()}{hint[1:]}")
+        raise AssertionError(with_hint(wrong, hint))
     raise AssertionError(
         f"{wrong}. Multiply each new Jacobian onto the current Q (J_t @ Q), "
         "re-orthonormalise by QR, and accumulate log|diag R| of the steps after the "

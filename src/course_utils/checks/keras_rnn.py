@@ -557,11 +557,11 @@ def _expect_right_jacobian_function(task_one) -> None:
 _CONJUGATED_ATOL = 5e-3
 
 
-def _spectrum_slips(weights, inputs, h0, k, got):
-    """The usual slips of the QR accumulation: (what the student's result ``got`` gives
-    for the comparison, what it is compared with, the hint, and for a slip whose result
-    depends on rounding, the absolute tolerance of the comparison)."""
-    expected = _spectrum(weights, inputs, h0, k)
+def _spectrum_slips(weights, inputs, h0, k, got, expected):
+    """The usual slips of the QR accumulation, given the student's result ``got`` and the
+    reference ``expected``: (what ``got`` gives for the comparison, what it is compared
+    with, the hint, and for a slip whose result depends on rounding, the absolute tolerance
+    of the comparison)."""
     B, T, _ = inputs.shape
     H = h0.shape[1]
     scaled = [(1 / np.log(10), "Use the natural log (tf.math.log), not log10"),
@@ -643,7 +643,8 @@ def _judge_spectrum(case: Case, seen: dict) -> None:
             "tf.math.log(tf.abs(tf.linalg.diag_part(R)))")
     wrong = first_mismatch("exponents", expected, got, close, label)
     if case.params["slips"]:
-        for mine, slip, hint, *atol in _spectrum_slips(weights, inputs, h0, k, got):
+        for mine, slip, hint, *atol in _spectrum_slips(weights, inputs, h0, k, got,
+                                                           expected):
             if np.allclose(mine, slip, rtol=1e-8, atol=atol[0] if atol else 1e-10):
                 raise AssertionError(f"{wrong}. {hint}")
         if _float32_close(got, expected):

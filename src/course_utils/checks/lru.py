@@ -14,7 +14,7 @@ import math
 from .framework import (Case, Check, assert_unchanged, attempt as _attempt,
                         first_mismatch as _first_mismatch,
                         plain as _plain_value, run_check as _run_check, salted as _salted,
-                        snapshot, torch_result, type_name)
+                        snapshot, torch_result, type_name, with_hint as _with_hint)
 from .helpers import returned_tensor
 from .observations import Failure
 
@@ -390,14 +390,14 @@ def _judge_pair(e1, e2, step: dict, label: str | None = None) -> None:
         wrong = _wrong("a", a, exp_a, rtol, atol, label)
         for slip, value in a_slips:
             if _close(a, value, rtol, atol):
-                raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
+                raise AssertionError(_with_hint(wrong, slip))
         raise AssertionError(f"{wrong}. The combined multiplier must be a2 * a1: applying "
                              "both steps multiplies by both")
     if not _close(b, exp_b, rtol, atol):
         wrong = _wrong("b", b, exp_b, rtol, atol, label)
         for slip, value in b_slips:
             if _close(b, value, rtol, atol):
-                raise AssertionError(f"{wrong}. {slip[0].upper()}{slip[1:]}")
+                raise AssertionError(_with_hint(wrong, slip))
         raise AssertionError(f"{wrong}. The combined offset is wrong: (a1, b1) then (a2, b2) "
                              "maps x to a2 (a1 x + b1) + b2, whose offset is a2 * b1 + b2")
 

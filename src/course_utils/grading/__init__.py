@@ -106,7 +106,8 @@ def _select(found, only, shard, run_shard):
             raise ValueError(f"only: unknown student{'s' * (len(unknown) > 1)} "
                              f"{', '.join(map(repr, unknown))}; the students are: "
                              f"{', '.join(sorted(known, key=str.lower)) or 'none'}")
-        found = [sub for sub in found if sub.student in set(only)]
+        chosen = set(only)
+        found = [sub for sub in found if sub.student in chosen]
     share = shard or run_shard
     if share is not None:
         k, n = share
@@ -209,7 +210,8 @@ def grade(chapter: str, submissions: list[str | Path], out: str | Path = "grades
     try:
         found = _select(collect(submissions, scratch / "submissions"), only, shard, run_shard)
         if previous is not None:
-            results = {s.student: s for s in previous.students if s.student not in set(only)}
+            regraded = set(only)
+            results = {s.student: s for s in previous.students if s.student not in regraded}
         units: list[_Unit] = []
         for sub in found:
             notebook, problem = (None, sub.problem) if sub.problem else read_notebook(
