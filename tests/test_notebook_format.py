@@ -657,3 +657,13 @@ def test_a_well_formed_question_passes_the_checks_above():
     assert notebook_format.question_layout(_question(begin=begin, after=FIGURE))[0].figures == (
         "orbits",)
     assert make_exercise(_question()).count(notebook_format.ANSWER_PLACEHOLDER) == 1
+
+
+def test_utf8_safe_replaces_lone_surrogates_only():
+    from course_utils.notebook_format import utf8_safe
+
+    text = "x \ud800 y \udfff é 😀"
+    safe = utf8_safe(text)
+    assert safe == "x \ufffd y \ufffd é 😀"
+    safe.encode("utf-8")  # writable as UTF-8
+    assert utf8_safe("plain") == "plain"

@@ -42,7 +42,7 @@ __all__ = [
     "make_exercise", "to_ipynb",
     "find_check_calls", "check_call_names", "strip_check_calls", "placeholder_error",
     "parse_python", "top_level_definitions",
-    "is_placeholder_message",
+    "is_placeholder_message", "utf8_safe",
 ]
 
 CODE_BEGIN = re.compile(r"^(?P<indent>[ \t]*)#\s*BEGIN SOLUTION\b(?P<task>.*)$")
@@ -824,3 +824,13 @@ def _collapse_answers(source: str) -> str:
         else:
             lines.append(line)
     return "\n".join(lines)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe(text: str) -> str:
+    """``text`` with every lone surrogate (not writable as UTF-8, but a notebook's JSON
+    ``"\\ud800"`` escape or a student's exception message can carry one) replaced by
+    U+FFFD: how the grader writes what students wrote into its reports and pages."""
+    return _SURROGATE.sub("\ufffd", text)

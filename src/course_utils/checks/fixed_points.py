@@ -391,11 +391,12 @@ def _affine_slips(rnn, u, h, du, dh, F, J_h, J_u):
 
     B, H = dh.shape
     W_ih, W_hh, b_ih, b_hh = _weights(rnn)
-    exact = torch.tanh(W_ih @ (u + du) + b_ih + (h + dh) @ W_hh.T + b_hh)
-    F_moved = torch.tanh(W_ih @ (u + du) + b_ih + W_hh @ h + b_hh)
-    _, J_h_moved, J_u_moved = _rnn_reference(rnn, u + du, h)
+
     def F_at(hh, uu):
         return torch.tanh(W_ih @ uu + b_ih + hh @ W_hh.T + b_hh)
+
+    exact, F_moved = F_at(h + dh, u + du), F_at(h, u + du)
+    _, J_h_moved, J_u_moved = _rnn_reference(rnn, u + du, h)
 
     at_perturbed = ("Start from F(h, u), the next state at the point itself: F(h + dh, u) "
                     "already moves by about J_h dh, and J_h dh adds it a second time")
@@ -593,6 +594,9 @@ _ON_THE_CIRCLE = ("a modulus of exactly 1 is neither below nor above 1: 'stable'
                   "with an eigenvalue on the unit circle is 'saddle' by the task's rule "
                   "(otherwise)")
 
+_ALL_NOT_ANY = ("stable needs every modulus below 1, unstable every modulus above 1 (all, not "
+                "any); a mix is a saddle")
+
 #: Wrong rules for the kind: (message, rule).
 _KIND_SLIPS = [
     ("for a map compare the moduli abs(lambda) with 1: comparing the real parts with 0 is "
@@ -607,18 +611,14 @@ _KIND_SLIPS = [
     ("stable and unstable are swapped: abs(lambda) < 1 shrinks a perturbation at every step "
      "(stable), abs(lambda) > 1 grows it",
      _kind_by(lambda ev: (np.abs(ev) > 1).all(), lambda ev: (np.abs(ev) < 1).all())),
-    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
-     "a mix is a saddle",
+    (_ALL_NOT_ANY,
      _kind_by(lambda ev: (np.abs(ev) < 1).any(), lambda ev: (np.abs(ev) > 1).any())),
-    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
-     "a mix is a saddle",
+    (_ALL_NOT_ANY,
      _kind_by(lambda ev: (np.abs(ev) < 1).all() and not (np.abs(ev) > 1).any(),
               lambda ev: (np.abs(ev) > 1).any())),
-    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
-     "a mix is a saddle",
+    (_ALL_NOT_ANY,
      _kind_by(lambda ev: not (np.abs(ev) > 1).any(), lambda ev: (np.abs(ev) > 1).any())),
-    ("stable needs every modulus below 1, unstable every modulus above 1 (all, not any); "
-     "a mix is a saddle",
+    (_ALL_NOT_ANY,
      _kind_by(lambda ev: (np.abs(ev) < 1).all(), lambda ev: not (np.abs(ev) < 1).all())),
     (_ON_THE_CIRCLE,
      _kind_by(lambda ev: (np.abs(ev) <= 1).all(), lambda ev: (np.abs(ev) > 1).all())),

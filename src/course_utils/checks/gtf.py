@@ -47,7 +47,8 @@ def _gtf_slips(model, x, alpha, weights):
          "interpolate, (1 - alpha) z_t[:N] + alpha x_t",
          forced_run(model, x, np.ones(T)) if alpha < 1 else None),
         ("alpha and 1 - alpha are swapped: alpha is the weight of the data, z~ = (1 - alpha) "
-         "z + alpha x", forced_run(model, x, weights, swapped=True)
+         "z + alpha x", forced_run(model, x, np.where((0 < weights) & (weights < 1),
+                                                   1 - weights, weights))
          if 0 < alpha < 1 and alpha != 0.5 else None),
         ("alpha and 1 - alpha are swapped, in the first state too (its weight 1 on the data "
          "became 0): alpha is the weight of the data, z~ = (1 - alpha) z + alpha x, and the "

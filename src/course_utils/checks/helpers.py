@@ -145,7 +145,7 @@ def _at_step(switch, t) -> bool:
 
 
 def forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=False,
-               behind=False, after=False, late=False, inplace=False, swapped=False,
+               behind=False, after=False, late=False, inplace=False,
                damp_hidden=False, units=None, preactivations=None):
     """Forcing with the per-step weights ``forced`` (True or 1: the observed units replaced
     by the data; w in (0, 1): z~_t[:N] = (1 - w) z_t[:N] + w x_t, as in GTF; 0 or False: no
@@ -156,8 +156,8 @@ def forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=Fals
 
     * ``reset_hidden``: forcing zeroes the unobserved units (True, or one bool per step:
       at the steps where it is True); ``damp_hidden``: a partial
-      forcing (0 < w < 1) damps them by 1 - w too; ``swapped``: the weights of model and
-      data swapped, 1 - w for w;
+      forcing (0 < w < 1) damps them by 1 - w too (weights of model and data
+      swapped are other ``forced`` weights, 1 - w for w);
     * ``lagged``: the read-out of the state before the step;
     * ``ahead``: forcing with the next observation x[:, t + 1] (the last step, which has
       none, unforced; True, or one bool per step); ``behind``: forcing with the previous
@@ -182,8 +182,6 @@ def forced_run(model, x, forced, *, reset_hidden=False, lagged=False, ahead=Fals
     with torch.enable_grad():
         for t in range(T):
             w = float(forced[t])
-            if swapped and 0 < w < 1:
-                w = 1 - w
             step_ahead, reset = _at_step(ahead, t), _at_step(reset_hidden, t)
             if step_ahead and t + 1 >= T:
                 w = 0.0

@@ -621,14 +621,14 @@ def _judge_spectrum(case: Case, seen: dict) -> None:
     weights, inputs, h0 = _spectrum_inputs(case)
     k = case.params["k"]
     label = None if case.hidden else case.label
+    B, H = inputs.shape[0], h0.shape[1]
     expected = _spectrum(weights, inputs, h0, k)
-    _expect_frame_of_k_columns(seen["got"], case, inputs.shape[0], h0.shape[1], k)
+    _expect_frame_of_k_columns(seen["got"], case, B, H, k)
     got = real_array(_student_result(seen["got"], "the spectrum function", case),
                      "the spectrum function", why=_SPECTRUM_WHY)
     assert_unchanged([inputs, h0], [seen["inputs"], seen["h0"]], ["inputs", "h0"])
     _expect_weights_unchanged(_outcome(seen["weights"]), weights)
     expect_float64(got, "the spectrum function's result", _SPECTRUM_WHY)
-    B, T, _ = inputs.shape
     expect_shape(got, expected.shape, f"for {B} sequences and k={k} return the k "
                  f"exponents of each sequence, shape {expected.shape} (B, k)")
     close = np.isclose(got, expected, rtol=1e-8, atol=1e-10)

@@ -446,14 +446,13 @@ def _judge_overflow(J, seen, what):
             f"{_mismatch('norms', (first,), expected[first].item(), got[first].item(), what)}"
             f". That is {_PRODUCT.format(k=first + 1, n=first)}, still finite in float32: "
             "stop only when the product itself is no longer finite (torch.isfinite(P).all())")
-    wrong = _mismatch("norms", (n_ref,), math.inf, got[n_ref].item(), what) \
-        if n_ref < len(got) else ""
-    if first > n_ref and bool(got[n_ref] < got[n_ref - 1] if n_ref else False):
-        raise AssertionError(
-            f"{wrong}. From norms[{n_ref}] on the product has overflowed float32, and every "
-            "norm is inf: leave inf where the product is not finite (the template fills "
-            "norms with inf), and stop multiplying there")
-    if first > n_ref:
+    if first > n_ref:  # then n_ref < len(got)
+        wrong = _mismatch("norms", (n_ref,), math.inf, got[n_ref].item(), what)
+        if n_ref and bool(got[n_ref] < got[n_ref - 1]):
+            raise AssertionError(
+                f"{wrong}. From norms[{n_ref}] on the product has overflowed float32, and "
+                "every norm is inf: leave inf where the product is not finite (the template "
+                "fills norms with inf), and stop multiplying there")
         raise AssertionError(
             f"{wrong}. The product overflows float32 after {n_ref} finite norms, but your "
             f"first {first} norms are finite: compute the product literally, in the "

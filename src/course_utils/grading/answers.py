@@ -32,7 +32,8 @@ import binascii
 import re
 from dataclasses import dataclass, field
 
-from ..notebook_format import ANSWER_PLACEHOLDER, FIGURE_LINE, FIGURE_NAME, METADATA_KEY
+from ..notebook_format import (ANSWER_PLACEHOLDER, FIGURE_LINE, FIGURE_NAME, METADATA_KEY,
+                               utf8_safe)
 from .report import MISSING_ANSWER, TO_GRADE, QuestionResult
 
 __all__ = ["Answer", "Figure", "extract_answers", "question_results", "MAX_ANSWER_CHARS",
@@ -50,7 +51,6 @@ MAX_IMAGES = 6
 IMAGE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
 
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -74,16 +74,11 @@ class Answer:
     found: str = "missing"
 
 
-def _utf8(text: str) -> str:
-    """``text`` with every lone surrogate (not writable as UTF-8) replaced by U+FFFD."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
 def _source(cell) -> str:
     source = cell.get("source", "") if isinstance(cell, dict) else ""
     if isinstance(source, list):
         source = "".join(s for s in source if isinstance(s, str))
-    return _utf8(source) if isinstance(source, str) else ""
+    return utf8_safe(source) if isinstance(source, str) else ""
 
 
 def _meta(cell) -> dict:
@@ -127,7 +122,7 @@ def checked_image(mime: str, value) -> tuple[str, str] | None:
 def _text(value) -> str:
     if isinstance(value, list):
         value = "".join(v for v in value if isinstance(v, str))
-    return _utf8(_ANSI.sub("", value)) if isinstance(value, str) else ""
+    return utf8_safe(_ANSI.sub("", value)) if isinstance(value, str) else ""
 
 
 def _figure(name: str, outputs) -> Figure:

@@ -37,6 +37,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .runner import TaskResult
+from ..notebook_format import utf8_safe
 from .status import GRADED, Status
 
 __all__ = ["StudentResult", "QuestionResult", "Override", "ResultsFile", "write_reports",
@@ -347,12 +348,9 @@ def csv_value(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and cell[1:2] in _FORMULA_START else cell
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _write_text(path: Path, text: str) -> None:
     """Write ``text`` as UTF-8, every lone surrogate as U+FFFD."""
-    path.write_text(_SURROGATE.sub("\ufffd", text), encoding="utf-8")
+    path.write_text(utf8_safe(text), encoding="utf-8")
 
 
 def _page(title: str, body: str, script: str = "") -> str:

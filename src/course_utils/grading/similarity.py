@@ -46,7 +46,7 @@ import tokenize
 from dataclasses import dataclass
 from itertools import combinations
 
-from ..notebook_format import ANSWER_PLACEHOLDER, strip_check_calls
+from ..notebook_format import ANSWER_PLACEHOLDER, strip_check_calls, utf8_safe
 
 __all__ = ["similarity_report", "similarity_html", "strip_template", "task_templates",
            "reference_sources", "ENGINES", "REFERENCE_FLAG", "MAX_COMPARED_CHARS"]
@@ -71,7 +71,6 @@ MAX_COMPARED_CHARS = 50_000
 _WORD = re.compile(r"\w+")
 _IMPORT = re.compile(r"^\s*(import\s|from\s+[\w.]+\s+import\s)")
 _FALLBACK_TOKEN = re.compile(r"[A-Za-z_]\w*|\d[\w.]*|'[^'\n]*'|\"[^\"\n]*\"|\S")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
             tokenize.DEDENT, tokenize.ENCODING, tokenize.ENDMARKER}
 
@@ -533,7 +532,7 @@ def similarity_report(codes, answers, *, template, references, top: int = 5,
 
 def _escape(text) -> str:
     """``text`` as HTML text that can be written as UTF-8."""
-    return _SURROGATE.sub("\ufffd", html.escape(str(text)))
+    return utf8_safe(html.escape(str(text)))
 
 
 def _marked(text: str, marks) -> str:
