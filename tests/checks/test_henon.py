@@ -902,7 +902,7 @@ def test_probe_observations_hold_no_expected_value(tf):
             assert set(seen) == {"is_class", "cell", "rnn", "graph", "Z", "D"}
     for case in henon_checks.HENON_JACOBIAN.cases(True, 7):
         seen = henon_checks.HENON_JACOBIAN.probe(case, lambda z, a=1.4, b=0.3: None)
-        assert set(seen) == {"got", "again", "z"}
+        assert set(seen) == {"got", "again", "z", "z_again"}
         assert seen["got"] is None and seen["again"] is None
 
 
@@ -958,3 +958,22 @@ def test_the_template_stub_and_limits_stay_as_raised(tf):
 
     with pytest.raises(MemoryError):
         checks.check_henon_jacobian(out_of_memory)
+
+
+def test_jacobian_that_changes_its_input_on_a_repeated_call_is_reported():
+    """The probe calls henon_jacobian twice with the same states; a change in place at the
+    second call is seen as well as at the first."""
+    calls = {}
+
+    def second_call_writes(z, a=1.4, b=0.3):
+        key = (np.asarray(z).tobytes(), a, b)
+        calls[key] = calls.get(key, 0) + 1
+        x = np.asarray(z, dtype=np.float64)[:, 0].copy()
+        J = np.zeros((len(x), 2, 2))
+        J[:, 0, 0], J[:, 0, 1], J[:, 1, 0] = -2 * a * x, 1.0, b
+        if calls[key] >= 2:
+            z[:] = 123.0
+        return J
+
+    with pytest.raises(AssertionError, match="changed its input z in place"):
+        checks.check_henon_jacobian(second_call_writes)

@@ -646,11 +646,11 @@ def _dirty_memory(size: int, fill: float) -> None:
 def _probe_jacobian(case: Case, jacobian_fn) -> dict:
     """The student's Jacobians, from two calls with the same states, each after freed
     memory of the result's size was filled with another number (:data:`_DIRTY_FILLS`), and
-    the states of the first call after it (changed in place or not)."""
+    the states of each call after it (changed in place or not: ``z``, ``z_again``)."""
     p = case.params
-    z = _cell_states(case)
-    seen = {"z": z}
-    for key, fill, states in zip(("got", "again"), _DIRTY_FILLS, (z, _cell_states(case))):
+    seen = {}
+    for key, fill in zip(("got", "again"), _DIRTY_FILLS):
+        states = seen["z" if key == "got" else "z_again"] = _cell_states(case)
         _dirty_memory(4 * len(states), fill)
         if p.get("defaults"):  # as the next cells call it
             seen[key] = _attempt(jacobian_fn, states)
@@ -732,7 +732,7 @@ def _judge_jacobian(case: Case, seen: dict) -> None:
     call = "henon_jacobian(z)" if p.get("defaults") else "henon_jacobian(z, a, b)"
     got = _student_value(seen["got"], case, call, f"for states z of shape {states.shape}",
                          _jacobian_raised_hint(bool(p.get("defaults"))))
-    assert_unchanged([states], [seen["z"]], ["z"])
+    assert_unchanged([states, states], [seen["z"], seen["z_again"]], ["z", "z"])
     got = real_array(got, "henon_jacobian", why=_JACOBIAN_WHY)
     expect_float64(got, "henon_jacobian's result", _JACOBIAN_WHY)
     expect_shape(got, expected.shape,
