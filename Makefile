@@ -41,9 +41,13 @@ test-full: $(STAMP)
 	env -u COURSE_QUICK $(BIN)/python -m pytest _build/nbval-full --nbval-lax \
 	  --nbval-cell-timeout 3600 --executed-dir _build/executed -p no:cacheprovider
 
-## The book, in full mode, into book/_build/html (execution results are cached).
+## The book, in full mode, into book/_build/html. First the notebooks that the execution
+## cache (book/_build/.jupyter_cache) lacks are executed into it, one per core (JOBS=N for
+## another number), longest first; then jupyter-book renders them from the cache.
 ## COURSE_BOOK_TODAY=YYYY-MM-DD builds it as on that day (release dates: book/_config.yml).
 book: $(STAMP)
+	env -u COURSE_QUICK $(BIN)/python -m course_utils.authoring.execution . \
+	  --config book/_config.yml --toc book/_toc.yml --path-output book $(if $(JOBS),--jobs $(JOBS))
 	env -u COURSE_QUICK $(JB) --path-output book -W -n --keep-going
 
 ## Regenerate exercise templates and paired notebooks after editing solutions/*.py.

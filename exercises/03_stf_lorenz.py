@@ -61,7 +61,8 @@ from course_utils.data import lorenz_dataset, sample_batch
 from course_utils.models import ShallowPLRNN
 from course_utils.training import stf_forward_fused, prediction_loss
 from course_utils.metrics import state_space_divergence, power_spectrum_distance
-from course_utils.reconstruction import STF_DEFAULTS, train_reconstruction
+from course_utils.reconstruction import STF_DEFAULTS, trained_reconstruction
+from course_utils.evaluation import FreeRunDistances
 from course_utils.plotting import plot_orbits_3d, plot_series, plot_loss
 from course_utils.checks import check_stf_forward
 
@@ -206,15 +207,20 @@ for name, seconds in timings.items():
     print(f"{name:17s} {1000 * seconds:6.1f} ms per update (forward and backward)")
 
 # %% [markdown]
-# Both use one CPU thread: `torch.set_num_threads(1)` above for autograd, and
-# `stf_forward_fused` limits NumPy's BLAS to one thread itself (with `threadpoolctl`), so
-# that the trained model does not depend on the thread count. More threads do not help
-# matrices this small: on a 2-core CPU an update of a model half this size ($M = 10$,
-# $L = 100$) took 6 ms with one thread or two, but with another program busy on the second
-# core NumPy's default of two threads made it 12 to 17 ms, against 6 ms with one
-# (`benchmarks/RESULTS.md`). Training also stays on the CPU
-# where there is a GPU: each of the 200 sequential steps is a handful of tiny operations,
-# and a GPU would spend its time launching them, one kernel at a time.
+# Both use one CPU thread for the matrix products: `torch.set_num_threads(1)` above for
+# autograd, and `stf_forward_fused` limits NumPy's BLAS to one thread itself (with
+# `threadpoolctl`), so that the trained model does not depend on the thread count. What
+# an update of the training below costs was measured (`benchmarks/forcing_pass.py`,
+# `benchmarks/RESULTS.md`): on a 2-core CPU one update (batch, forward and backward pass,
+# loss, clipping, Adam) takes about 7 ms, of which the eight hundred matrix products of
+# the 200 steps are about 2.5 ms, the thousands of small NumPy calls between them about as
+# much, and the batch, the loss and Adam together half a millisecond. Where a second core
+# is free, a helper process runs half of each batch (the sequences are independent), with
+# the same numbers bit for bit. On a GPU each of the 200 sequential steps would be a
+# handful of tiny kernels, each launched on its own; a captured CUDA graph launches them
+# all at once (`course_utils.graphed_forcing`), but whether that beats the CPU has not
+# been measured yet (`benchmarks/forcing_gpu.py` does it), so the training stays on the
+# CPU whatever the device.
 
 # %% [markdown]
 # ## Training
@@ -226,6 +232,14 @@ for name, seconds in timings.items():
 # In quick mode (`COURSE_QUICK=1`) it trains for a few hundred updates only, and the
 # reconstruction below will be poor.
 #
+# Every 2,000 updates the run also lets the model run freely for 10,000 steps and measures
+# how far that orbit is from the test data ($D_\mathrm{stsp}$ and $D_H$, introduced below;
+# chapter 06 plots them), time not counted as training time. The model and this record are
+# saved in the folder `trained_models/` under a fingerprint of the settings, the seed, the
+# data and the code: chapter 06 compares STF with another method on exactly this model and
+# loads it from there instead of training it again, and so does this cell when it runs a
+# second time (delete the folder to train anew).
+#
 # The model is larger than a three-dimensional system seems to need: $M = 20$ latent and
 # $L = 200$ hidden units. With half of each the reconstructions *look* right, but their
 # maximum Lyapunov exponent (next chapter) comes out 2 to 5 % low, every seed alike. A
@@ -235,10 +249,15 @@ for name, seconds in timings.items():
 
 # %%
 print(f"M = {M}, L = {L}, N = {N};", ", ".join(f"{k} = {v}" for k, v in settings.items()))
-# ShallowPLRNN(M, L, N, seed=...) trained by train_stf(model, X_train, **settings):
-model, history = train_reconstruction(STF_DEFAULTS, X_train, n_steps=pick(None, 300))
+# ShallowPLRNN(M, L, N, seed=...) trained by train_stf(model, X_train, **settings), saved
+# with its record (D_stsp and D_H every few thousand updates, for chapter 06) in
+# trained_models/; a second run, or chapter 06, loads it from there
+record = FreeRunDistances(X_test, n_generate=10_000)
+model, history = trained_reconstruction(STF_DEFAULTS, X_train, n_steps=pick(None, 300),
+                                        record=record, record_every=pick(2_000, 100))
 print(f"{len(history['loss'])} updates in {history['seconds']:.0f} s; final loss "
-      f"{history['loss'][-100:].mean():.4f}")
+      f"{history['loss'][-100:].mean():.4f}"
+      + (f" (loaded from {history['loaded_from']})" if history["loaded_from"] else ""))
 torch.save(model.state_dict(), "my_lorenz_plrnn.pt")    # the next chapter can load it
 plot_loss(history["loss"], title="Sparse teacher forcing, training loss");
 

@@ -429,3 +429,20 @@ def test_sample_batch_rejects_a_bad_seq_len(seq_len):
 def test_sample_batch_rejects_1d_data():
     with pytest.raises(ValueError, match=r"\(T, N\)"):
         sample_batch(torch.zeros(50), 4, 10)
+
+
+def test_saving_replaces_the_file_in_one_step_and_leaves_no_temporary(tmp_path):
+    """A reader sees the old file or the new one: the new one is written beside it and
+    moved over it; a failed save leaves the old file as it was and nothing else."""
+    import threading
+
+    from course_utils.data import save_atomically
+
+    path = tmp_path / "sub" / "data.pt"
+    save_atomically({"x": torch.zeros(3)}, path)
+    save_atomically({"x": torch.ones(3)}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["x"], torch.ones(3))
+    with pytest.raises(Exception):
+        save_atomically({"lock": threading.Lock()}, path)       # cannot be pickled
+    assert torch.equal(torch.load(path, weights_only=True)["x"], torch.ones(3))
+    assert [p.name for p in path.parent.iterdir()] == ["data.pt"]

@@ -182,27 +182,44 @@ def test_fused_passes_run_with_one_blas_thread(monkeypatch):
     the caller allowed two; afterwards the caller's setting is back."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from course_utils import training
+    from course_utils import forcing_loops
 
     def blas_threads():
         return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
 
     seen = {}
-    for name in ("_forward_loop", "_backward_loop"):
-        original = getattr(training, name)
+    for name in ("forward_rows", "backward_rows"):
+        original = getattr(forcing_loops, name)
 
         def recording(*args, _name=name, _original=original):
             seen[_name] = blas_threads()
             return _original(*args)
 
-        monkeypatch.setattr(training, name, recording)
+        monkeypatch.setattr(forcing_loops, name, recording)
     model = _model(M=5, L=9)
     x = torch.randn(3, 12, 3, dtype=torch.float64)
     with threadpool_limits(2, user_api="blas"):
         outside = blas_threads()
         prediction_loss(stf_forward_fused(model, x, tau_f=4), x).backward()
         assert blas_threads() == outside
-    assert seen == {"_forward_loop": {1}, "_backward_loop": {1}}
+    assert seen == {"forward_rows": {1}, "backward_rows": {1}}
+
+
+def test_a_second_pass_before_the_first_backward_keeps_its_own_arrays():
+    """The fused passes reuse their arrays from pass to pass; two passes whose graphs are
+    alive at once each keep their own, so the gradients of their sum are autograd's."""
+    model = _model(M=6, L=11)
+    g = torch.Generator().manual_seed(3)
+    x1, x2, y = (torch.randn(4, 30, 3, dtype=torch.float64, generator=g) for _ in range(3))
+    for pass_ in (stf_forward, stf_forward_fused):
+        model.zero_grad()
+        loss = prediction_loss(pass_(model, x1, 5), y) + prediction_loss(pass_(model, x2, 7), y)
+        loss.backward()
+        grads = [p.grad.clone() for p in model.parameters()]
+        if pass_ is stf_forward:
+            expected = grads
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 # --- generalized teacher forcing --------------------------------------------------------

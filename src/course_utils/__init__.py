@@ -6,7 +6,8 @@ learning, in four parts for three audiences.
   Lorenz-63 and its data (:mod:`~course_utils.lorenz`, :mod:`~course_utils.data`), Lyapunov
   exponents (:mod:`~course_utils.lyapunov`, :mod:`~course_utils.keras_lyapunov`), the
   shallow PLRNN and its training by teacher forcing (:mod:`~course_utils.models`,
-  :mod:`~course_utils.training`, :mod:`~course_utils.reconstruction`,
+  :mod:`~course_utils.training`, :mod:`~course_utils.forcing_loops`,
+  :mod:`~course_utils.graphed_forcing`, :mod:`~course_utils.reconstruction`,
   :mod:`~course_utils.pretrained`), how a reconstruction is judged
   (:mod:`~course_utils.evaluation`, :mod:`~course_utils.metrics`,
   :mod:`~course_utils.attractors`), fixed points (:mod:`~course_utils.linearization`),

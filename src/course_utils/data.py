@@ -21,6 +21,7 @@ the functions that make, save, load or sample it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from .lorenz import LORENZ_BETA, LORENZ_RHO, LORENZ_SIGMA
 
 __all__ = ["lorenz63_orbit", "delay_embed", "reference_orbit", "make_lorenz_dataset",
            "save_lorenz_dataset", "load_lorenz_dataset", "lorenz_dataset", "sample_batch",
-           "DATASET_DEFAULTS"]
+           "save_atomically", "DATASET_DEFAULTS"]
 
 #: The settings of the exercise data set (keyword arguments of :func:`make_lorenz_dataset`).
 DATASET_DEFAULTS = dict(n_train=100_000, n_test=100_000, dt=0.01, delay=10, noise=0.05,
@@ -207,15 +208,33 @@ def make_lorenz_dataset(n_train: int = 100_000, n_test: int = 100_000, *, dt: fl
                 mean=torch.from_numpy(mean), std=torch.from_numpy(std), settings=settings)
 
 
-def save_lorenz_dataset(data: dict, path) -> Path:
-    """Write a data set to the ``.pt`` file ``path`` (its folder is made if needed); return
-    the path."""
+def save_atomically(obj, path) -> Path:
+    """``torch.save(obj)`` to ``path`` (its folder is made if needed) by way of a temporary
+    file in the same folder that then replaces ``path`` in one step, so that a notebook
+    reading ``path`` while another writes it sees the old file or the new one, never half
+    of one. Returns the path."""
+    import tempfile
+
     import torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(data, path)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(obj, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
+
+
+def save_lorenz_dataset(data: dict, path) -> Path:
+    """Write a data set to the ``.pt`` file ``path`` (its folder is made if needed, and the
+    file replaced in one step: :func:`save_atomically`); return the path."""
+    return save_atomically(data, path)
 
 
 def load_lorenz_dataset(path) -> dict:

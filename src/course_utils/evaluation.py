@@ -13,6 +13,7 @@ systems", ICML 2022 (D_stsp, D_H).
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 from collections import Counter
 
@@ -26,7 +27,8 @@ from .lyapunov import max_lyapunov
 from .metrics import power_spectrum_distance, state_space_divergence
 from .models import ShallowPLRNN
 
-__all__ = ["model_max_lyapunov", "free_run_distances", "evaluate_reconstruction"]
+__all__ = ["model_max_lyapunov", "free_run_distances", "FreeRunDistances",
+           "evaluate_reconstruction"]
 
 
 def model_max_lyapunov(model: ShallowPLRNN, z0, *, n_steps: int = 20_000,
@@ -58,6 +60,32 @@ def free_run_distances(model: ShallowPLRNN, x_test, *, n_generate: int = 10_000,
     n_generate = min(n_generate, len(x_test))
     orbit = model.observe(model.generate(x_test[0], transient + n_generate)[transient:])
     return _distances(x_test, orbit)
+
+
+class FreeRunDistances:
+    """A record of training (``record=`` of :func:`course_utils.training.train_stf`,
+    :func:`course_utils.training.train_gtf` and
+    :func:`course_utils.reconstruction.trained_reconstruction`): called with a model, it
+    returns :func:`free_run_distances` ``(D_stsp, D_H)`` of a free run against ``x_test``,
+    with ``n_generate`` (default 10,000) and ``transient`` (default 1,000) steps. Its
+    ``fingerprint`` names these settings and the SHA-256 hash of ``x_test``, so that a
+    stored training run is reused only for the same measurement.
+    """
+
+    def __init__(self, x_test, *, n_generate: int = 10_000, transient: int = 1_000):
+        self.x_test = torch.as_tensor(x_test)
+        if self.x_test.ndim != 2:
+            raise ValueError(f"x_test must have shape (T, N); got {tuple(self.x_test.shape)}")
+        self.n_generate, self.transient = int(n_generate), int(transient)
+        data = np.ascontiguousarray(self.x_test.detach().cpu().numpy())
+        self.fingerprint = (f"FreeRunDistances(n_generate={self.n_generate}, "
+                            f"transient={self.transient}, x_test={data.dtype}"
+                            f"{list(data.shape)} sha256 "
+                            f"{hashlib.sha256(data.tobytes()).hexdigest()})")
+
+    def __call__(self, model: ShallowPLRNN) -> tuple[float, float]:
+        return free_run_distances(model, self.x_test, n_generate=self.n_generate,
+                                  transient=self.transient)
 
 
 def _distances(x_test: torch.Tensor, orbit: torch.Tensor) -> tuple[float, float]:

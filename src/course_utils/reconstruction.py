@@ -7,13 +7,25 @@
 * :func:`train_reconstruction` builds a :class:`~course_utils.models.ShallowPLRNN` from
   such settings and trains it with :func:`~course_utils.training.train_stf` or, for
   settings with ``method="gtf"``, :func:`~course_utils.training.train_gtf`.
+* :func:`trained_reconstruction` does the same once: it saves the model and its training
+  record under a fingerprint of the settings, the data and the code, and a later
+  notebook that asks for the same model loads them (chapter 06 takes chapter 03's STF
+  model so).
 
 A trained model is judged by :mod:`course_utils.evaluation`.
 """
 
 from __future__ import annotations
 
-__all__ = ["STF_DEFAULTS", "STF_X_DEFAULTS", "GTF_DEFAULTS", "train_reconstruction"]
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["STF_DEFAULTS", "STF_X_DEFAULTS", "GTF_DEFAULTS", "train_reconstruction",
+           "trained_reconstruction", "TRAINED_FOLDER"]
 
 #: Settings of the STF chapter: model sizes (M, L, N), seed, and the training keywords.
 STF_DEFAULTS = dict(M=20, L=200, N=3, seed=0,
@@ -59,3 +71,121 @@ def train_reconstruction(settings: dict, data, *, n_steps: int | None = None,
     trainer = train_gtf if method == "gtf" else train_stf
     history = trainer(model, data[:, : settings["N"]], show_progress=show_progress, **train)
     return model, history
+
+
+#: The folder, relative to the working directory, where :func:`trained_reconstruction`
+#: keeps its models (the notebooks of one folder share it).
+TRAINED_FOLDER = "trained_models"
+
+
+def trained_reconstruction(settings: dict, data, *, n_steps: int | None = None,
+                           record=None, record_every: int = 1000,
+                           folder=TRAINED_FOLDER, show_progress: bool = True):
+    """:func:`train_reconstruction` with a store on disk, so that a model is trained once:
+    return ``(model, history)`` for ``settings`` and ``data`` as that function does, loaded
+    from ``folder`` (default ``"trained_models"`` in the working directory) when a run with
+    the same fingerprint was saved there, else trained and saved there.
+
+    The fingerprint is a SHA-256 hash of what decides the result: the settings (sizes,
+    seeds, method, every training keyword and ``n_steps``), the data (the bytes of its first
+    N columns), the record (``record.fingerprint`` and ``record_every``), and the code and
+    libraries that train (the source of the model and training modules, the versions of
+    PyTorch and NumPy, the machine type). The saved file holds the state dict, the whole
+    history (losses, training seconds, recorded steps and results, alpha for GTF) and the
+    fingerprint's parts; it is written in one step (:func:`course_utils.data.save_atomically`),
+    and a lock file makes a second process that wants the same model while the first
+    trains it wait and then load it (on systems with ``fcntl``).
+
+    Keyword arguments
+
+    * ``n_steps = None``: the number of updates, default that of ``settings``.
+    * ``record = None``: an object called as ``record(model)`` during training (see
+      :func:`course_utils.training.train_stf`) with a ``fingerprint`` attribute, a string
+      that names what it measures and on which data, such as
+      :class:`course_utils.evaluation.FreeRunDistances`.
+    * ``record_every = 1000``: updates between records.
+    * ``show_progress = True``: the training's progress bar.
+
+    The history has the key ``loaded_from``: the file's path when the model was loaded,
+    else None. Raises ``TypeError`` for a ``record`` without a fingerprint.
+    """
+    import torch
+
+    from .data import save_atomically
+    from .models import ShallowPLRNN
+
+    if record is not None and not isinstance(getattr(record, "fingerprint", None), str):
+        raise TypeError(f"record must have a string attribute 'fingerprint' naming what it "
+                        f"measures (e.g. course_utils.evaluation.FreeRunDistances); got "
+                        f"{type(record).__name__}")
+    parts = _fingerprint_parts(settings, data, n_steps, record, record_every)
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    path = Path(folder) / f"{settings.get('method', 'stf')}_{digest[:16]}.pt"
+    with _exclusive(path.with_name(path.name + ".lock")):
+        if path.exists():
+            saved = torch.load(path, weights_only=True)
+            if saved.get("fingerprint") == parts:
+                model = ShallowPLRNN(settings["M"], settings["L"], settings["N"])
+                model.load_state_dict(saved["state_dict"])
+                history = {k: (v.numpy() if isinstance(v, torch.Tensor) else v)
+                           for k, v in saved["history"].items()}
+                if "records" in history:
+                    history["records"] = [tuple(r) for r in history["records"]]
+                return model, dict(history, loaded_from=str(path))
+        keywords = {} if record is None else dict(record=record, record_every=record_every)
+        model, history = train_reconstruction(settings, data, n_steps=n_steps,
+                                              show_progress=show_progress, **keywords)
+        stored = {k: (torch.from_numpy(np.asarray(v)) if isinstance(v, np.ndarray) else v)
+                  for k, v in history.items()}
+        if "records" in stored:
+            stored["records"] = [list(map(float, r)) for r in stored["records"]]
+        save_atomically(dict(state_dict=model.state_dict(), history=stored,
+                             fingerprint=parts), path)
+    return model, dict(history, loaded_from=None)
+
+
+def _fingerprint_parts(settings, data, n_steps, record, record_every) -> dict:
+    """What decides a trained model, as JSON-able values (see trained_reconstruction)."""
+    import platform
+
+    import torch
+
+    train = dict(settings["train"])
+    if n_steps is not None:
+        train["n_steps"] = n_steps
+    columns = np.ascontiguousarray(np.asarray(data)[:, : settings["N"]], dtype=np.float32)
+    here = Path(__file__).resolve().parent
+    code = hashlib.sha256(b"".join((here / name).read_bytes() for name in _TRAINING_CODE))
+    return dict(settings={k: v for k, v in settings.items() if k != "train"}, train=train,
+                data=[list(columns.shape), hashlib.sha256(columns.tobytes()).hexdigest()],
+                record=None if record is None else [record.fingerprint, record_every],
+                code=code.hexdigest(), torch=str(torch.__version__), numpy=np.__version__,
+                machine=platform.machine())
+
+
+#: The modules whose source decides a trained model (trained_reconstruction's fingerprint).
+_TRAINING_CODE = ("models.py", "training.py", "forcing_loops.py", "data.py",
+                  "reconstruction.py")
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path):
+    """Hold an exclusive lock on ``lock_path`` (made if needed) for the block; a process
+    that finds it held says so once and waits. Without ``fcntl`` (Windows) no lock."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process that trains this model ({lock_path.stem})",
+                  flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

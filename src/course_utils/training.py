@@ -45,12 +45,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
 import time
 
 import numpy as np
 import torch
 
 from .data import sample_batch
+from .forcing_loops import Workspace, run_backward, run_forward, shared_workspace_wanted
 from .models import ShallowPLRNN
 from .runtime import progress
 
@@ -196,124 +198,89 @@ def _blas_threads_limited():
     return _threadpool_controller().limit(limits=_BLAS_THREADS, user_api="blas")
 
 
-def _rows(B, *vectors):
-    """Each vector repeated as B contiguous rows, so that the loops add it without
-    broadcasting."""
-    return tuple(np.ascontiguousarray(np.broadcast_to(v, (B, v.shape[0]))) for v in vectors)
+class _Lease:
+    """A workspace (:class:`course_utils.forcing_loops.Workspace`) lent to one pass for as
+    long as the lease lives: the autograd context holds it until the graph is freed, so a
+    second forward pass before the first one's backward gets a workspace of its own. It
+    goes back to the pool when the lease is garbage-collected; the pool keeps two per
+    shape, for the two most recent shapes."""
+
+    _free: dict = {}          # (T, B, M, L, N, dtype) -> [workspaces]
+    _lock = threading.Lock()
+    _KEEP = 2
+
+    def __init__(self, T, B, M, L, N, dtype):
+        self.key = (T, B, M, L, N, np.dtype(dtype).str)
+        with self._lock:
+            free = self._free.get(self.key)
+            self.ws = free.pop() if free else None
+        if self.ws is None:
+            self.ws = Workspace(T, B, M, L, N, dtype,
+                                shared=shared_workspace_wanted(T, B, L))
+
+    def __del__(self):
+        ws, self.ws = getattr(self, "ws", None), None
+        if ws is None:
+            return
+        with self._lock:
+            free = self._free.pop(self.key, [])      # re-inserted: most recent shape last
+            if len(free) < self._KEEP:
+                free.append(ws)
+            self._free[self.key] = free
+            while len(self._free) > self._KEEP:
+                del self._free[next(iter(self._free))]
 
 
-def _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2):
-    """The forced forward pass in NumPy, filling Z (states entering each step, after the
-    forcing), H (hidden activations) and out (read-outs) in place; shapes (T, B, .).
-
-    A step forced with 0 < w_t < 1 writes z~_t = s * z_t + c_t straight into Z[t], with s
-    = (1 - w_t) on the observed units and 1 on the others and c_t = w_t x_t padded with
-    zeros: the same two roundings as (1 - w_t) z_t[:N] + w_t x_t, in two whole-array calls
-    that also make the copy into Z (slicing out the observed columns costs more calls).
-    """
+def _lease_for(x, weights, A, W1, W2, h1, h2):
+    """A workspace holding the inputs of a fused pass: x as (T, B, N), the forcing
+    weights, and the parameters (and W1, W2 transposed)."""
+    xs = x.detach().cpu().numpy().transpose(1, 0, 2)              # (T, B, N)
     T, B, N = xs.shape
-    M = z.shape[1]
-    a, b1, b2 = _rows(B, a, b1, b2)
-    zero = np.zeros_like(b2)
-    ws = weights.tolist()
-    scale, c = {}, None
-    if any(0.0 < w < 1.0 for w in ws):
-        c = np.zeros(Z.shape, dtype=xs.dtype)                    # w_t x_t, once
-        c[:, :, :N] = weights.astype(xs.dtype)[:, None, None] * xs
-        for w in set(ws):
-            scale[w] = np.ones((B, M), dtype=xs.dtype)
-            scale[w][:, :N] = 1.0 - w
-    for t, w in enumerate(ws):
-        zt = Z[t]
-        if w == 1.0:
-            z[:, :N] = xs[t]
-            zt[...] = z
-        elif w > 0.0:
-            np.multiply(z, scale[w], out=zt)
-            zt += c[t]
-        else:
-            zt[...] = z
-        h = zt @ w2t
-        h += b2
-        np.maximum(h, zero, out=h)
-        H[t] = h
-        z = h @ w1t
-        z += b1
-        z += a * zt
-        out[t] = z[:, :N]
-
-
-def _backward_loop(go, weights, dz, D, G, active, a, w1, w2):
-    """Backpropagation through time in NumPy: from the read-out gradients go (T, B, N),
-    fill D[t] = dL/dz_{t+1} and G[t] = dL/d(W2 z~_t + h2) in place (``active``: the mask
-    of positive hidden units, 0 or 1, shape (T, B, L)); the forcing at step t scales the
-    gradient through the observed units by 1 - w_t, folded into the columns of W2 and the
-    entries of A that reach them (one scaled pair per distinct weight)."""
-    T, B, N = go.shape
-    grad_read = np.zeros(D.shape, dtype=go.dtype)              # go padded with zeros
-    grad_read[:, :, :N] = go
-    scale = np.ones(a.shape[0], dtype=a.dtype)
-    scaled = {}
-    for w in np.unique(weights).tolist():
-        scale[:N] = 1.0 - w
-        scaled[w] = (w2 * scale, *_rows(B, a * scale))
-    for t, w in zip(range(T - 1, -1, -1), weights[::-1].tolist()):
-        dz += grad_read[t]
-        D[t] = dz
-        g = dz @ w1
-        g *= active[t]
-        G[t] = g
-        w2_t, a_t = scaled[w]
-        dz = g @ w2_t
-        dz += a_t * D[t]
+    M, L = W1.shape
+    lease = _Lease(T, B, M, L, N, xs.dtype)
+    ws = lease.ws
+    ws.xs[...] = xs
+    ws.weights[...] = weights
+    for name, p in (("a", A), ("w1", W1), ("w2", W2), ("b1", h1), ("b2", h2)):
+        getattr(ws, name)[...] = p.detach().cpu().numpy()
+    ws.w1t[...] = ws.w1.T
+    ws.w2t[...] = ws.w2.T
+    return lease
 
 
 class _FusedForcing(torch.autograd.Function):
     """The forced forward pass (STF or GTF, by its per-step weights) and its backward pass
-    through time, as two NumPy loops.
+    through time, as two NumPy loops (:mod:`course_utils.forcing_loops`).
 
     Autograd records about five tensor operations per step and replays them backwards;
     for the small matrices of a PLRNN the per-operation overhead dominates. Here the
     forward loop stores only the states entering each step and the hidden activations,
     and the backward loop carries dL/dz back through z_{t+1} = A * z~_t + W1 relu(W2 z~_t
     + h2) + h1 and through the forcing (times 1 - w_t for the observed units: zero where
-    STF forces, since those come from the data); the parameter
-    gradients are then sums over all steps, done as a few large matrix products.
+    STF forces, since those come from the data); the parameter gradients are then sums
+    over all steps, done as a few large matrix products. The arrays live in a workspace
+    that later passes reuse; on two cores a helper process runs half of the batch.
     """
 
     @staticmethod
     def forward(ctx, x, weights, A, W1, W2, h1, h2):
-        xs = x.detach().cpu().numpy().transpose(1, 0, 2)          # (T, B, N)
-        a, w1, w2, b1, b2 = (p.detach().cpu().numpy().copy() for p in (A, W1, W2, h1, h2))
-        T, B, N = xs.shape
-        M, L = w1.shape
-        Z = np.empty((T, B, M), dtype=xs.dtype)                    # states entering steps
-        H = np.empty((T, B, L), dtype=xs.dtype)                    # relu(W2 z~ + h2)
-        out = np.empty((T, B, N), dtype=xs.dtype)
-        w1t, w2t = np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T)
-        z = np.zeros((B, M), dtype=xs.dtype)
+        lease = _lease_for(x, weights, A, W1, W2, h1, h2)
         # overflow is not an error here: the training loop reports a divergence
         with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
-            _forward_loop(xs, weights, z, Z, H, out, a, w1t, w2t, b1, b2)
-        ctx.saved = (Z, H, weights, a, w1, w2)
+            run_forward(lease.ws)
+        ctx.lease = lease
         ctx.device = x.device
-        return torch.from_numpy(out.transpose(1, 0, 2).copy()).to(x.device)
+        return torch.from_numpy(lease.ws.out.transpose(1, 0, 2).copy()).to(x.device)
 
     @staticmethod
     def backward(ctx, grad_out):
-        Z, H, weights, a, w1, w2 = ctx.saved
-        go = grad_out.detach().cpu().numpy().transpose(1, 0, 2)   # (T, B, N)
-        T, B, N = go.shape
-        M, L = w1.shape
-        D = np.empty((T, B, M), dtype=Z.dtype)                     # dL/dz_{t+1}
-        G = np.empty((T, B, L), dtype=Z.dtype)                     # dL/d(W2 z~_t + h2)
-        dz = np.zeros((B, M), dtype=Z.dtype)
+        ws = ctx.lease.ws
+        N = ws.out.shape[-1]
+        ws.grad_read[:, :, :N] = grad_out.detach().cpu().numpy().transpose(1, 0, 2)
         with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
-            _backward_loop(go, weights, dz, D, G, H > 0, a, w1, w2)
-            D2, G2 = D.reshape(-1, M), G.reshape(-1, L)
-            grads = (np.einsum("km,km->m", D2, Z.reshape(-1, M)), D2.T @ H.reshape(-1, L),
-                     G2.T @ Z.reshape(-1, M), D2.sum(axis=0), G2.sum(axis=0))
-        return (None, None) + tuple(torch.from_numpy(g).to(ctx.device) for g in grads)
+            run_backward(ws)
+        grads = (ws.gA, ws.gW1, ws.gW2, ws.gh1, ws.gh2)
+        return (None, None) + tuple(torch.from_numpy(g.copy()).to(ctx.device) for g in grads)
 
 
 def stf_forward_fused(model: ShallowPLRNN, x: torch.Tensor, tau_f: int,
@@ -368,17 +335,11 @@ def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor
     gradients: the forward loop of the fused pass, on the CPU. :func:`gtf_alpha_estimate`
     takes them.
     """
-    xs = x.detach().cpu().numpy().transpose(1, 0, 2)
-    a, w1, w2, b1, b2 = (p.detach().cpu().numpy() for p in (model.A, model.W1, model.W2,
-                                                             model.h1, model.h2))
-    T, B, N = xs.shape
-    Z = np.empty((T, B, model.M), dtype=xs.dtype)
-    H = np.empty((T, B, model.L), dtype=xs.dtype)
-    out = np.empty((T, B, N), dtype=xs.dtype)
+    lease = _lease_for(x, _weights_array(weights, x.shape[1]), model.A, model.W1, model.W2,
+                       model.h1, model.h2)
     with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
-        _forward_loop(xs, np.asarray(weights, dtype=np.float64), np.zeros((B, model.M), xs.dtype),
-                      Z, H, out, a, np.ascontiguousarray(w1.T), np.ascontiguousarray(w2.T),
-                      b1, b2)
+        run_forward(lease.ws)
+    Z = lease.ws.Z[:-1]
     return torch.from_numpy(Z.transpose(1, 0, 2).copy())
 
 

@@ -37,6 +37,7 @@ def test_book_builds_without_warnings(book, record_property):
     record_property("notebook_label", "book build, all chapters")
     result, html = book.result, book.html
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "without encryption" not in result.stdout + result.stderr   # the kernels' transport
     assert (html / "book" / "intro.html").exists()
     for source in SOURCES:
         page = (html / "solutions" / f"{source.stem}.html").read_text()
