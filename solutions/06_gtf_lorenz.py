@@ -351,8 +351,9 @@ fig.tight_layout()
 # over 20,000 steps (0.858 to 0.930) look as good as GTF's. A model whose orbits end on a
 # fixed point has the wrong long-term behaviour, whatever its exponents over a window. The
 # distances agree: GTF's $D_\mathrm{stsp}$ 0.043 and $D_H$ 0.071 against STF's 0.127 and
-# 0.079, both below the floors 0.157 and 0.090. The training time does not decide
-# (593 s against 579 s, within the scatter of timings).
+# 0.079, both below the floors 0.157 and 0.090. The training time does not decide: an
+# update of either costs the same to within the scatter of timings (in one build of the
+# book, with the two trainings side by side on two cores, STF 380 s and GTF 394 s).
 #
 # How far that carries: it is one seed of each method on one machine, and the same seed
 # gives another model on another CPU. If your table shows both models with every orbit
@@ -419,17 +420,17 @@ fig.tight_layout()
 #   runs do not show. One reading: under a constant $\alpha$ every forced state carries a
 #   share of the model's own accumulated error, so the map is always fitted a little off
 #   the data, while after each reset a stretch of steps starts from the data itself.
-# * **Training time.** The same fused pass serves both. Where STF copies the state into
-#   the stored states, GTF writes the forced state there instead, one multiplication and
-#   one addition of whole arrays at each of the 24 steps between resets: one NumPy call
-#   more per step, under a microsecond against about 50 for the step's forward and
-#   backward work. In the run for the book (one after the other, with other work on the
-#   other core) STF took 593 s and GTF 579 s; side by side, one per core
-#   (`benchmarks/stf_lorenz.py`, the same two models), 748 s and 800 s; taking turns in
-#   one process (`benchmarks/forcing_pass.py`), a pass of GTF costs 0.99 times STF's and
-#   a whole update 1.01 times. Timings of one and the same training scatter by more than
-#   that (the quartiles of the per-update times lie about 8 % on either side of the
-#   median), so GTF trains as long as STF to within what these runs can tell apart.
+# * **Training time.** The same fused pass serves both. At the 24 steps between resets
+#   GTF pulls the state towards the data (a copy of the read-out, one multiplication and
+#   one addition of whole arrays) where STF leaves it alone: three NumPy calls more per
+#   step, a few microseconds against about 30 for the step's forward and backward work.
+#   In one build of the book on a 2-core Intel Xeon (chapter 03 training STF while this
+#   chapter trained GTF, one per core) STF took 380 s and GTF 394 s; taking turns in one
+#   process (`benchmarks/forcing_update.py`, `benchmarks/forcing_pass.py`), an update of
+#   GTF with resets cost 0.96 to 1.06 times STF's, idle or with the other core busy.
+#   Timings of one and the same training scatter by about as much (the quartiles of the
+#   per-update times lie up to 8 % on either side of the median), so GTF trains as long as
+#   STF to within what these runs can tell apart.
 #   Fewer updates would not make it shorter at no cost: with 36,000 updates instead of
 #   40,000 GTF with resets came out 2.1 and 2.9 % low (seeds 0 and 1).
 # * The adaptive rule would force the trained model with $\alpha^* \approx 0.11$, close to

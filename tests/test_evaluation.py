@@ -141,3 +141,28 @@ def test_an_orbit_without_an_exponent_that_leaves_is_transient_chaos():
     assert fates[0] == "still chaotic" and not chaotic
     assert verdict.startswith("transient chaos: 1 of 2 orbits leave the chaotic set within "
                               "500 steps (1 to a stable fixed point"), verdict
+
+
+def test_free_run_distances_as_a_record_names_what_it_measures():
+    """FreeRunDistances gives free_run_distances' numbers, and its fingerprint changes
+    with the test data and the settings, so a stored training record is reused only for
+    the same measurement."""
+    from course_utils.evaluation import FreeRunDistances, free_run_distances
+    from course_utils.models import ShallowPLRNN
+
+    g = torch.Generator().manual_seed(0)
+    x_test = torch.randn(400, 3, generator=g)
+    model = ShallowPLRNN(5, 9, 3, seed=0)
+    record = FreeRunDistances(x_test, n_generate=200, transient=20)
+    assert record(model) == free_run_distances(model, x_test, n_generate=200, transient=20)
+    other = x_test.clone()
+    other[3, 1] += 1e-6
+    prints = {record.fingerprint,
+              FreeRunDistances(other, n_generate=200, transient=20).fingerprint,
+              FreeRunDistances(x_test, n_generate=201, transient=20).fingerprint,
+              FreeRunDistances(x_test, n_generate=200, transient=21).fingerprint}
+    assert len(prints) == 4
+    assert FreeRunDistances(x_test.clone(), n_generate=200, transient=20).fingerprint == \
+        record.fingerprint
+    with pytest.raises(ValueError, match=r"x_test must have shape \(T, N\); got \(400,\)"):
+        FreeRunDistances(x_test[:, 0])

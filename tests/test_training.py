@@ -523,3 +523,25 @@ def test_train_sequence_model_stops_on_divergence_and_bad_targets():
     wrong = lambda s: (np.zeros((2, 5, 1), np.float32), np.zeros((2, 5, 2), np.float32))
     with pytest.raises(ValueError, match=r"targets y have shape \(2, 5, 2\)"):
         train_sequence_model(net, wrong, n_steps=3, show_progress=False)
+
+
+def test_adam_on_one_flat_tensor_gives_the_updates_of_adam_on_each_parameter(monkeypatch):
+    """The trainers step Adam on the parameters gathered into one flat tensor (fewer
+    operations per update); the trained model is bit for bit Adam's on the five
+    parameters, and afterwards each parameter has its own memory again."""
+    from course_utils import training
+
+    data = _sine_data()
+    results = {}
+    for flat in (True, False):
+        monkeypatch.setattr(training, "_FLAT_ADAM", flat)
+        model = ShallowPLRNN(6, 13, 3, seed=0)
+        history = train_gtf(model, data, n_steps=25, batch_size=4, seq_len=40, alpha=0.2,
+                            adaptive=False, tau_f=9, show_progress=False, seed=3)
+        results[flat] = model, history["loss"]
+    (flat_model, flat_loss), (plain_model, plain_loss) = results[True], results[False]
+    assert np.array_equal(flat_loss, plain_loss)
+    for a, b in zip(flat_model.parameters(), plain_model.parameters()):
+        assert torch.equal(a, b)
+    pointers = {p.untyped_storage().data_ptr() for p in flat_model.parameters()}
+    assert len(pointers) == 5

@@ -281,7 +281,7 @@ class _Choice:
     helper waits for it, and one process alone is faster. Both ways give the same numbers
     bit for bit."""
 
-    EXPLORE = 25
+    EXPLORE = 100
     KEPT = 5
 
     def __init__(self):

@@ -29,10 +29,15 @@ On the CPU, with one BLAS thread: the fused passes (:func:`stf_forward_fused`,
 :func:`forced_forward_fused`, :func:`forced_states`), which :func:`train_stf` and
 :func:`train_gtf` use by default, compute in NumPy whatever the model's device (tensors on
 a GPU are copied to the CPU, and the predictions and gradients back), with one BLAS
-thread set by ``threadpoolctl`` whatever ``OPENBLAS_NUM_THREADS`` says. The time loop is
-sequential and its matrices small, so a GPU would wait on a kernel launch per operation
-and more threads have too little work to share; one thread also makes the rounding, and
-hence a trained model, independent of the thread count (timings: ``benchmarks/RESULTS.md``).
+thread set by ``threadpoolctl`` whatever ``OPENBLAS_NUM_THREADS`` says; their loops
+(:mod:`course_utils.forcing_loops`) reuse their arrays from pass to pass and, where a
+second core is free, run half of each batch in a helper process, bit for bit as in one.
+The time loop is sequential and its matrices small, so more BLAS threads have too little
+work to share; one thread also makes the rounding, and hence a trained model, independent
+of the thread count. A GPU launches a handful of tiny kernels per step;
+:class:`course_utils.graphed_forcing.GraphedForcing` captures the whole pass as CUDA graphs
+and can be passed as ``forward=``, but is not the default until it is measured faster
+(timings: ``benchmarks/RESULTS.md``).
 
 PyTorch is imported with this module. References: J. Mikhaeil, Z. Monfared, D.
 Durstewitz, "On the difficulty of learning chaotic dynamics with RNNs", NeurIPS 2022
@@ -314,19 +319,60 @@ def prediction_loss(predictions: torch.Tensor, targets: torch.Tensor, warmup: in
     return torch.mean((predictions[:, warmup:] - targets[:, warmup:]) ** 2)
 
 
-def _update(optimizer, model, loss, clip: float, step: int, advice: str) -> float:
+def _update(optimizer, model, loss, clip: float, step: int, advice: str,
+            flat=None) -> float:
     """One optimiser update on ``loss`` with the gradient norm clipped to ``clip``; raises
     TrainingDiverged (naming the update, with ``advice``) if the loss or the gradient norm
-    is not finite. Returns the loss as a float."""
+    is not finite. Returns the loss as a float. With ``flat`` (a ``_FlatParameters``), the
+    optimiser steps the one flat parameter, whose gradient is gathered first."""
     optimizer.zero_grad(set_to_none=True)
+    if flat is not None:
+        flat.zero_grad()
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item()
     value = loss.item()
     if not (math.isfinite(value) and math.isfinite(norm)):
         raise TrainingDiverged(f"training diverged at update {step}: the loss is {value} and "
                                f"the gradient norm {norm}. {advice}")
+    if flat is not None:
+        flat.gather_gradients()
     optimizer.step()
     return value
+
+
+#: Whether the forcing trainers step Adam on one flat tensor (``_FlatParameters``).
+_FLAT_ADAM = True
+
+
+class _FlatParameters:
+    """The model's parameters as views of one flat tensor while the block runs, so that
+    Adam updates one tensor instead of five: a dozen small operations per update instead
+    of some fifty, each of which costs more than its arithmetic after a pass has filled the
+    caches. Adam works element by element, so the updates are bit for bit those of Adam on
+    the five parameters. On leaving the block each parameter gets its own memory again."""
+
+    def __init__(self, model):
+        self.params = list(model.parameters())
+        self.flat = torch.nn.Parameter(torch.cat([p.detach().reshape(-1) for p in self.params]))
+
+    def __enter__(self):
+        offset = 0
+        for p in self.params:
+            p.data = self.flat.data[offset:offset + p.numel()].view_as(p)
+            offset += p.numel()
+        return self
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    def gather_gradients(self):
+        self.flat.grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+
+    def __exit__(self, *exc):
+        for p in self.params:
+            p.data = p.data.clone()
+        return False
 
 
 def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor:
@@ -403,9 +449,10 @@ def _batch_noise(data, noise: float, seed: int):
 
 def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_end, clip,
                   seed, show_progress, desc, advice, record=None, record_every=1000,
-                  noise=0.0):
+                  noise=0.0, flat_adam=False):
     """The training loop that STF and GTF share: Adam with an exponentially decaying
-    learning rate, one BLAS thread, batches of random subsequences (with fresh noise of
+    learning rate (on one flat tensor with ``flat_adam``: ``_FlatParameters``), one BLAS
+    thread, batches of random subsequences (with fresh noise of
     ``noise`` times each column's deviation, if > 0), clipping and the divergence check;
     ``loss_of(step, x, y)`` gives each update's loss; ``record(model)`` is called before
     the first update, every ``record_every`` updates and after the last."""
@@ -414,7 +461,9 @@ def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_
     data = _check_training_inputs(model, data, n_steps, batch_size, lr, lr_end)
     add_noise = _batch_noise(data, noise, seed) if noise else None
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    flat_adam = flat_adam and _FLAT_ADAM
+    flat = _FlatParameters(model) if flat_adam else contextlib.nullcontext()
+    optimizer = torch.optim.Adam([flat.flat] if flat_adam else model.parameters(), lr=lr)
     gamma = (lr_end / lr) ** (1.0 / max(1, n_steps - 1))
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
     losses = np.empty(n_steps)
@@ -423,7 +472,7 @@ def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_
     # one BLAS thread for the whole loop too: the fused passes limit it themselves, but
     # switching OpenBLAS between 1 and 2 threads at every pass costs about 15 %
     steps, records, recording = [], [], 0.0
-    with _blas_threads_limited():
+    with _blas_threads_limited(), flat:
         for step in bar:
             if record is not None and step % record_every == 0:
                 tick = time.perf_counter()
@@ -433,7 +482,8 @@ def _train_forced(model, data, loss_of, *, n_steps, batch_size, seq_len, lr, lr_
             x, y = sample_batch(data, batch_size, seq_len, generator=generator)
             if add_noise is not None:
                 x, y = add_noise(x, y)
-            losses[step] = _update(optimizer, model, loss_of(step, x, y), clip, step, advice)
+            losses[step] = _update(optimizer, model, loss_of(step, x, y), clip, step, advice,
+                                   flat=flat if flat_adam else None)
             schedule.step()
             if step % 50 == 0 and hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{losses[step]:.4f}")
@@ -480,6 +530,7 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     ``records`` (the update numbers and results). Raises :class:`TrainingDiverged`, naming
     the update, as soon as the loss or a gradient is not finite.
     """
+    flat_adam = forward is None       # a forward of one's own may hold the parameters' memory
     forward = stf_forward_fused if forward is None else forward
 
     def loss_of(step, x, y):
@@ -488,7 +539,7 @@ def train_stf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     return _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                          seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
                          show_progress=show_progress, desc=desc, record=record,
-                         record_every=record_every, noise=noise,
+                         record_every=record_every, noise=noise, flat_adam=flat_adam,
                          advice=f"Lower the learning rate (lr={lr}) or the forcing interval "
                                 f"(tau_f={tau_f}), or shorten seq_len={seq_len}")
 
@@ -544,6 +595,7 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     if alpha_end is not None and (adaptive or not 0.0 < alpha_end <= 1.0 or not alpha > 0):
         raise ValueError(f"alpha_end needs adaptive=False, alpha > 0 and 0 < alpha_end <= 1; "
                          f"got alpha_end={alpha_end}, alpha={alpha}, adaptive={adaptive}")
+    flat_adam = forward is None       # a forward of one's own may hold the parameters' memory
     forward = forced_forward_fused if forward is None else forward
     alphas = np.empty(n_steps)
     state = dict(alpha=float(alpha))
@@ -567,7 +619,7 @@ def train_gtf(model: ShallowPLRNN, data, *, n_steps: int = 5000, batch_size: int
     history = _train_forced(model, data, loss_of, n_steps=n_steps, batch_size=batch_size,
                             seq_len=seq_len, lr=lr, lr_end=lr_end, clip=clip, seed=seed,
                             show_progress=show_progress, desc=desc, record=record,
-                            record_every=record_every, noise=noise,
+                            record_every=record_every, noise=noise, flat_adam=flat_adam,
                             advice=f"Lower the learning rate (lr={lr}), or force more "
                                    f"strongly (a larger alpha, or adaptive=True)")
     history["alpha"] = alphas
