@@ -100,14 +100,7 @@ def _profile(updates):
 
     def timed(module, name, label):
         original = getattr(module, name)
-
-        def wrapper(*a, **k):
-            start = time.perf_counter()
-            try:
-                return original(*a, **k)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - start
-        setattr(module, name, wrapper)
+        setattr(module, name, _timed_function(original, spent, label))
         return original
 
     originals = [

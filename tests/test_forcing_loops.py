@@ -150,3 +150,32 @@ def test_the_workspace_starts_with_zero_padding_and_distinct_arrays():
         for b in names[i + 1:]:
             assert not np.shares_memory(getattr(ws, a), getattr(ws, b)), (a, b)
     assert ws.Z.shape == (7, 5, 4) and ws.H.shape == (6, 5, 7) and ws.active.dtype == bool
+
+
+@linux_only
+def test_a_process_that_runs_a_few_passes_starts_no_helper():
+    """Checks and tests run a few passes: the helper starts only after HELPER_AFTER_PASSES
+    large ones, as in a training."""
+    import subprocess
+
+    script = """
+import os, torch
+os.environ.pop("COURSE_FUSED_HELPER", None)
+from course_utils import forcing_loops
+from course_utils.models import ShallowPLRNN
+from course_utils.training import forced_forward_fused, forcing_weights, prediction_loss
+model = ShallowPLRNN(20, 200, 3, seed=0)
+x = torch.randn(32, 200, 3)
+weights = forcing_weights(200, tau_f=25)
+def passes(n):
+    for _ in range(n):
+        prediction_loss(forced_forward_fused(model, x, weights), x).backward()
+passes(10)
+print(forcing_loops._helper is None)
+passes(forcing_loops.HELPER_AFTER_PASSES)
+print(forcing_loops._helper is not None)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_FUSED_HELPER"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split()
+    assert out == ["True", "True"]

@@ -21,10 +21,11 @@ product comes out the same whether the product has 16 rows or 32 (one BLAS threa
 same kernel), so the results are bit for bit those of one process, and a helper that
 cannot start, or dies, only costs time: its rows are computed here.
 
-The helper is started on the first pass that is large enough (``HELPER_MIN_WORK``) and
-used once it has loaded NumPy, for the passes where it is the faster way (``_Choice``: on
-two idle cores it is; with the other core busy one process alone is); it ends with its
-parent. The environment variable ``COURSE_FUSED_HELPER`` set to 0 switches it off, set to
+The helper is started once a process has run ``HELPER_AFTER_PASSES`` passes that are
+large enough (``HELPER_MIN_WORK``), so that a check or a test that runs a few never starts
+it, and used once it has loaded NumPy, for the passes where it is the faster way
+(``_Choice``: on two idle cores it is; with the other core busy one process alone is); it
+ends with its parent. The environment variable ``COURSE_FUSED_HELPER`` set to 0 switches it off, set to
 1 uses it for every pass large enough, whatever it costs (tests, benchmarks). This module imports only NumPy and the standard library (the helper imports it
 alone).
 """
@@ -54,6 +55,11 @@ __all__ = ["Workspace", "run_forward", "run_backward", "forward_rows", "backward
 #: 32 x 200 steps with L = 200 are 1,280,000; for much smaller ones the messages cost more
 #: than half of the loops).
 HELPER_MIN_WORK = 200_000
+
+#: A process starts the helper only after this many passes that large: a training runs tens
+#: of thousands, while a check or a test that runs a few would pay more for starting it
+#: (about 0.2 s of a core) than it saves.
+HELPER_AFTER_PASSES = 50
 
 _ALIGN = 64
 _ids = itertools.count(1)
@@ -440,6 +446,7 @@ class _Helper:
 
 _helper = None
 _helper_lock = threading.Lock()
+_passes: dict = {}              # process id -> large passes so far (HELPER_AFTER_PASSES)
 
 
 def _helper_for(ws, choose=False):
@@ -448,8 +455,10 @@ def _helper_for(ws, choose=False):
     global _helper
     if ws.fd is None or _switched_off():
         return None
-    if choose and not _always() and not ws.choice.wants_helper():
-        return None
+    if choose and not _always():
+        _passes[os.getpid()] = passes = _passes.get(os.getpid(), 0) + 1
+        if passes <= HELPER_AFTER_PASSES or not ws.choice.wants_helper():
+            return None
     with _helper_lock:
         if _helper is None or _helper.pid != os.getpid():
             _helper = _Helper()
