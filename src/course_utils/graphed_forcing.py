@@ -34,7 +34,6 @@ import numpy as np
 import torch
 
 from .models import ShallowPLRNN
-from .training import _weights_array
 
 __all__ = ["GraphedForcing"]
 
@@ -299,8 +298,14 @@ class GraphedForcing:
     def _set_weights(self, weights):
         if isinstance(weights, torch.Tensor):
             weights = weights.detach().cpu().numpy()
+        weights = np.asarray(weights, dtype=np.float64)
         T = self.seq_len
-        weights = _weights_array(weights, T)
+        if weights.shape != (T,):
+            raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
+                             f"{weights.shape}")
+        if not np.all((weights >= 0) & (weights <= 1)):
+            raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got values from "
+                             f"{np.nanmin(weights)} to {np.nanmax(weights)}")
         if self._weights is not None and np.array_equal(weights, self._weights):
             return
         keep = np.ones((T, self._model.M))
