@@ -25,9 +25,10 @@ The helper is started once a process has run ``HELPER_AFTER_PASSES`` passes that
 large enough (``HELPER_MIN_WORK``), so that a check or a test that runs a few never starts
 it, and used once it has loaded NumPy, for the passes where it is the faster way
 (``_Choice``: on two idle cores it is; with the other core busy one process alone is); it
-ends with its parent. The environment variable ``COURSE_FUSED_HELPER`` set to 0 switches it off, set to
-1 uses it for every pass large enough, whatever it costs (tests, benchmarks). This module imports only NumPy and the standard library (the helper imports it
-alone).
+ends with its parent. The environment variable ``COURSE_FUSED_HELPER`` set to 0 switches
+it off, set to 1 uses it for every pass large enough, whatever it costs (tests,
+benchmarks). This module imports only NumPy and the standard library (the helper imports
+it alone).
 """
 
 from __future__ import annotations

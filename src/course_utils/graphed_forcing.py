@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .models import ShallowPLRNN
+from .training import as_forcing_weights
 
 __all__ = ["GraphedForcing"]
 
@@ -298,14 +299,8 @@ class GraphedForcing:
     def _set_weights(self, weights):
         if isinstance(weights, torch.Tensor):
             weights = weights.detach().cpu().numpy()
-        weights = np.asarray(weights, dtype=np.float64)
         T = self.seq_len
-        if weights.shape != (T,):
-            raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
-                             f"{weights.shape}")
-        if not np.all((weights >= 0) & (weights <= 1)):
-            raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got values from "
-                             f"{np.nanmin(weights)} to {np.nanmax(weights)}")
+        weights = as_forcing_weights(weights, T)
         if self._weights is not None and np.array_equal(weights, self._weights):
             return
         keep = np.ones((T, self._model.M))

@@ -61,9 +61,9 @@ from .forcing_loops import Workspace, run_backward, run_forward, shared_workspac
 from .models import ShallowPLRNN
 from .runtime import progress
 
-__all__ = ["forcing_times", "forcing_weights", "stf_forward", "stf_forward_fused",
-           "gtf_forward", "forced_forward", "forced_forward_fused", "forced_states",
-           "gtf_alpha_estimate", "prediction_loss", "train_stf", "train_gtf",
+__all__ = ["forcing_times", "forcing_weights", "as_forcing_weights", "stf_forward",
+           "stf_forward_fused", "gtf_forward", "forced_forward", "forced_forward_fused",
+           "forced_states", "gtf_alpha_estimate", "prediction_loss", "train_stf", "train_gtf",
            "train_sequence_model", "TrainingDiverged"]
 
 
@@ -147,9 +147,10 @@ def gtf_forward(model: ShallowPLRNN, x: torch.Tensor, alpha: float, warmup: int 
                           z0=z0)
 
 
-def _weights_array(weights, T: int) -> np.ndarray:
-    """``weights`` as a float64 array of T forcing weights in [0, 1], else a ValueError
-    naming the shape and the values seen."""
+def as_forcing_weights(weights, T: int) -> np.ndarray:
+    """``weights`` (any array-like, e.g. from :func:`forcing_weights`) as a float64 array
+    of ``T`` forcing weights w_t in [0, 1], the check every forced pass makes; else a
+    ValueError naming the shape or the values seen."""
     weights = np.asarray(weights, dtype=np.float64)
     if weights.shape != (T,):
         raise ValueError(f"weights must be T = {T} numbers in [0, 1]; got shape "
@@ -168,7 +169,7 @@ def forced_forward(model: ShallowPLRNN, x: torch.Tensor, weights,
     z_{t+1}[:N], shape ``(B, T, N)``.
     """
     B, T, N = x.shape
-    weights = _weights_array(weights, T)
+    weights = as_forcing_weights(weights, T)
     z = x.new_zeros(B, model.M) if z0 is None else z0
     outputs = []
     for t in range(T):
@@ -306,7 +307,7 @@ def forced_forward_fused(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch
     and GTF alike: equal to autograd's values and gradients to rounding, and faster. On the
     CPU with one BLAS thread, whatever the model's device (see the module docstring).
     """
-    weights = _weights_array(weights, x.shape[1])
+    weights = as_forcing_weights(weights, x.shape[1])
     return _FusedForcing.apply(x, weights, model.A, model.W1, model.W2, model.h1, model.h2)
 
 
@@ -381,8 +382,8 @@ def forced_states(model: ShallowPLRNN, x: torch.Tensor, weights) -> torch.Tensor
     gradients: the forward loop of the fused pass, on the CPU. :func:`gtf_alpha_estimate`
     takes them.
     """
-    lease = _lease_for(x, _weights_array(weights, x.shape[1]), model.A, model.W1, model.W2,
-                       model.h1, model.h2)
+    lease = _lease_for(x, as_forcing_weights(weights, x.shape[1]), model.A, model.W1,
+                       model.W2, model.h1, model.h2)
     with np.errstate(over="ignore", invalid="ignore"), _blas_threads_limited():
         run_forward(lease.ws)
     Z = lease.ws.Z[:-1]
